@@ -1,0 +1,64 @@
+// hoist: one binary, thin subcommands over the libraries.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "common/log.h"
+#include "registry/config.h"
+#include "registry/serve.h"
+
+#ifndef HOIST_VERSION
+#define HOIST_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"hoist: daemonless container-image toolchain (build, push, registry)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("hoist ") + HOIST_VERSION);
+
+  CLI::App* version = app.add_subcommand("version", "Print the version and exit");
+
+  CLI::App* registry = app.add_subcommand("registry", "Run and manage the bundled OCI registry");
+  registry->require_subcommand(1);
+  CLI::App* serve = registry->add_subcommand(
+      "serve", "Serve the OCI distribution API (spec v1.1) from a storage root");
+  std::string config_file, addr, root, level, format, addr_file;
+  serve->add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
+  serve->add_option("--addr", addr, "HOST:PORT to listen on; port 0 picks a free port")
+      ->default_str("127.0.0.1:5000");
+  serve->add_option("--root", root, "Storage root (the registry:2 on-disk layout)")
+      ->default_str(".hoist/registry");
+  serve->add_option("--log-level", level, "debug|info|warn|error")->default_str("info");
+  serve->add_option("--log-format", format, "text|json")->default_str("text");
+  serve->add_option("--addr-file", addr_file, "Also write the bound address to this file");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*version) {
+    std::printf("hoist %s\n", HOIST_VERSION);
+    return 0;
+  }
+  if (*serve) {
+    hoist::registry::ServeOptions opt;
+    if (!config_file.empty()) {
+      hoist::Status st = hoist::registry::LoadConfigFile(config_file, &opt.config);
+      if (!st.ok()) {
+        std::fprintf(stderr, "hoist: %s\n", st.message().c_str());
+        return 2;
+      }
+    }
+    if (!addr.empty()) opt.config.addr = addr;
+    if (!root.empty()) opt.config.root = root;
+    if (!level.empty() && !hoist::log::ParseLevel(level, &opt.config.log_level)) {
+      std::fprintf(stderr, "hoist: --log-level must be debug|info|warn|error\n");
+      return 2;
+    }
+    if (!format.empty() && !hoist::log::ParseFormat(format, &opt.config.log_format)) {
+      std::fprintf(stderr, "hoist: --log-format must be text|json\n");
+      return 2;
+    }
+    opt.addr_file = addr_file;
+    return hoist::registry::Serve(opt);
+  }
+  return 0;
+}

@@ -1,0 +1,560 @@
+#include "registry/api.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "common/media_types.h"
+#include "common/names.h"
+
+namespace hoist::registry {
+
+using json = nlohmann::json;
+using http::Request;
+using http::Response;
+
+namespace {
+
+constexpr int64_t kCatalogPageMax = 1000;
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string BlobLocation(const std::string& name, const Digest& d) {
+  return "/v2/" + name + "/blobs/" + d.str();
+}
+
+void SetJson(Response& resp, int status, std::string body,
+             std::string_view type = "application/json") {
+  resp.status = status;
+  resp.Set("Content-Type", std::string(type));
+  resp.body = std::move(body);
+}
+
+// Parses ?n= (absent: `fallback`). False when present but not a number.
+bool ParsePageSize(const Request& req, int64_t fallback, int64_t* n) {
+  std::optional<std::string> v = req.Query("n");
+  *n = fallback;
+  if (!v) return true;
+  if (v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *n = std::stoll(*v);
+  return true;
+}
+
+// Cuts one page from sorted `all` after `last`, with an RFC 5988 Link to
+// the next page (distribution-spec v1.1, "Listing Tags").
+std::vector<std::string> Paginate(const std::vector<std::string>& all, const Request& req,
+                                  int64_t n, const std::string& base, Response& resp) {
+  std::optional<std::string> last = req.Query("last");
+  auto it = all.begin();
+  if (last) it = std::upper_bound(all.begin(), all.end(), *last);
+  std::vector<std::string> page;
+  if (n < 0) return std::vector<std::string>(it, all.end());
+  while (it != all.end() && static_cast<int64_t>(page.size()) < n) page.push_back(*it++);
+  if (it != all.end() && n > 0) {
+    resp.Set("Link", "<" + base + "?last=" + http::PercentEncode(page.back()) +
+                         "&n=" + std::to_string(n) + ">; rel=\"next\"");
+  }
+  return page;
+}
+
+// Single byte range of "bytes=a-b", "bytes=a-", "bytes=-n" within `size`.
+// Returns false when unsatisfiable or malformed; *whole when it should be
+// ignored (several ranges: the whole body is a valid answer).
+bool ParseRange(std::string_view h, int64_t size, int64_t* start, int64_t* end, bool* whole) {
+  *whole = false;
+  if (h.rfind("bytes=", 0) != 0) return false;
+  h.remove_prefix(6);
+  if (h.find(',') != std::string_view::npos) {
+    *whole = true;
+    return true;
+  }
+  size_t dash = h.find('-');
+  if (dash == std::string_view::npos) return false;
+  auto num = [](std::string_view s, int64_t* out) {
+    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != s.npos) return false;
+    *out = std::stoll(std::string(s));
+    return true;
+  };
+  std::string_view a = h.substr(0, dash), b = h.substr(dash + 1);
+  if (a.empty()) {
+    int64_t suffix;
+    if (!num(b, &suffix) || suffix == 0 || size == 0) return false;
+    *start = std::max<int64_t>(0, size - suffix);
+    *end = size - 1;
+    return true;
+  }
+  if (!num(a, start) || *start >= size) return false;
+  if (b.empty()) {
+    *end = size - 1;
+  } else if (!num(b, end) || *end < *start) {
+    return false;
+  }
+  *end = std::min(*end, size - 1);
+  return true;
+}
+
+// Reads at most `limit` bytes of body; kManifestTooLarge beyond it.
+Result<std::string> ReadSmallBody(Request& req, int64_t limit) {
+  if (req.content_length > limit) {
+    return Status(Code::kManifestTooLarge, "manifest of " + std::to_string(req.content_length) +
+                                               " bytes exceeds the limit of " +
+                                               std::to_string(limit));
+  }
+  std::string body;
+  char buf[65536];
+  while (true) {
+    Result<size_t> n = req.body().Read(buf, sizeof buf);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    body.append(buf, *n);
+    if (static_cast<int64_t>(body.size()) > limit) {
+      return Status(Code::kManifestTooLarge,
+                    "manifest exceeds the limit of " + std::to_string(limit) + " bytes");
+    }
+  }
+  return body;
+}
+
+// Media types listed in Accept headers (parameters dropped).
+std::vector<std::string> AcceptedTypes(const Request& req) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : req.headers) {
+    if (!http::IEquals(k, "Accept")) continue;
+    std::string_view s = v;
+    while (!s.empty()) {
+      size_t comma = s.find(',');
+      std::string_view item = s.substr(0, comma);
+      item = item.substr(0, item.find(';'));
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (!item.empty()) out.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      s.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void WriteError(const Status& st, Response& resp) {
+  const CodeInfo& info = InfoFor(st.code());
+  json err = {{"code", info.name},
+              {"message", st.message().empty() ? std::string(info.message) : st.message()}};
+  if (!st.detail().empty()) {
+    json d = json::parse(st.detail(), nullptr, false);
+    if (!d.is_discarded()) err["detail"] = d;
+  }
+  resp.body.clear();
+  resp.stream.reset();
+  resp.stream_fd = -1;
+  resp.head_length.reset();
+  SetJson(resp, info.http_status, json{{"errors", json::array({err})}}.dump());
+}
+
+Target MatchRoute(std::string_view path) {
+  Target t;
+  if (path == "/healthz") {
+    t.route = Route::kHealth;
+    return t;
+  }
+  if (path == "/v2" || path == "/v2/") {
+    t.route = Route::kBase;
+    return t;
+  }
+  if (path == "/v2/_catalog") {
+    t.route = Route::kCatalog;
+    return t;
+  }
+  if (path.rfind("/v2/", 0) != 0) return t;
+  std::string_view rest = path.substr(4);
+  auto split_last = [&](std::string_view marker, Route r) {
+    // "<name>/<marker>/<ref>": the reference is the last segment.
+    size_t slash = rest.rfind('/');
+    if (slash == std::string_view::npos) return false;
+    std::string_view head = rest.substr(0, slash);
+    if (!EndsWith(head, marker)) return false;
+    std::string_view name = head.substr(0, head.size() - marker.size());
+    if (name.empty() || name.back() != '/') return false;
+    t.route = r;
+    t.name = std::string(name.substr(0, name.size() - 1));
+    t.ref = std::string(rest.substr(slash + 1));
+    return true;
+  };
+  if (EndsWith(rest, "/tags/list")) {
+    t.route = Route::kTags;
+    t.name = std::string(rest.substr(0, rest.size() - 10));
+    return t;
+  }
+  if (EndsWith(rest, "/blobs/uploads/") || EndsWith(rest, "/blobs/uploads")) {
+    t.route = Route::kUploadStart;
+    t.name = std::string(rest.substr(0, rest.rfind("/blobs/uploads")));
+    return t;
+  }
+  if (split_last("blobs/uploads", Route::kUpload) || split_last("manifests", Route::kManifest) ||
+      split_last("blobs", Route::kBlob) || split_last("referrers", Route::kReferrers)) {
+    if (t.ref.empty()) t.route = Route::kNone;
+    return t;
+  }
+  return t;
+}
+
+Api::Api(const Config& config, storage::StorageDriver& driver)
+    : config_(config),
+      driver_(driver),
+      blobs_(driver),
+      uploads_(driver, blobs_),
+      manifests_(driver, blobs_) {}
+
+void Api::Handle(Request& req, Response& resp) {
+  resp.Set("Docker-Distribution-API-Version", "registry/2.0");
+  resp.Set("X-Content-Type-Options", "nosniff");
+  Target t = MatchRoute(req.path);
+  if (t.route == Route::kNone) {
+    Status st(Code::kNotFound, "no such endpoint: " + req.path.substr(0, 200));
+    WriteError(st, resp);
+    resp.status = 404;
+    return;
+  }
+  if (!t.name.empty()) {
+    Status st = ValidateRepositoryName(t.name);
+    if (!st.ok()) return WriteError(st, resp);
+  }
+  Dispatch(t, req, resp);
+}
+
+void Api::Dispatch(const Target& t, Request& req, Response& resp) {
+  const std::string& m = req.method;
+  bool get = m == "GET" || m == "HEAD";
+  switch (t.route) {
+    case Route::kBase:
+      if (get) return SetJson(resp, 200, "{}");
+      break;
+    case Route::kHealth:
+      if (get) return Health(resp);
+      break;
+    case Route::kCatalog:
+      if (m == "GET") return Catalog(req, resp);
+      break;
+    case Route::kTags:
+      if (m == "GET") return TagsList(t, req, resp);
+      break;
+    case Route::kManifest:
+      if (get) return GetManifest(t, req, resp);
+      if (m == "PUT") return PutManifest(t, req, resp);
+      if (m == "DELETE") return DeleteManifest(t, resp);
+      break;
+    case Route::kBlob:
+      if (get) return GetBlob(t, req, resp);
+      if (m == "DELETE") return DeleteBlob(t, resp);
+      break;
+    case Route::kUploadStart:
+      if (m == "POST") return StartUpload(t, req, resp);
+      break;
+    case Route::kUpload:
+      if (m == "GET") return UploadStatus(t, resp);
+      if (m == "PATCH") return PatchUpload(t, req, resp);
+      if (m == "PUT") return PutUpload(t, req, resp);
+      if (m == "DELETE") return CancelUpload(t, resp);
+      break;
+    case Route::kReferrers:
+      if (m == "GET") return Referrers(t, req, resp);
+      break;
+    case Route::kNone:
+      break;
+  }
+  WriteError(Status(Code::kUnsupported, "method " + m + " not allowed on this endpoint"), resp);
+}
+
+void Api::Health(Response& resp) {
+  static std::atomic<uint64_t> counter{0};
+  std::string probe = "/.hoist-healthz-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(counter++);
+  Status st = driver_.PutContent(probe, "ok");
+  if (st.ok()) st = driver_.Delete(probe);
+  if (!st.ok()) {
+    return SetJson(resp, 503, json{{"status", "unhealthy"}, {"error", st.message()}}.dump());
+  }
+  SetJson(resp, 200, R"({"status":"ok"})");
+}
+
+void Api::Catalog(Request& req, Response& resp) {
+  int64_t n;
+  if (!ParsePageSize(req, kCatalogPageMax, &n)) {
+    return WriteError(Status(Code::kPaginationInvalid, "n must be a non-negative integer"), resp);
+  }
+  n = std::min(n, kCatalogPageMax);
+  Result<std::vector<std::string>> repos = manifests_.Repositories();
+  if (!repos.ok()) return WriteError(repos.status(), resp);
+  std::vector<std::string> page = Paginate(*repos, req, n, "/v2/_catalog", resp);
+  SetJson(resp, 200, json{{"repositories", page}}.dump());
+}
+
+void Api::TagsList(const Target& t, Request& req, Response& resp) {
+  int64_t n;
+  if (!ParsePageSize(req, -1, &n)) {
+    return WriteError(Status(Code::kPaginationInvalid, "n must be a non-negative integer"), resp);
+  }
+  Result<std::vector<std::string>> tags = manifests_.Tags(t.name);
+  if (!tags.ok()) return WriteError(tags.status(), resp);
+  std::vector<std::string> page = Paginate(*tags, req, n, "/v2/" + t.name + "/tags/list", resp);
+  SetJson(resp, 200, json{{"name", t.name}, {"tags", page}}.dump());
+}
+
+// distribution-spec v1.1, "Pulling manifests" (end-3).
+void Api::GetManifest(const Target& t, Request& req, Response& resp) {
+  Result<StoredManifest> m = manifests_.Get(t.name, t.ref);
+  if (!m.ok()) return WriteError(m.status(), resp);
+  bool by_digest = t.ref.find(':') != std::string::npos;
+  std::vector<std::string> accepted = AcceptedTypes(req);
+  if (!by_digest && !accepted.empty()) {
+    bool ok = false;
+    for (const std::string& a : accepted) {
+      ok = ok || a == m->media_type || a == "*/*" || a == "application/*";
+    }
+    if (!ok) {
+      return WriteError(Status(Code::kManifestUnknown, "manifest " + t.ref + " is " +
+                                                           m->media_type +
+                                                           ", which the Accept header excludes"),
+                        resp);
+    }
+  }
+  resp.status = 200;
+  resp.Set("Content-Type", m->media_type);
+  resp.Set("Docker-Content-Digest", m->digest.str());
+  resp.Set("ETag", "\"" + m->digest.str() + "\"");
+  if (req.method == "HEAD") {
+    resp.head_length = static_cast<int64_t>(m->content.size());
+  } else {
+    resp.body = std::move(m->content);
+  }
+}
+
+// distribution-spec v1.1, "Pushing manifests" (end-7a, end-7b) and
+// "Pushing Manifests with Subject".
+void Api::PutManifest(const Target& t, Request& req, Response& resp) {
+  Result<std::string> body = ReadSmallBody(req, config_.max_manifest_bytes);
+  if (!body.ok()) return WriteError(body.status(), resp);
+  const std::string* ct = req.Header("Content-Type");
+  std::vector<std::string> extra = req.QueryAll("tag");
+  if (!extra.empty() && t.ref.find(':') == std::string::npos) {
+    return WriteError(Status(Code::kManifestInvalid, "tag= parameters need a PUT by digest"),
+                      resp);
+  }
+  Result<PutManifestResult> r = manifests_.Put(t.name, t.ref, ct ? *ct : "", *body, extra);
+  if (!r.ok()) return WriteError(r.status(), resp);
+  resp.status = 201;
+  resp.Set("Location", "/v2/" + t.name + "/manifests/" + r->digest.str());
+  resp.Set("Docker-Content-Digest", r->digest.str());
+  if (r->subject) resp.Set("OCI-Subject", r->subject->str());
+  if (!extra.empty()) {
+    for (const std::string& tag : r->tags) resp.Set("OCI-Tag", tag);
+  }
+}
+
+// distribution-spec v1.1, "Deleting tags" / "Deleting Manifests" (end-9).
+void Api::DeleteManifest(const Target& t, Response& resp) {
+  if (!config_.delete_enabled) {
+    return WriteError(Status(Code::kUnsupported, "deletion is disabled"), resp);
+  }
+  Status st = manifests_.Delete(t.name, t.ref);
+  if (!st.ok()) return WriteError(st, resp);
+  resp.status = 202;
+}
+
+// distribution-spec v1.1, "Pulling blobs" (end-2), with Range (RFC 9110).
+void Api::GetBlob(const Target& t, Request& req, Response& resp) {
+  Result<Digest> d = Digest::Parse(t.ref);
+  if (!d.ok()) return WriteError(d.status(), resp);
+  Result<int64_t> size = blobs_.Stat(t.name, *d);
+  if (!size.ok()) return WriteError(size.status(), resp);
+  resp.Set("Docker-Content-Digest", d->str());
+  resp.Set("ETag", "\"" + d->str() + "\"");
+  resp.Set("Accept-Ranges", "bytes");
+  resp.Set("Cache-Control", "max-age=31536000");
+  int64_t start = 0, end = *size - 1;
+  const std::string* range = req.Header("Range");
+  bool partial = false;
+  if (range) {
+    bool whole = false;
+    if (!ParseRange(*range, *size, &start, &end, &whole)) {
+      WriteError(Status(Code::kRangeInvalid, "range " + *range + " not satisfiable"), resp);
+      resp.Set("Content-Range", "bytes */" + std::to_string(*size));
+      return;
+    }
+    partial = !whole;
+    if (whole) start = 0, end = *size - 1;
+  }
+  int64_t length = *size == 0 ? 0 : end - start + 1;
+  resp.status = partial ? 206 : 200;
+  resp.Set("Content-Type", "application/octet-stream");
+  if (partial) {
+    resp.Set("Content-Range", "bytes " + std::to_string(start) + "-" + std::to_string(end) + "/" +
+                                  std::to_string(*size));
+  }
+  if (req.method == "HEAD") {
+    resp.head_length = length;
+    return;
+  }
+  Result<std::unique_ptr<storage::FileReader>> r = blobs_.Open(t.name, *d, start);
+  if (!r.ok()) return WriteError(r.status(), resp);
+  resp.stream_fd = (*r)->fd();
+  resp.stream = std::move(*r);
+  resp.stream_length = length;
+}
+
+// distribution-spec v1.1, "Deleting Blobs" (end-10).
+void Api::DeleteBlob(const Target& t, Response& resp) {
+  if (!config_.delete_enabled) {
+    return WriteError(Status(Code::kUnsupported, "deletion is disabled"), resp);
+  }
+  Result<Digest> d = Digest::Parse(t.ref);
+  if (!d.ok()) return WriteError(d.status(), resp);
+  Status st = blobs_.Unlink(t.name, *d);
+  if (!st.ok()) return WriteError(st, resp);
+  resp.status = 202;
+  resp.Set("Docker-Content-Digest", d->str());
+}
+
+void Api::UploadAccepted(const Target& t, const std::string& id, int64_t offset, int status,
+                         Response& resp) {
+  resp.status = status;
+  resp.Set("Location", "/v2/" + t.name + "/blobs/uploads/" + id);
+  resp.Set("Range", "0-" + std::to_string(offset > 0 ? offset - 1 : 0));
+  resp.Set("Docker-Upload-UUID", id);
+}
+
+// distribution-spec v1.1: end-4a (session), end-4b (single POST), end-4c
+// (digest-algorithm), end-11 (mount).
+void Api::StartUpload(const Target& t, Request& req, Response& resp) {
+  std::optional<std::string> mount = req.Query("mount");
+  if (mount) {
+    Result<Digest> d = Digest::Parse(*mount);
+    if (!d.ok()) return WriteError(d.status(), resp);
+    std::optional<std::string> from = req.Query("from");
+    if (from) {
+      Status st = ValidateRepositoryName(*from);
+      if (!st.ok()) return WriteError(st, resp);
+      if (blobs_.Stat(*from, *d).ok()) {
+        st = blobs_.Link(t.name, *d);
+        if (!st.ok()) return WriteError(st, resp);
+        resp.status = 201;
+        resp.Set("Location", BlobLocation(t.name, *d));
+        resp.Set("Docker-Content-Digest", d->str());
+        return;
+      }
+    }
+    // Not mountable: fall through to an ordinary session (202).
+  }
+  DigestAlgorithm alg = DigestAlgorithm::kSha256;
+  std::optional<std::string> digest_param = req.Query("digest");
+  std::optional<Digest> digest;
+  if (digest_param) {
+    Result<Digest> d = Digest::Parse(*digest_param);
+    if (!d.ok()) return WriteError(d.status(), resp);
+    digest = *d;
+    alg = d->algorithm();
+  } else if (std::optional<std::string> a = req.Query("digest-algorithm")) {
+    Result<DigestAlgorithm> pa = ParseAlgorithm(*a);
+    if (!pa.ok()) {
+      return WriteError(Status(Code::kDigestInvalid, pa.status().message()), resp);
+    }
+    alg = *pa;
+  }
+  Result<std::string> id = uploads_.Start(t.name, alg);
+  if (!id.ok()) return WriteError(id.status(), resp);
+  if (!digest || mount) return UploadAccepted(t, *id, 0, 202, resp);
+  // Single POST: the body is the whole blob.
+  Result<int64_t> n = uploads_.Append(t.name, *id, req.body(), std::nullopt, req.content_length);
+  Status st = n.ok() ? uploads_.Finish(t.name, *id, *digest) : n.status();
+  if (!st.ok()) {
+    (void)uploads_.Cancel(t.name, *id);
+    return WriteError(st, resp);
+  }
+  resp.status = 201;
+  resp.Set("Location", BlobLocation(t.name, *digest));
+  resp.Set("Docker-Content-Digest", digest->str());
+}
+
+// distribution-spec v1.1, end-13.
+void Api::UploadStatus(const Target& t, Response& resp) {
+  Result<int64_t> off = uploads_.Offset(t.name, t.ref);
+  if (!off.ok()) return WriteError(off.status(), resp);
+  UploadAccepted(t, t.ref, *off, 204, resp);
+}
+
+// distribution-spec v1.1, "Pushing a blob in chunks" (end-5).
+void Api::PatchUpload(const Target& t, Request& req, Response& resp) {
+  std::optional<ChunkRange> range;
+  if (const std::string* cr = req.Header("Content-Range")) {
+    range = ParseContentRange(*cr);
+    if (!range) {
+      return WriteError(Status(Code::kRangeInvalid, "malformed Content-Range " + *cr), resp);
+    }
+  }
+  Result<int64_t> off = uploads_.Append(t.name, t.ref, req.body(), range, req.content_length);
+  if (!off.ok()) {
+    WriteError(off.status(), resp);
+    if (off.status().code() == Code::kRangeInvalid) {
+      if (Result<int64_t> cur = uploads_.Offset(t.name, t.ref); cur.ok()) {
+        resp.Set("Location", "/v2/" + t.name + "/blobs/uploads/" + t.ref);
+        resp.Set("Range", "0-" + std::to_string(*cur > 0 ? *cur - 1 : 0));
+      }
+    }
+    return;
+  }
+  UploadAccepted(t, t.ref, *off, 202, resp);
+}
+
+// distribution-spec v1.1, end-6: close the session, optionally with the
+// last chunk.
+void Api::PutUpload(const Target& t, Request& req, Response& resp) {
+  std::optional<std::string> dp = req.Query("digest");
+  if (!dp) return WriteError(Status(Code::kDigestInvalid, "digest parameter missing"), resp);
+  Result<Digest> d = Digest::Parse(*dp);
+  if (!d.ok()) return WriteError(d.status(), resp);
+  if (req.HasBody()) {
+    std::optional<ChunkRange> range;
+    if (const std::string* cr = req.Header("Content-Range")) {
+      range = ParseContentRange(*cr);
+      if (!range) {
+        return WriteError(Status(Code::kRangeInvalid, "malformed Content-Range " + *cr), resp);
+      }
+    }
+    Result<int64_t> off = uploads_.Append(t.name, t.ref, req.body(), range, req.content_length);
+    if (!off.ok()) return WriteError(off.status(), resp);
+  }
+  Status st = uploads_.Finish(t.name, t.ref, *d);
+  if (!st.ok()) return WriteError(st, resp);
+  resp.status = 201;
+  resp.Set("Location", BlobLocation(t.name, *d));
+  resp.Set("Docker-Content-Digest", d->str());
+}
+
+// distribution-spec v1.1, "Cancel a blob upload" (end-14).
+void Api::CancelUpload(const Target& t, Response& resp) {
+  Status st = uploads_.Cancel(t.name, t.ref);
+  if (!st.ok()) return WriteError(st, resp);
+  resp.status = 204;
+}
+
+// distribution-spec v1.1, "Listing Referrers" (end-12a, end-12b).
+void Api::Referrers(const Target& t, Request& req, Response& resp) {
+  Result<Digest> d = Digest::Parse(t.ref);
+  if (!d.ok()) return WriteError(Status(Code::kDigestInvalid, d.status().message()), resp);
+  std::string artifact_type = req.Query("artifactType").value_or("");
+  Result<std::string> list = manifests_.Referrers(t.name, *d, artifact_type);
+  if (!list.ok()) return WriteError(list.status(), resp);
+  if (!artifact_type.empty()) resp.Set("OCI-Filters-Applied", "artifactType");
+  SetJson(resp, 200,
+          "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(media::kOciIndex) +
+              "\",\"manifests\":" + *list + "}",
+          media::kOciIndex);
+}
+
+}  // namespace hoist::registry

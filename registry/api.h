@@ -1,0 +1,79 @@
+// The distribution-spec v1.1 HTTP API over the stores: routing, request
+// parsing and response mapping. Handlers are thin: parse, call a store, map
+// the result; errors render from the one table in common/status.cc.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "registry/blob_store.h"
+#include "registry/config.h"
+#include "registry/http/server.h"
+#include "registry/manifest_store.h"
+#include "registry/storage/driver.h"
+#include "registry/upload_store.h"
+
+namespace hoist::registry {
+
+enum class Route {
+  kNone,
+  kBase,         // /v2/
+  kCatalog,      // /v2/_catalog
+  kHealth,       // /healthz
+  kTags,         // /v2/<name>/tags/list
+  kManifest,     // /v2/<name>/manifests/<reference>
+  kBlob,         // /v2/<name>/blobs/<digest>
+  kUploadStart,  // /v2/<name>/blobs/uploads/
+  kUpload,       // /v2/<name>/blobs/uploads/<id>
+  kReferrers,    // /v2/<name>/referrers/<digest>
+};
+
+struct Target {
+  Route route = Route::kNone;
+  std::string name;  // repository (not yet validated)
+  std::string ref;   // reference, digest or upload id
+};
+
+// Splits a request path into route, repository name and reference.
+Target MatchRoute(std::string_view path);
+
+class Api {
+ public:
+  // `driver` must outlive the Api. Safe for concurrent use.
+  Api(const Config& config, storage::StorageDriver& driver);
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  void Handle(http::Request& req, http::Response& resp);
+
+ private:
+  void Dispatch(const Target& t, http::Request& req, http::Response& resp);
+  void Health(http::Response& resp);
+  void Catalog(http::Request& req, http::Response& resp);
+  void TagsList(const Target& t, http::Request& req, http::Response& resp);
+  void GetManifest(const Target& t, http::Request& req, http::Response& resp);
+  void PutManifest(const Target& t, http::Request& req, http::Response& resp);
+  void DeleteManifest(const Target& t, http::Response& resp);
+  void GetBlob(const Target& t, http::Request& req, http::Response& resp);
+  void DeleteBlob(const Target& t, http::Response& resp);
+  void StartUpload(const Target& t, http::Request& req, http::Response& resp);
+  void UploadStatus(const Target& t, http::Response& resp);
+  void PatchUpload(const Target& t, http::Request& req, http::Response& resp);
+  void PutUpload(const Target& t, http::Request& req, http::Response& resp);
+  void CancelUpload(const Target& t, http::Response& resp);
+  void Referrers(const Target& t, http::Request& req, http::Response& resp);
+  void UploadAccepted(const Target& t, const std::string& id, int64_t offset, int status,
+                      http::Response& resp);
+
+  Config config_;
+  storage::StorageDriver& driver_;
+  BlobStore blobs_;
+  UploadStore uploads_;
+  ManifestStore manifests_;
+};
+
+// Renders `st` as the spec's error JSON with its HTTP status.
+void WriteError(const Status& st, http::Response& resp);
+
+}  // namespace hoist::registry

@@ -1,0 +1,76 @@
+#include "registry/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+namespace hoist::registry {
+namespace {
+
+Status CheckKeys(const YAML::Node& node, const std::string& where,
+                 const std::set<std::string>& allowed) {
+  if (!node.IsMap()) return Status(Code::kInvalidArgument, where + ": expected a mapping");
+  for (const auto& kv : node) {
+    std::string key = kv.first.as<std::string>();
+    if (!allowed.count(key)) {
+      return Status(Code::kInvalidArgument, where + ": unknown key \"" + key + "\"");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, Config* c) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (root.IsNull()) return Status::Ok();
+    HOIST_RETURN_IF_ERROR(CheckKeys(root, path, {"http", "storage", "log", "limits"}));
+    if (auto http = root["http"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(http, path + ": http", {"addr"}));
+      if (http["addr"]) c->addr = http["addr"].as<std::string>();
+    }
+    if (auto st = root["storage"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(st, path + ": storage", {"root", "delete"}));
+      if (st["root"]) c->root = st["root"].as<std::string>();
+      if (st["delete"]) c->delete_enabled = st["delete"].as<bool>();
+    }
+    if (auto lg = root["log"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(lg, path + ": log", {"level", "format", "accesslog"}));
+      if (lg["level"] && !log::ParseLevel(lg["level"].as<std::string>(), &c->log_level)) {
+        return Status(Code::kInvalidArgument, path + ": log.level must be debug|info|warn|error");
+      }
+      if (lg["format"] && !log::ParseFormat(lg["format"].as<std::string>(), &c->log_format)) {
+        return Status(Code::kInvalidArgument, path + ": log.format must be text|json");
+      }
+      if (lg["accesslog"]) c->access_log = lg["accesslog"].as<bool>();
+    }
+    if (auto lim = root["limits"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(lim, path + ": limits", {"manifest_bytes"}));
+      if (lim["manifest_bytes"]) c->max_manifest_bytes = lim["manifest_bytes"].as<int64_t>();
+      if (c->max_manifest_bytes <= 0) {
+        return Status(Code::kInvalidArgument, path + ": limits.manifest_bytes must be positive");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status(Code::kInvalidArgument, path + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status SplitHostPort(const std::string& addr, std::string* host, int* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    return Status(Code::kInvalidArgument, "address \"" + addr + "\" must be HOST:PORT");
+  }
+  *host = addr.substr(0, colon);
+  std::string p = addr.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(p) > 65535) {
+    return Status(Code::kInvalidArgument, "bad port in address \"" + addr + "\"");
+  }
+  *port = std::stoi(p);
+  return Status::Ok();
+}
+
+}  // namespace hoist::registry

@@ -1,0 +1,33 @@
+// Registry configuration: a YAML file (--config) overlaid by flags.
+//
+//   http:    { addr: "127.0.0.1:5000" }
+//   storage: { root: /var/lib/hoist-registry, delete: true }
+//   log:     { level: info, format: text, accesslog: true }
+//   limits:  { manifest_bytes: 4194304 }
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/log.h"
+#include "common/status.h"
+
+namespace hoist::registry {
+
+struct Config {
+  std::string addr = "127.0.0.1:5000";
+  std::string root = ".hoist/registry";
+  bool delete_enabled = true;
+  log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
+  bool access_log = true;
+  int64_t max_manifest_bytes = 4 << 20;  // distribution-spec: at least 4 MB
+};
+
+// Loads `path` over the defaults in `*config`. Unknown keys are errors.
+Status LoadConfigFile(const std::string& path, Config* config);
+
+// Splits "host:port" / "[v6]:port" / ":port"; kInvalidArgument when bad.
+Status SplitHostPort(const std::string& addr, std::string* host, int* port);
+
+}  // namespace hoist::registry

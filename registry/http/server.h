@@ -1,0 +1,126 @@
+// A small HTTP/1.1 server built for a registry's two hot paths: multi-GiB
+// request bodies streamed to disk, and many small keep-alive requests.
+//
+// Why not cpp-httplib (Debian's 0.11.4 is a compiled library): it reads
+// bodies in 4 KiB recv() calls with a poll() before each, has no sendfile,
+// and ends keep-alive connections after 5 requests; measured here it took
+// 2.4-3.8 s for a 1 GiB PUT and served about 1,000 small GETs/s to wrk.
+// This server reads bodies straight into the handler's buffer, sends files
+// with sendfile(2), and gives each connection its own thread (connections
+// are few and long-lived for registry clients).
+//
+// Supports: Content-Length and chunked request bodies, Expect: 100-continue,
+// keep-alive, HEAD, graceful shutdown with a bounded grace period.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/io.h"
+#include "common/status.h"
+
+namespace hoist::http {
+
+// Case-insensitive ASCII comparison for header names.
+bool IEquals(std::string_view a, std::string_view b);
+
+struct Request {
+  std::string method;
+  std::string target;  // as sent: path and query
+  std::string path;    // percent-decoded, no query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote;           // peer address
+  int64_t content_length = -1;  // -1: chunked or none
+  bool chunked = false;
+
+  // First header with this name (case-insensitive), or nullptr.
+  const std::string* Header(std::string_view name) const;
+  // First query value with this key, or nullopt.
+  std::optional<std::string> Query(std::string_view key) const;
+  // All query values with this key.
+  std::vector<std::string> QueryAll(std::string_view key) const;
+  // True when the request declares a body (a length > 0, or chunked).
+  bool HasBody() const { return chunked || content_length > 0; }
+  // The request body, streamed from the connection. Reading it sends
+  // "100 Continue" first when the client asked for it.
+  ByteSource& body() { return *body_; }
+
+  ByteSource* body_ = nullptr;  // set by the server
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // small bodies
+  // A streamed body of `stream_length` bytes; sent with sendfile(2) when
+  // `stream_fd` >= 0 (an fd positioned at the first byte to send).
+  std::unique_ptr<ByteSource> stream;
+  int stream_fd = -1;
+  int64_t stream_length = 0;
+  // For HEAD: the Content-Length to announce without sending a body.
+  std::optional<int64_t> head_length;
+
+  void Set(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+};
+
+using Handler = std::function<void(Request&, Response&)>;
+
+struct ServerOptions {
+  int idle_timeout_sec = 60;   // keep-alive connection idle limit
+  int io_timeout_sec = 120;    // a stalled send or receive
+  int max_connections = 2048;  // beyond this, new connections get 503
+  int shutdown_grace_sec = 10; // in-flight requests get this long
+  bool access_log = true;
+};
+
+class Server {
+ public:
+  Server(Handler handler, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens on host:port (port 0 picks a free one).
+  Status Listen(const std::string& host, int port);
+  // "host:port" actually bound, with [] around IPv6 hosts.
+  std::string BoundAddress() const { return bound_; }
+  // Accepts and serves until Shutdown; returns once every connection ended
+  // or the grace period ran out. REQUIRES: Listen succeeded.
+  void Run();
+  // Stops accepting, closes idle connections, lets busy ones finish their
+  // current request. Safe to call from any thread (not a signal handler).
+  void Shutdown();
+
+ private:
+  struct Conn;
+  void ServeConnection(int fd, std::string remote);
+
+  Handler handler_;
+  ServerOptions opt_;
+  int listen_fd_ = -1;
+  int wake_pipe_[2] = {-1, -1};
+  std::string bound_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable all_done_;
+  std::set<Conn*> conns_;  // guarded by mu_
+};
+
+// RFC 3986 percent-decoding ('+' stays '+', except in queries: see below).
+std::string PercentDecode(std::string_view s, bool plus_is_space);
+std::string PercentEncode(std::string_view s);
+
+}  // namespace hoist::http

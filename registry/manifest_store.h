@@ -1,0 +1,69 @@
+// ManifestStore: manifests, tags and the referrers index of repositories
+// (distribution-spec v1.1, "Pushing manifests", "Pulling manifests",
+// "Content discovery", "Content management"). Manifests are stored as blobs
+// in the exact bytes the client sent, and linked into the repository.
+// Safe for concurrent use.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/digest.h"
+#include "registry/blob_store.h"
+#include "registry/storage/driver.h"
+
+namespace hoist::registry {
+
+struct StoredManifest {
+  Digest digest = Digest::FromHex(DigestAlgorithm::kSha256, "");
+  std::string media_type;
+  std::string content;
+};
+
+struct PutManifestResult {
+  Digest digest = Digest::FromHex(DigestAlgorithm::kSha256, "");
+  std::optional<Digest> subject;  // set when the manifest has a subject
+  std::vector<std::string> tags;  // tags now pointing at it
+};
+
+class ManifestStore {
+ public:
+  ManifestStore(storage::StorageDriver& driver, BlobStore& blobs) : d_(driver), blobs_(blobs) {}
+
+  // Resolves a tag or digest to the stored manifest; kManifestUnknown.
+  Result<StoredManifest> Get(std::string_view repo, std::string_view reference);
+  // Validates and stores `content` under `reference` (a tag or the content's
+  // digest), plus `extra_tags` (PUT by digest with ?tag=). `content_type` is
+  // the request's Content-Type without parameters, or empty.
+  // Errors: kManifestInvalid, kDigestInvalid, kManifestBlobUnknown.
+  Result<PutManifestResult> Put(std::string_view repo, std::string_view reference,
+                                std::string_view content_type, const std::string& content,
+                                const std::vector<std::string>& extra_tags);
+  // Deletes a tag, or a manifest by digest with every tag pointing at it.
+  Status Delete(std::string_view repo, std::string_view reference);
+  // Tags of `repo`, sorted; kNameUnknown when the repository has no manifests.
+  Result<std::vector<std::string>> Tags(std::string_view repo);
+  // Descriptors (as an OCI index's "manifests" JSON array text) of the
+  // manifests in `repo` whose subject is `subject`, filtered by artifactType
+  // when not empty.
+  Result<std::string> Referrers(std::string_view repo, const Digest& subject,
+                                std::string_view artifact_type);
+  // Repository names that hold manifests, sorted.
+  Result<std::vector<std::string>> Repositories();
+
+  // The media type of a manifest's bytes: its mediaType member, else
+  // inferred from its shape (OCI allows omitting the member).
+  static std::string MediaTypeOf(std::string_view content);
+
+ private:
+  Result<Digest> Resolve(std::string_view repo, std::string_view reference);
+  Status Validate(std::string_view repo, std::string_view content_type, const std::string& content,
+                  std::string* media_type, std::optional<Digest>* subject);
+
+  storage::StorageDriver& d_;
+  BlobStore& blobs_;
+};
+
+}  // namespace hoist::registry

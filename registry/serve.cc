@@ -1,0 +1,99 @@
+#include "registry/serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/log.h"
+#include "registry/api.h"
+#include "registry/http/server.h"
+#include "registry/storage/driver.h"
+
+namespace hoist::registry {
+namespace {
+
+Status WriteFileAtomic(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << content;
+    if (!f) return Status(Code::kIo, "write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename", path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& options) {
+  const Config& cfg = options.config;
+  log::Configure(cfg.log_level, cfg.log_format);
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.root, ec);
+  if (ec) {
+    log::Error("cannot create storage root", {{"root", cfg.root}, {"error", ec.message()}});
+    return 1;
+  }
+  std::string root = std::filesystem::absolute(cfg.root).lexically_normal().string();
+  auto driver = storage::NewFilesystemDriver(root);
+  Api api(cfg, *driver);
+
+  std::string host;
+  int port = 0;
+  Status st = SplitHostPort(cfg.addr, &host, &port);
+  if (!st.ok()) {
+    log::Error(st.message());
+    return 1;
+  }
+  http::ServerOptions sopt;
+  sopt.access_log = cfg.access_log;
+  http::Server server([&api](http::Request& q, http::Response& r) { api.Handle(q, r); }, sopt);
+
+  // Signals go to one thread that waits for them; every other thread,
+  // including the connection threads started later, has them blocked.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  st = server.Listen(host, port);
+  if (!st.ok()) {
+    log::Error("cannot listen", {{"addr", cfg.addr}, {"error", st.message()}});
+    return 1;
+  }
+  std::string bound = server.BoundAddress();
+  if (!options.addr_file.empty()) {
+    st = WriteFileAtomic(options.addr_file, bound + "\n");
+    if (!st.ok()) {
+      log::Error("cannot write address file", {{"error", st.message()}});
+      return 1;
+    }
+  }
+  std::printf("%s\n", bound.c_str());
+  std::fflush(stdout);
+  log::Info("registry listening", {{"addr", bound}, {"root", root}});
+
+  std::thread waiter([&server, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    log::Info("signal received, draining", {{"signal", std::to_string(sig)}});
+    server.Shutdown();
+  });
+  server.Run();
+  waiter.detach();  // still in sigwait only if Run ended on an accept error
+  log::Info("registry stopped");
+  // Connection threads still inside a request after the grace period are
+  // abandoned: leave without running destructors they may still use.
+  std::fflush(nullptr);
+  std::_Exit(0);
+}
+
+}  // namespace hoist::registry

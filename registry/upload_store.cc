@@ -1,0 +1,249 @@
+#include "registry/upload_store.h"
+
+#include <chrono>
+#include <ctime>
+#include <random>
+#include <vector>
+
+#include "registry/storage/paths.h"
+
+namespace hoist::registry {
+
+namespace paths = storage::paths;
+
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+constexpr size_t kMaxCachedSessions = 4096;
+
+std::string NewUuid() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  uint64_t a = rng(), b = rng();
+  a = (a & ~0xF000ULL) | 0x4000ULL;                   // version 4
+  b = (b & ~(3ULL << 62)) | (2ULL << 62);            // variant 10
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+std::string Rfc3339Now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status UnknownUpload(const std::string& id) {
+  return Status(Code::kBlobUploadUnknown, "upload " + id + " unknown");
+}
+
+bool ParseInt(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<ChunkRange> ParseContentRange(std::string_view s) {
+  if (s.rfind("bytes ", 0) == 0) s.remove_prefix(6);
+  if (s.rfind("bytes=", 0) == 0) s.remove_prefix(6);
+  size_t slash = s.find('/');
+  if (slash != std::string_view::npos) s = s.substr(0, slash);
+  size_t dash = s.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  ChunkRange r;
+  if (!ParseInt(s.substr(0, dash), &r.start) || !ParseInt(s.substr(dash + 1), &r.end)) {
+    return std::nullopt;
+  }
+  if (r.end < r.start) return std::nullopt;
+  return r;
+}
+
+bool UploadStore::IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::shared_ptr<UploadStore::Session> UploadStore::SessionFor(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& s = sessions_[id];
+  if (!s) {
+    if (sessions_.size() > kMaxCachedSessions) {
+      // Drop idle cache entries; their hash is rebuilt from storage if needed.
+      for (auto it = sessions_.begin(); it != sessions_.end();) {
+        if (it->second && it->second.use_count() == 1 && it->first != id) {
+          it = sessions_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    s = std::make_shared<Session>();
+  }
+  return s;
+}
+
+void UploadStore::Forget(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  sessions_.erase(id);
+}
+
+Result<std::string> UploadStore::Start(std::string_view repo, DigestAlgorithm algorithm) {
+  std::string id = NewUuid();
+  HOIST_RETURN_IF_ERROR(d_.PutContent(paths::UploadStartedAt(repo, id), Rfc3339Now()));
+  Result<std::unique_ptr<storage::FileWriter>> w = d_.Writer(paths::UploadData(repo, id), false);
+  if (!w.ok()) return w.status();
+  HOIST_RETURN_IF_ERROR((*w)->Commit());
+  auto s = SessionFor(id);
+  std::lock_guard<std::mutex> l(s->mu);
+  s->hash = std::make_unique<Digester>(algorithm);
+  s->hashed = 0;
+  return id;
+}
+
+Result<int64_t> UploadStore::Offset(std::string_view repo, const std::string& id) {
+  if (!IsValidId(id)) return UnknownUpload(id);
+  Result<storage::FileInfo> fi = d_.Stat(paths::UploadData(repo, id));
+  if (!fi.ok()) {
+    if (fi.status().code() == Code::kNotFound) return UnknownUpload(id);
+    return fi.status();
+  }
+  return fi->size;
+}
+
+Status UploadStore::Rehash(const std::string& path, Session& s, int64_t size, DigestAlgorithm a) {
+  if (s.hash && s.hashed == size && s.hash->algorithm() == a) return Status::Ok();
+  s.hash = std::make_unique<Digester>(a);
+  s.hashed = -1;
+  Result<std::unique_ptr<storage::FileReader>> r = d_.Reader(path, 0);
+  if (!r.ok()) return r.status();
+  std::vector<char> buf(kChunk);
+  int64_t total = 0;
+  while (total < size) {
+    Result<size_t> n = (*r)->Read(buf.data(), buf.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    size_t take = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(*n), size - total));
+    s.hash->Update(buf.data(), take);
+    total += static_cast<int64_t>(take);
+  }
+  if (total != size) return Status(Code::kIo, "upload data shorter than expected");
+  s.hashed = size;
+  return Status::Ok();
+}
+
+Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id,
+                                    ByteSource& body, std::optional<ChunkRange> range,
+                                    int64_t length) {
+  Result<int64_t> offset = Offset(repo, id);
+  if (!offset.ok()) return offset.status();
+  auto s = SessionFor(id);
+  std::lock_guard<std::mutex> l(s->mu);
+  offset = Offset(repo, id);  // again, under the session lock
+  if (!offset.ok()) return offset.status();
+  if (range) {
+    if (range->start != *offset) {
+      return Status(Code::kRangeInvalid, "chunk starts at " + std::to_string(range->start) +
+                                             " but the upload has " + std::to_string(*offset) +
+                                             " bytes");
+    }
+    if (length >= 0 && range->end - range->start + 1 != length) {
+      return Status(Code::kRangeInvalid, "Content-Range does not match Content-Length");
+    }
+  }
+  std::string path = paths::UploadData(repo, id);
+  DigestAlgorithm alg = s->hash ? s->hash->algorithm() : DigestAlgorithm::kSha256;
+  HOIST_RETURN_IF_ERROR(Rehash(path, *s, *offset, alg));
+  Result<std::unique_ptr<storage::FileWriter>> w = d_.Writer(path, true);
+  if (!w.ok()) return w.status();
+  // Read into a large buffer, then hash and write it: few system calls, and
+  // memory bounded by the buffer whatever the blob size.
+  std::vector<char> buf(kChunk);
+  Status st;
+  int64_t received = 0;
+  bool eof = false;
+  while (st.ok() && !eof) {
+    size_t fill = 0;
+    while (fill < buf.size()) {
+      Result<size_t> n = body.Read(buf.data() + fill, buf.size() - fill);
+      if (!n.ok()) {
+        st = n.status();
+        break;
+      }
+      if (*n == 0) {
+        eof = true;
+        break;
+      }
+      fill += *n;
+    }
+    if (fill == 0) break;
+    s->hash->Update(buf.data(), fill);
+    Status ws = (*w)->Write(buf.data(), fill);
+    if (!ws.ok()) {
+      st = ws;
+      s->hashed = -1;  // the file may hold part of this buffer
+      break;
+    }
+    s->hashed += static_cast<int64_t>(fill);
+    received += static_cast<int64_t>(fill);
+  }
+  Status cs = (*w)->Commit();
+  if (st.ok()) st = cs;
+  if (!st.ok()) return Status(Code::kBlobUploadInvalid, st.message());
+  if (length >= 0 && received != length) {
+    return Status(Code::kSizeInvalid, "received " + std::to_string(received) +
+                                          " bytes, Content-Length said " + std::to_string(length));
+  }
+  return *offset + received;
+}
+
+Status UploadStore::Finish(std::string_view repo, const std::string& id, const Digest& digest) {
+  Result<int64_t> offset = Offset(repo, id);
+  if (!offset.ok()) return offset.status();
+  auto s = SessionFor(id);
+  std::unique_lock<std::mutex> l(s->mu);
+  offset = Offset(repo, id);
+  if (!offset.ok()) return offset.status();
+  std::string path = paths::UploadData(repo, id);
+  HOIST_RETURN_IF_ERROR(Rehash(path, *s, *offset, digest.algorithm()));
+  Digest got = s->hash->Current();
+  if (got != digest) {
+    l.unlock();
+    (void)Cancel(repo, id);
+    return Status(Code::kDigestInvalid,
+                  "upload content has digest " + got.str() + ", not " + digest.str(),
+                  "{\"digest\":\"" + digest.str() + "\"}");
+  }
+  HOIST_RETURN_IF_ERROR(blobs_.Adopt(path, digest));
+  HOIST_RETURN_IF_ERROR(blobs_.Link(repo, digest));
+  l.unlock();
+  (void)d_.Delete(paths::UploadDir(repo, id));
+  Forget(id);
+  return Status::Ok();
+}
+
+Status UploadStore::Cancel(std::string_view repo, const std::string& id) {
+  if (!IsValidId(id)) return UnknownUpload(id);
+  Status st = d_.Delete(paths::UploadDir(repo, id));
+  Forget(id);
+  if (st.code() == Code::kNotFound) return UnknownUpload(id);
+  return st;
+}
+
+}  // namespace hoist::registry

@@ -1,0 +1,71 @@
+// UploadStore: blob upload sessions (distribution-spec v1.1, "Pushing
+// blobs"). Session state lives in the storage backend (the data file and
+// its start time), so a session survives a restart and can be shared by
+// several registry processes; the running hash is an in-process cache that
+// is rebuilt from the data file whenever it does not match it.
+// Safe for concurrent use; requests on one session are serialised.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/digest.h"
+#include "common/io.h"
+#include "registry/blob_store.h"
+#include "registry/storage/driver.h"
+
+namespace hoist::registry {
+
+// A byte range "start-end" (inclusive) sent in Content-Range.
+struct ChunkRange {
+  int64_t start = 0;
+  int64_t end = 0;
+};
+// Parses "a-b", also "bytes a-b/total"; nullopt when malformed.
+std::optional<ChunkRange> ParseContentRange(std::string_view s);
+
+class UploadStore {
+ public:
+  UploadStore(storage::StorageDriver& driver, BlobStore& blobs) : d_(driver), blobs_(blobs) {}
+
+  // Starts a session hashing with `algorithm`; returns its id.
+  Result<std::string> Start(std::string_view repo, DigestAlgorithm algorithm);
+  // Bytes received so far; kBlobUploadUnknown for an unknown session.
+  Result<int64_t> Offset(std::string_view repo, const std::string& id);
+  // Appends `body` to the session. With `range`, its start must equal the
+  // current offset (else kRangeInvalid) and, with `length` >= 0, its size
+  // must match. Returns the new offset.
+  Result<int64_t> Append(std::string_view repo, const std::string& id, ByteSource& body,
+                         std::optional<ChunkRange> range, int64_t length);
+  // Verifies the whole content against `digest`, then makes the blob visible
+  // in `repo` by one atomic rename. On a digest mismatch the session is
+  // deleted and nothing is stored (kDigestInvalid).
+  Status Finish(std::string_view repo, const std::string& id, const Digest& digest);
+  // Deletes the session; kBlobUploadUnknown when unknown.
+  Status Cancel(std::string_view repo, const std::string& id);
+
+  // True for ids this store could have issued (guards storage paths).
+  static bool IsValidId(std::string_view id);
+
+ private:
+  struct Session {
+    std::mutex mu;
+    std::unique_ptr<Digester> hash;  // covers [0, hashed)
+    int64_t hashed = -1;
+  };
+  std::shared_ptr<Session> SessionFor(const std::string& id);
+  void Forget(const std::string& id);
+  // Brings s.hash up to date with the data file of `size` bytes.
+  Status Rehash(const std::string& path, Session& s, int64_t size, DigestAlgorithm a);
+
+  storage::StorageDriver& d_;
+  BlobStore& blobs_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+};
+
+}  // namespace hoist::registry

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hoist needs to build and test; installs only
+# what is missing, so it is cheap to run again. Debian 12, as root (or sudo).
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config git
+  libssl-dev libarchive-dev libzstd-dev zlib1g-dev libgit2-dev
+  libcpp-httplib-dev nlohmann-json3-dev catch2 libcli11-dev libyaml-cpp-dev)
+TEST_PKGS=(curl jq python3 docker-registry skopeo umoci busybox-static apache2-utils)
+BENCH_PKGS=(wrk hyperfine)
+
+want=("${BUILD_PKGS[@]}")
+case "${1:-test}" in
+  build) ;;
+  test) want+=("${TEST_PKGS[@]}") ;;
+  bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+  *) echo "usage: setup.sh [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
