@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "registry/config.h"
+#include "registry/gc.h"
 #include "registry/serve.h"
 
 #ifndef HOIST_VERSION
@@ -32,7 +33,30 @@ int main(int argc, char** argv) {
   serve->add_option("--log-format", format, "text|json")->default_str("text");
   serve->add_option("--addr-file", addr_file, "Also write the bound address to this file");
 
+  CLI::App* gc = registry->add_subcommand(
+      "gc", "Delete blobs no manifest references, and stale upload sessions");
+  std::string gc_root = ".hoist/registry";
+  bool gc_dry_run = false, gc_json = false;
+  int64_t gc_min_age = 3600, gc_upload_age = 86400;
+  gc->add_option("--root", gc_root, "Storage root")->capture_default_str();
+  gc->add_flag("--dry-run,-n", gc_dry_run, "Report what would be deleted, delete nothing");
+  gc->add_option("--min-age", gc_min_age,
+                 "Keep unreferenced blobs younger than this many seconds (0 only when stopped)")
+      ->capture_default_str();
+  gc->add_option("--upload-max-age", gc_upload_age,
+                 "Delete upload sessions idle for longer than this many seconds")
+      ->capture_default_str();
+  gc->add_flag("--json", gc_json, "Print the report as JSON");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*gc) {
+    hoist::registry::GcOptions opt;
+    opt.dry_run = gc_dry_run;
+    opt.min_age_sec = gc_min_age;
+    opt.upload_max_age_sec = gc_upload_age;
+    return hoist::registry::RunGc(gc_root, opt, gc_json);
+  }
 
   if (*version) {
     std::printf("hoist %s\n", HOIST_VERSION);
