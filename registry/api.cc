@@ -257,7 +257,7 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp) {
       if (m == "POST") return StartUpload(t, req, resp);
       break;
     case Route::kUpload:
-      if (m == "GET") return UploadStatus(t, resp);
+      if (get) return UploadStatus(t, resp);  // HEAD too, as distribution
       if (m == "PATCH") return PatchUpload(t, req, resp);
       if (m == "PUT") return PutUpload(t, req, resp);
       if (m == "DELETE") return CancelUpload(t, resp);
