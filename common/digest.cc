@@ -10,17 +10,38 @@ std::string_view AlgorithmName(DigestAlgorithm a) {
 
 static size_t HexLength(DigestAlgorithm a) { return a == DigestAlgorithm::kSha512 ? 128 : 64; }
 
+// image-spec grammar: algorithm ::= component (separator component)*,
+// component ::= [a-z0-9]+, separator ::= [+._-]
+static bool IsWellFormedAlgorithm(std::string_view name) {
+  bool in_component = false;
+  for (char c : name) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (alnum) {
+      in_component = true;
+    } else if ((c == '+' || c == '.' || c == '_' || c == '-') && in_component) {
+      in_component = false;
+    } else {
+      return false;
+    }
+  }
+  return in_component;
+}
+
+// image-spec: encoded ::= [a-zA-Z0-9=_-]+
+static bool IsWellFormedEncoded(std::string_view enc) {
+  if (enc.empty()) return false;
+  for (char c : enc) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '=' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 Result<DigestAlgorithm> ParseAlgorithm(std::string_view name) {
   if (name == "sha256") return DigestAlgorithm::kSha256;
   if (name == "sha512") return DigestAlgorithm::kSha512;
-  // image-spec grammar: algorithm ::= component ([+._-] component)*,
-  // component ::= [a-z0-9]+
-  bool well_formed = !name.empty();
-  for (char c : name) {
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && c != '+' && c != '.' && c != '_' && c != '-') well_formed = false;
-  }
-  if (!well_formed) return Status(Code::kDigestInvalid, "invalid digest algorithm");
+  if (!IsWellFormedAlgorithm(name)) return Status(Code::kDigestInvalid, "invalid digest algorithm");
   return Status(Code::kUnsupported, "unsupported digest algorithm " + std::string(name));
 }
 
@@ -29,9 +50,14 @@ Result<Digest> Digest::Parse(std::string_view s) {
   if (colon == std::string_view::npos || colon == 0) {
     return Status(Code::kDigestInvalid, "invalid digest \"" + std::string(s.substr(0, 200)) + "\"");
   }
-  Result<DigestAlgorithm> alg = ParseAlgorithm(s.substr(0, colon));
-  if (!alg.ok()) return alg.status();
   std::string_view hex = s.substr(colon + 1);
+  Result<DigestAlgorithm> alg = ParseAlgorithm(s.substr(0, colon));
+  if (!alg.ok()) {
+    if (alg.status().code() == Code::kUnsupported && !IsWellFormedEncoded(hex)) {
+      return Status(Code::kDigestInvalid, "invalid digest \"" + std::string(s.substr(0, 200)) + "\"");
+    }
+    return alg.status();
+  }
   if (hex.size() != HexLength(*alg)) {
     return Status(Code::kDigestInvalid, "invalid " + std::string(AlgorithmName(*alg)) +
                                             " digest length in \"" +

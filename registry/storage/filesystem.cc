@@ -211,7 +211,20 @@ class FilesystemDriver : public StorageDriver {
   Status Move(const std::string& from, const std::string& to) override {
     std::string dst = Full(to);
     HOIST_RETURN_IF_ERROR(MakeParents(dst));
-    if (::rename(Full(from).c_str(), dst.c_str()) != 0) return ErrnoStatus("move", from);
+    std::string src = Full(from);
+    if (::rename(src.c_str(), dst.c_str()) == 0) return Status::Ok();
+    if (errno != ENOTEMPTY && errno != EEXIST) return ErrnoStatus("move", from);
+    // A non-empty directory is in the way: move it aside, move `from` in,
+    // then delete the old tree.
+    std::string aside = dst + ".old-" + RandomSuffix();
+    if (::rename(dst.c_str(), aside.c_str()) != 0) return ErrnoStatus("move aside", to);
+    if (::rename(src.c_str(), dst.c_str()) != 0) {
+      Status st = ErrnoStatus("move", from);
+      (void)::rename(aside.c_str(), dst.c_str());
+      return st;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(aside, ec);
     return Status::Ok();
   }
 

@@ -92,8 +92,9 @@ class MemoryDriver : public StorageDriver {
     std::lock_guard<std::mutex> l(s_->mu);
     auto it = s_->files.find(path);
     if (it != s_->files.end()) return FileInfo{path, static_cast<int64_t>(it->second->size()), false, 0};
-    auto below = s_->files.lower_bound(path + "/");
-    if (below != s_->files.end() && below->first.compare(0, path.size() + 1, path + "/") == 0) {
+    std::string prefix = path == "/" ? "/" : path + "/";
+    auto below = s_->files.lower_bound(prefix);
+    if (below != s_->files.end() && below->first.compare(0, prefix.size(), prefix) == 0) {
       return FileInfo{path, 0, true, 0};
     }
     return NotFound(path);
@@ -126,6 +127,13 @@ class MemoryDriver : public StorageDriver {
       i = s_->files.erase(i);
     }
     if (moved.empty()) return NotFound(from);
+    // Replace `to` whole: drop what was there before.
+    s_->files.erase(to);
+    std::string to_prefix = to + "/";
+    for (auto i = s_->files.lower_bound(to_prefix);
+         i != s_->files.end() && i->first.compare(0, to_prefix.size(), to_prefix) == 0;) {
+      i = s_->files.erase(i);
+    }
     for (auto& [p, d] : moved) s_->files[p] = d;
     return Status::Ok();
   }
