@@ -120,6 +120,16 @@ Result<std::string> ReadSmallBody(Request& req, int64_t limit) {
   return body;
 }
 
+// A digest from the request (path or query). The spec answers 400 both for
+// malformed digests and for unsupported algorithms ("Pushing blobs").
+Result<Digest> ParseDigestParam(std::string_view s) {
+  Result<Digest> d = Digest::Parse(s);
+  if (!d.ok() && d.status().code() != Code::kDigestInvalid) {
+    return Status(Code::kDigestInvalid, d.status().message());
+  }
+  return d;
+}
+
 // Media types listed in Accept headers (parameters dropped).
 std::vector<std::string> AcceptedTypes(const Request& req) {
   std::vector<std::string> out;
@@ -369,7 +379,7 @@ void Api::DeleteManifest(const Target& t, Response& resp) {
 
 // distribution-spec v1.1, "Pulling blobs" (end-2), with Range (RFC 9110).
 void Api::GetBlob(const Target& t, Request& req, Response& resp) {
-  Result<Digest> d = Digest::Parse(t.ref);
+  Result<Digest> d = ParseDigestParam(t.ref);
   if (!d.ok()) return WriteError(d.status(), resp);
   Result<int64_t> size = blobs_.Stat(t.name, *d);
   if (!size.ok()) return WriteError(size.status(), resp);
@@ -413,7 +423,7 @@ void Api::DeleteBlob(const Target& t, Response& resp) {
   if (!config_.delete_enabled) {
     return WriteError(Status(Code::kUnsupported, "deletion is disabled"), resp);
   }
-  Result<Digest> d = Digest::Parse(t.ref);
+  Result<Digest> d = ParseDigestParam(t.ref);
   if (!d.ok()) return WriteError(d.status(), resp);
   Status st = blobs_.Unlink(t.name, *d);
   if (!st.ok()) return WriteError(st, resp);
@@ -434,7 +444,7 @@ void Api::UploadAccepted(const Target& t, const std::string& id, int64_t offset,
 void Api::StartUpload(const Target& t, Request& req, Response& resp) {
   std::optional<std::string> mount = req.Query("mount");
   if (mount) {
-    Result<Digest> d = Digest::Parse(*mount);
+    Result<Digest> d = ParseDigestParam(*mount);
     if (!d.ok()) return WriteError(d.status(), resp);
     std::optional<std::string> from = req.Query("from");
     if (from) {
@@ -455,7 +465,7 @@ void Api::StartUpload(const Target& t, Request& req, Response& resp) {
   std::optional<std::string> digest_param = req.Query("digest");
   std::optional<Digest> digest;
   if (digest_param) {
-    Result<Digest> d = Digest::Parse(*digest_param);
+    Result<Digest> d = ParseDigestParam(*digest_param);
     if (!d.ok()) return WriteError(d.status(), resp);
     digest = *d;
     alg = d->algorithm();
@@ -516,7 +526,7 @@ void Api::PatchUpload(const Target& t, Request& req, Response& resp) {
 void Api::PutUpload(const Target& t, Request& req, Response& resp) {
   std::optional<std::string> dp = req.Query("digest");
   if (!dp) return WriteError(Status(Code::kDigestInvalid, "digest parameter missing"), resp);
-  Result<Digest> d = Digest::Parse(*dp);
+  Result<Digest> d = ParseDigestParam(*dp);
   if (!d.ok()) return WriteError(d.status(), resp);
   if (req.HasBody()) {
     std::optional<ChunkRange> range;
@@ -545,8 +555,8 @@ void Api::CancelUpload(const Target& t, Response& resp) {
 
 // distribution-spec v1.1, "Listing Referrers" (end-12a, end-12b).
 void Api::Referrers(const Target& t, Request& req, Response& resp) {
-  Result<Digest> d = Digest::Parse(t.ref);
-  if (!d.ok()) return WriteError(Status(Code::kDigestInvalid, d.status().message()), resp);
+  Result<Digest> d = ParseDigestParam(t.ref);
+  if (!d.ok()) return WriteError(d.status(), resp);
   std::string artifact_type = req.Query("artifactType").value_or("");
   Result<std::string> list = manifests_.Referrers(t.name, *d, artifact_type);
   if (!list.ok()) return WriteError(list.status(), resp);

@@ -71,6 +71,22 @@ bool SendAll(int fd, const char* p, size_t n, int flags = 0) {
   return true;
 }
 
+// Closing a socket with unread input makes the kernel send a reset, which
+// can destroy the response before a client that is still sending its body
+// reads it. So: stop writing, drain what the client still sends for a
+// bounded time, then close (RFC 9112, section 9.6).
+void LingeringClose(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  timeval tv{0, 500 * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  char sink[65536];
+  while (std::chrono::steady_clock::now() < deadline) {
+    ssize_t r = ::recv(fd, sink, sizeof sink, 0);
+    if (r <= 0 && !(r < 0 && errno == EINTR)) break;
+  }
+}
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -394,6 +410,7 @@ void Server::ServeConnection(int fd, std::string remote) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
   std::string line;
+  bool linger = false;
   while (true) {
     // Idle: wait for the next request (bounded), unless the buffer has one.
     if (conn.pos == conn.end) {
@@ -571,11 +588,15 @@ void Server::ServeConnection(int fd, std::string remote) {
                             {"out", std::to_string(is_head ? 0 : length)},
                             {"ms", std::to_string(us / 1000.0)}});
     }
-    if (!sent_ok || !keep_alive) break;
+    if (!sent_ok || !keep_alive) {
+      linger = sent_ok && !conn.BodyDone();
+      break;
+    }
     std::lock_guard<std::mutex> l(mu_);
     conn.idle = true;
     if (stopping_) break;
   }
+  if (linger) LingeringClose(fd);
   ::close(fd);
   std::lock_guard<std::mutex> l(mu_);
   conns_.erase(&conn);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# start-distribution.sh PORT DATADIR
+#
+# Copied from the project's shared peer scripts
+# (/work/shared/bench/start-distribution.sh, 2026-11-26), unchanged in
+# behaviour, so that hoist's bench/ runs without that folder.
+#
+# Starts Debian's docker-registry (CNCF distribution 2.8.x) in the background on
+# 127.0.0.1:PORT with filesystem storage at DATADIR and delete enabled, no auth,
+# waits until GET /v2/ answers 200, and prints the registry PID on stdout (only
+# the PID, so `PID=$(start-distribution.sh 5000 /tmp/reg)` works).
+# Stop it with `kill PID`.
+#
+# The config is written to DATADIR/config.yml, the log to DATADIR/registry.log
+# (distribution itself only uses DATADIR/docker/registry/v2/).
+# Env knobs:
+#   REG_LOG_LEVEL   (default: error)   distribution log level
+#   REG_ACCESSLOG   (default: off)     "on" to keep per-request access logs
+set -euo pipefail
+
+PORT=${1:?usage: start-distribution.sh PORT DATADIR}
+DATA=${2:?usage: start-distribution.sh PORT DATADIR}
+LEVEL=${REG_LOG_LEVEL:-error}
+ACCESS_DISABLED=true
+[ "${REG_ACCESSLOG:-off}" = on ] && ACCESS_DISABLED=false
+
+if ! command -v docker-registry >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry curl >/dev/null
+fi
+
+mkdir -p "$DATA"
+DATA=$(cd "$DATA" && pwd)
+cat >"$DATA/config.yml" <<EOC
+version: 0.1
+log:
+  level: $LEVEL
+  accesslog:
+    disabled: $ACCESS_DISABLED
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: $DATA
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$PORT
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOC
+
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; then
+  echo "start-distribution: something already listens on 127.0.0.1:$PORT" >&2
+  exit 1
+fi
+
+# setsid: own session, so a Ctrl-C in the terminal reaches only the caller,
+# which stops the registry itself; the PID printed is the registry process
+# (setsid execs in place when it is not a process-group leader).
+setsid docker-registry serve "$DATA/config.yml" >>"$DATA/registry.log" 2>&1 </dev/null &
+PID=$!
+
+for _ in $(seq 1 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/" 2>/dev/null || true)
+  if [ "$code" = 200 ]; then
+    # if setsid had to fork, report the registry child instead
+    if [ "$(cat "/proc/$PID/comm" 2>/dev/null)" != docker-registry ]; then
+      c=$(pgrep -P "$PID" -x docker-registry 2>/dev/null | head -1 || true)
+      [ -n "$c" ] && PID=$c
+    fi
+    echo "$PID"; exit 0
+  fi
+  kill -0 "$PID" 2>/dev/null || break
+  sleep 0.1
+done
+echo "start-distribution: registry did not come up; log follows" >&2
+tail -20 "$DATA/registry.log" >&2
+kill "$PID" 2>/dev/null || true
+exit 1
