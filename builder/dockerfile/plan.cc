@@ -1,0 +1,661 @@
+#include "builder/dockerfile/plan.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "builder/dockerfile/parser.h"
+#include "builder/dockerfile/text.h"
+#include "common/reference.h"
+
+namespace hoist::dockerfile {
+namespace {
+
+// The message of a diagnostic without its location and quoted line.
+std::string PlainMessage(const Status& st) {
+  if (!st.detail().empty()) {
+    nlohmann::json d = nlohmann::json::parse(st.detail(), nullptr, false);
+    if (d.is_object() && d.contains("message") && d["message"].is_string()) {
+      return d["message"].get<std::string>();
+    }
+  }
+  return st.message();
+}
+
+// strconv.Atoi: optional sign and decimal digits, within int64.
+std::optional<int64_t> GoAtoi(std::string_view s) {
+  std::string_view d = s;
+  if (!d.empty() && (d[0] == '+' || d[0] == '-')) d.remove_prefix(1);
+  if (d.empty() || !std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  errno = 0;
+  long long v = std::strtoll(std::string(s).c_str(), nullptr, 10);
+  if (errno != 0) return std::nullopt;
+  return v;
+}
+
+bool IsProxyArg(std::string_view key) {
+  for (const char* p : {"http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}) {
+    if (text::AsciiEqualFold(key, p)) return true;
+  }
+  return false;
+}
+
+// Build args Docker never reports as unconsumed.
+bool IsBuiltinArg(std::string_view key) {
+  static const std::set<std::string, std::less<>> kBuiltin = {
+      "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",        "ftp_proxy",
+      "NO_PROXY",   "no_proxy",   "ALL_PROXY",   "all_proxy",   "SOURCE_DATE_EPOCH"};
+  return kBuiltin.count(key) != 0 || key.rfind("BUILDKIT_", 0) == 0;
+}
+
+// Expands words of one stage, remembering whether any variable was unknown.
+class StageExpander : public WordExpander {
+ public:
+  StageExpander(const ShellLex& lex, const Env& env) : lex_(lex), env_(env) {}
+  Result<std::string> Expand(std::string_view word) override {
+    Result<WordResult> r = lex_.ProcessWordWithMatches(word, env_);
+    if (!r.ok()) return r.status();
+    if (!r->unmatched.empty()) unresolved_ = true;
+    return std::move(r->word);
+  }
+  bool unresolved() const { return unresolved_; }
+  void reset() { unresolved_ = false; }
+
+ private:
+  const ShellLex& lex_;
+  const Env& env_;
+  bool unresolved_ = false;
+};
+
+// Variables a build carries, summed over stages (a stage built on another
+// copies its variables): beyond this the plan is refused rather than let a
+// Dockerfile like "ENV A=$A$A" (repeated) exhaust memory.
+constexpr size_t kMaxPlanBytes = size_t{64} << 20;
+
+class Planner {
+ public:
+  Planner(const Dockerfile& df, const PlanOptions& opt)
+      : df_(df), opt_(opt), src_(df.source.get()), lex_(df.escape), graph_(df.stages.size()) {}
+
+  Result<BuildPlan> Run() {
+    if (df_.stages.empty()) return ErrorAt(src_, {}, "dockerfile contains no stages to build");
+    plan_.build_platform = opt_.build_platform;
+    plan_.target_platform = opt_.target_platform.value_or(opt_.build_platform);
+    for (const auto& [k, v] : opt_.build_args) {
+      if (IsProxyArg(k)) plan_.proxy_env[k] = v;
+    }
+    HOIST_RETURN_IF_ERROR(GlobalArgs());
+    HOIST_RETURN_IF_ERROR(Stages());
+    HOIST_RETURN_IF_ERROR(Target());
+    for (size_t i = 0; i < df_.stages.size(); ++i) {
+      for (const Command& c : df_.stages[i].commands) HOIST_RETURN_IF_ERROR(CollectDeps(i, c));
+    }
+    HOIST_RETURN_IF_ERROR(CheckCycles());
+    HOIST_RETURN_IF_ERROR(Triggers());
+    std::vector<size_t> needed = graph_.Needed(plan_.target);
+    for (size_t i : needed) plan_.stages[i].needed = true;
+    for (size_t i : needed) HOIST_RETURN_IF_ERROR(Dispatch(i));
+    plan_.waves = graph_.Waves(needed);
+    for (size_t w = 0; w < plan_.waves.size(); ++w) {
+      for (size_t s : plan_.waves[w]) plan_.stages[s].wave = static_cast<int>(w);
+    }
+    for (const auto& [k, v] : opt_.build_args) {
+      if (!declared_.count(k) && !IsBuiltinArg(k) && !automatic_.count(k)) {
+        plan_.unused_build_args.push_back(k);
+      }
+    }
+    if (!plan_.unused_build_args.empty()) {
+      std::string list;
+      for (const std::string& k : plan_.unused_build_args) list += (list.empty() ? "" : " ") + k;
+      plan_.warnings.push_back({"one or more build-args [" + list + "] were not consumed", {}});
+    }
+    return std::move(plan_);
+  }
+
+ private:
+  Status At(const std::shared_ptr<const Node>& node, std::string_view needle,
+            const std::string& msg) const {
+    if (!node) return ErrorAt(src_, {}, msg);
+    return ErrorAt(src_, node->PositionOfText(needle), msg);
+  }
+
+  // defaultArgs + buildMetaArgs.
+  Status GlobalArgs() {
+    const Platform& bp = plan_.build_platform;
+    const Platform& tp = plan_.target_platform;
+    std::string target = opt_.target.empty() ? df_.stages.back().name : opt_.target;
+    if (target.empty()) target = "default";
+    const std::pair<const char*, std::string> defaults[] = {{"BUILDPLATFORM", bp.Format()},
+                                                            {"BUILDOS", bp.os},
+                                                            {"BUILDOSVERSION", ""},
+                                                            {"BUILDARCH", bp.arch},
+                                                            {"BUILDVARIANT", bp.variant},
+                                                            {"TARGETPLATFORM", tp.Format()},
+                                                            {"TARGETOS", tp.os},
+                                                            {"TARGETOSVERSION", ""},
+                                                            {"TARGETARCH", tp.arch},
+                                                            {"TARGETVARIANT", tp.variant},
+                                                            {"TARGETSTAGE", target}};
+    for (const auto& [k, v] : defaults) {
+      auto o = opt_.build_args.find(k);
+      plan_.global_args.Set(k, o != opt_.build_args.end() ? o->second : v);
+      automatic_.insert(k);
+    }
+    for (const ArgCommand& cmd : df_.meta_args) {
+      for (ArgDef def : cmd.args) {
+        auto given = opt_.build_args.find(def.key);
+        if (given != opt_.build_args.end()) {
+          def.value = given->second;
+        } else if (def.value) {
+          Result<std::string> v = lex_.ProcessWord(*def.value, plan_.global_args);
+          if (!v.ok()) return At(cmd.node, *def.value, v.status().message());
+          def.value = std::move(v).value();
+        }
+        if (def.value) plan_.global_args.Set(def.key, *def.value);
+        declared_.insert(def.key);
+        plan_.meta_args.push_back(std::move(def));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Stages() {
+    std::map<std::string, size_t> so_far;
+    for (size_t i = 0; i < df_.stages.size(); ++i) {
+      const Stage& st = df_.stages[i];
+      PlannedStage ps;
+      ps.index = i;
+      ps.name = st.name;
+      ps.display_name = st.name.empty() ? "stage-" + std::to_string(i) : st.name;
+      Result<std::string> base = lex_.ProcessWord(st.base_name, plan_.global_args);
+      if (!base.ok()) return At(st.node, st.base_name, base.status().message());
+      if (base->empty()) {
+        return At(st.node, st.base_name, "base name (" + st.base_name + ") should not be blank");
+      }
+      ps.base = std::move(base).value();
+      ps.platform_expr = st.platform;
+      ps.platform = plan_.target_platform;
+      if (!st.platform.empty()) {
+        Result<std::string> p = lex_.ProcessWord(st.platform, plan_.global_args);
+        if (!p.ok()) {
+          return At(st.node, "--platform",
+                    "failed to process arguments for platform: " + p.status().message());
+        }
+        if (p->empty())
+          return At(st.node, "--platform", "empty platform value from expression " + st.platform);
+        Result<Platform> parsed = ParsePlatform(*p);
+        if (!parsed.ok()) {
+          return At(st.node, "--platform",
+                    "failed to parse platform " + st.platform + ": " + parsed.status().message());
+        }
+        ps.platform = *parsed;
+      }
+      auto b = so_far.find(ps.base);
+      if (b != so_far.end()) {
+        ps.base_kind = BaseKind::kStage;
+        ps.base_stage = b->second;
+        graph_.SetBase(i, b->second);
+      } else if (ps.base == "scratch") {
+        ps.base_kind = BaseKind::kScratch;
+      }
+      if (!st.name.empty()) {
+        if (st.name == "context" || st.name == "scratch") {
+          plan_.warnings.push_back(
+              {"'" + st.name + "' is reserved and should not be used as a stage name",
+               st.node->PositionOfText(st.name)});
+        }
+        if (by_name_.count(st.name)) {
+          plan_.warnings.push_back(
+              {"duplicate stage name " + text::Quote(st.name) + ", stage names should be unique",
+               st.node->PositionOfText(st.name)});
+        }
+        so_far[st.name] = i;
+        by_name_[st.name] = i;
+      }
+      plan_.stages.push_back(std::move(ps));
+    }
+    return Status::Ok();
+  }
+
+  Status Target() {
+    if (opt_.target.empty()) {
+      plan_.target = df_.stages.size() - 1;
+      return Status::Ok();
+    }
+    auto it = by_name_.find(text::ToLower(opt_.target));
+    if (it == by_name_.end()) {
+      std::vector<std::string> names;
+      for (const PlannedStage& s : plan_.stages) {
+        if (!s.name.empty()) names.push_back(s.name);
+      }
+      std::string msg = "target stage " + text::Quote(opt_.target) + " could not be found";
+      std::string s = text::Suggest(opt_.target, names, true);
+      if (!s.empty()) msg += " (did you mean " + s + "?)";
+      return Status(Code::kInvalidArgument, (src_ ? src_->name() + ": " : "") + msg);
+    }
+    plan_.target = it->second;
+    return Status::Ok();
+  }
+
+  std::optional<size_t> StageByName(const std::string& name) const {
+    auto it = by_name_.find(text::ToLower(name));
+    if (it == by_name_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // toCommand + detectRunMount: the stages and images a command reads.
+  Status CollectDeps(size_t stage, const Command& c) {
+    PlannedStage& ps = plan_.stages[stage];
+    if (const auto* copy = std::get_if<CopyCommand>(&c)) {
+      if (copy->from.empty()) return Status::Ok();
+      Result<std::string> same = lex_.ProcessWord(copy->from, EmptyEnv());
+      if (!same.ok()) return At(copy->node, "--from", same.status().message());
+      if (*same != copy->from) {
+        return At(copy->node, "--from",
+                  "variable expansion is not supported for --from, define a new stage with FROM "
+                  "using ARG from global scope as a workaround");
+      }
+      StageDep dep{StageDep::Via::kCopyFrom, std::nullopt, "", copy->line()};
+      if (std::optional<int64_t> index = GoAtoi(copy->from)) {
+        if (*index < 0 || *index >= static_cast<int64_t>(df_.stages.size())) {
+          return At(copy->node, "--from", "invalid stage index " + std::to_string(*index));
+        }
+        dep.stage = static_cast<size_t>(*index);
+      } else {
+        dep.stage = StageByName(copy->from);
+        if (!dep.stage) dep.image = copy->from;
+      }
+      if (dep.stage) graph_.AddDep(stage, *dep.stage);
+      ps.deps.push_back(std::move(dep));
+    } else if (const auto* run = std::get_if<RunCommand>(&c)) {
+      for (const Mount& m : run->mounts) {
+        if (m.from.empty()) continue;
+        StageDep dep{StageDep::Via::kMountFrom, StageByName(m.from), "", run->line()};
+        if (!dep.stage) dep.image = m.from;
+        if (dep.stage) graph_.AddDep(stage, *dep.stage);
+        ps.deps.push_back(std::move(dep));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status CheckCycles() {
+    std::vector<size_t> cycle = graph_.FindCycle();
+    if (cycle.empty()) return Status::Ok();
+    std::string path;
+    for (size_t s : cycle) path += (path.empty() ? "" : " -> ") + plan_.stages[s].display_name;
+    // Point at the instruction of the first stage that needs the next one.
+    int line = 0;
+    for (const StageDep& d : plan_.stages[cycle[0]].deps) {
+      if (d.stage == cycle[1]) {
+        line = d.line;
+        break;
+      }
+    }
+    Position pos = line > 0 ? src_->LineStart(line) : Position{};
+    return ErrorAt(src_, pos,
+                   "circular dependency detected on stage: " + plan_.stages[cycle[0]].display_name +
+                       " (" + path + ")");
+  }
+
+  // ONBUILD triggers of base stages run first in the stages built on them;
+  // they may add dependencies, and so make more stages needed.
+  Status Triggers() {
+    std::set<size_t> done;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t i : graph_.Needed(plan_.target)) {
+        if (done.count(i) || !plan_.stages[i].base_stage) continue;
+        done.insert(i);
+        const Stage& base = df_.stages[*plan_.stages[i].base_stage];
+        for (const Command& c : base.commands) {
+          const auto* ob = std::get_if<OnbuildCommand>(&c);
+          if (ob == nullptr) continue;
+          Result<Command> cmd = TriggerCommand(i, ob->expression);
+          if (!cmd.ok()) return cmd.status();
+          size_t deps_before = plan_.stages[i].deps.size();
+          HOIST_RETURN_IF_ERROR(CollectDeps(i, *cmd));
+          changed = changed || plan_.stages[i].deps.size() != deps_before;
+          triggers_[i].push_back(std::move(cmd).value());
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<Command> TriggerCommand(size_t stage, const std::string& expression) {
+    const Stage& st = df_.stages[stage];
+    Position at = st.node->PositionOfText("");
+    auto fail = [&](const std::string& why) {
+      return ErrorAt(src_, at,
+                     "ONBUILD trigger " + text::Quote(expression) + " of stage " +
+                         text::Quote(plan_.stages[*plan_.stages[stage].base_stage].display_name) +
+                         ": " + why);
+    };
+    Result<Ast> ast = ParseText(expression, src_->name());
+    if (!ast.ok()) return fail(PlainMessage(ast.status()));
+    if (ast->children.size() != 1) return fail("onbuild trigger should be a single expression");
+    // The trigger is reported at the FROM line of the stage that runs it.
+    Node node = ast->children[0];
+    node.start_line = node.end_line = at.line;
+    node.segments = {{0, at.line, at.column}};
+    Ast holder;
+    holder.source = df_.source;
+    holder.escape = df_.escape;
+    std::optional<Stage> not_allowed;
+    std::optional<Command> cmd;
+    Status st2 = ParseInstruction(holder, node, &not_allowed, &cmd);
+    if (!st2.ok()) return fail(PlainMessage(st2));
+    if (!cmd) return fail("FROM is not a command type");
+    return std::move(*cmd);
+  }
+
+  // Resolves one needed stage: its environment, ARGs and expanded words.
+  Status Dispatch(size_t i) {
+    PlannedStage& ps = plan_.stages[i];
+    const Stage& st = df_.stages[i];
+    for (const StageDep& d : ps.deps) {
+      if (!d.stage || *d.stage < i) continue;
+      const std::string& other = plan_.stages[*d.stage].display_name;
+      std::string msg = d.via == StageDep::Via::kCopyFrom
+                            ? "cannot copy from stage " + text::Quote(other) +
+                                  ", it needs to be defined before current stage " +
+                                  text::Quote(ps.display_name)
+                            : "cannot mount from stage " + text::Quote(other) +
+                                  ", stage needs to be defined before current command";
+      return ErrorAt(src_, src_->LineStart(d.line), msg);
+    }
+    // Image names are checked for the stages a build needs (BuildKit
+    // resolves only those), with the project's one reference parser.
+    if (ps.base_kind == BaseKind::kImage) {
+      Result<Reference> ref = Reference::Parse(ps.base);
+      if (!ref.ok()) {
+        return At(
+            st.node, st.base_name,
+            "failed to parse stage name " + text::Quote(ps.base) + ": " + ref.status().message());
+      }
+      ps.base_ref = ref->String();
+    }
+    for (StageDep& d : ps.deps) {
+      if (d.stage) continue;
+      Result<Reference> ref = Reference::Parse(d.image);
+      if (!ref.ok()) {
+        return ErrorAt(
+            src_, src_->LineStart(d.line),
+            "failed to parse stage name " + text::Quote(d.image) + ": " + ref.status().message());
+      }
+      d.image = ref->String();
+    }
+    if (ps.base_stage) {
+      const PlannedStage& b = plan_.stages[*ps.base_stage];
+      ps.env = b.env;
+      ps.env_complete = b.env_complete;
+      ps.platform = b.platform;
+    } else if (ps.base_kind == BaseKind::kScratch) {
+      ps.env.Set("PATH", kDefaultPathEnv);
+      ps.env_complete = true;
+    } else if (opt_.base_image_env) {
+      if (std::optional<std::vector<std::string>> env = opt_.base_image_env(ps.base, ps.platform)) {
+        ps.env = Env::FromList(*env);
+        if (!ps.env.Get("PATH")) ps.env.Set("PATH", kDefaultPathEnv);
+        ps.env_complete = true;
+      }
+    }
+    HOIST_RETURN_IF_ERROR(Charge(ps.env.byte_size(), st.node));
+    LexOptions lo;
+    lo.skip_unset_env = !ps.env_complete;
+    lo.pattern_budget = &pattern_budget_;
+    ShellLex lex(df_.escape, lo);
+    LexOptions raw_lo = lo;
+    raw_lo.skip_process_quotes = true;
+    ShellLex raw_lex('\\', raw_lo);
+
+    std::vector<Command> commands = triggers_[i];
+    commands.insert(commands.end(), st.commands.begin(), st.commands.end());
+    for (Command& c : commands) {
+      HOIST_RETURN_IF_ERROR(
+          std::visit([&](auto& cmd) { return Expand(ps, lex, raw_lex, cmd); }, c));
+    }
+    ps.commands = std::move(commands);
+    return Status::Ok();
+  }
+
+  // One word, expanded with the stage's variables.
+  Status Word(const ShellLex& lex, const PlannedStage& ps, const CommandBase& c, std::string* word,
+              bool* unresolved = nullptr) {
+    Result<WordResult> r = lex.ProcessWordWithMatches(*word, ps.env);
+    if (!r.ok()) return At(c.node, *word, r.status().message());
+    if (unresolved != nullptr) *unresolved = !r->unmatched.empty();
+    *word = std::move(r->word);
+    return Charge(word->size(), c.node);
+  }
+
+  Status Charge(size_t bytes, const std::shared_ptr<const Node>& at) {
+    plan_bytes_ += bytes;
+    if (plan_bytes_ <= kMaxPlanBytes) return Status::Ok();
+    return At(at, "",
+              "the build carries more than " + std::to_string(kMaxPlanBytes >> 20) +
+                  " MiB of variables and expanded words");
+  }
+
+  Status Files(const ShellLex& lex, const ShellLex& raw_lex, const PlannedStage& ps,
+               const CommandBase& c, SourcesAndDest* f) {
+    for (std::string& p : f->source_paths) HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &p));
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &f->dest));
+    for (SourceContent& sc : f->source_contents) {
+      if (sc.expand) HOIST_RETURN_IF_ERROR(Word(raw_lex, ps, c, &sc.data));
+    }
+    return Status::Ok();
+  }
+
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, ArgCommand& c) {
+    for (ArgDef& a : c.args) {
+      auto given = opt_.build_args.find(a.key);
+      bool has_value = given != opt_.build_args.end();
+      if (!a.value && !has_value) {
+        if (std::optional<std::string_view> g = plan_.global_args.Get(a.key))
+          a.value = std::string(*g);
+      } else if (has_value) {
+        a.value = given->second;
+      } else {
+        HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &*a.value));
+      }
+      if (a.value && a.key != "BUILDKIT_SBOM_SCAN_CONTEXT" && a.key != "BUILDKIT_SBOM_SCAN_STAGE") {
+        ps.env.Set(a.key, *a.value);
+      }
+      declared_.insert(a.key);
+      ps.args.push_back(a);
+    }
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, EnvCommand& c) {
+    // Every pair is expanded with the variables as they were before this
+    // ENV ("ENV a=1 b=$a" gives b the previous a), then all are set.
+    for (KeyValue& kv : c.env) {
+      HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.key));
+      HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.value));
+    }
+    for (const KeyValue& kv : c.env) ps.env.Set(kv.key, kv.value);
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, LabelCommand& c) {
+    for (KeyValue& kv : c.labels) {
+      HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.key));
+      HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.value));
+    }
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex& raw, AddCommand& c) {
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chown));
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chmod));
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.checksum));
+    return Files(lex, raw, ps, c, &c.files);
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex& raw, CopyCommand& c) {
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chown));
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chmod));
+    return Files(lex, raw, ps, c, &c.files);
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, WorkdirCommand& c) {
+    return Word(lex, ps, c, &c.path);
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, UserCommand& c) {
+    return Word(lex, ps, c, &c.user);
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, VolumeCommand& c) {
+    for (std::string& v : c.volumes) {
+      HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &v));
+      if (v.empty()) return At(c.node, "", "VOLUME specified can not be an empty string");
+    }
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, StopSignalCommand& c) {
+    std::string raw = c.signal;
+    bool unresolved = false;
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.signal, &unresolved));
+    if (!unresolved) {
+      Result<int> sig = ParseSignal(c.signal);
+      if (!sig.ok()) return At(c.node, raw, sig.status().message());
+    }
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, ExposeCommand& c) {
+    std::vector<std::string> ports;
+    bool unresolved = false;
+    for (const std::string& p : c.ports) {
+      Result<WordResult> probe = lex.ProcessWordWithMatches(p, ps.env);
+      if (!probe.ok()) return At(c.node, p, probe.status().message());
+      unresolved = unresolved || !probe->unmatched.empty();
+      Result<std::vector<std::string>> words = lex.ProcessWords(p, ps.env);
+      if (!words.ok()) return At(c.node, p, words.status().message());
+      ports.insert(ports.end(), words->begin(), words->end());
+    }
+    if (!unresolved) {
+      Result<std::vector<std::string>> parsed = ParseExposedPorts(ports);
+      if (!parsed.ok()) return At(c.node, "", parsed.status().message());
+    }
+    c.ports = std::move(ports);
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, RunCommand& c) {
+    StageExpander ex(lex, ps.env);
+    for (size_t k = 0; k < c.mount_specs.size(); ++k) {
+      ex.reset();
+      Result<Mount> m = ParseMount(c.mount_specs[k], &ex);
+      if (m.ok()) {
+        c.mounts[k] = std::move(m).value();
+      } else if (!ex.unresolved()) {
+        return At(c.node, c.mount_specs[k], m.status().message());
+      }
+    }
+    return Status::Ok();
+  }
+  // CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER: not expanded
+  // by the builder (the shell does it when the container runs).
+  template <class T>
+  Status Expand(PlannedStage&, const ShellLex&, const ShellLex&, T&) {
+    return Status::Ok();
+  }
+
+  const Dockerfile& df_;
+  const PlanOptions& opt_;
+  const Source* src_;
+  ShellLex lex_;
+  StageGraph graph_;
+  BuildPlan plan_;
+  std::map<std::string, size_t> by_name_;            // every named stage (later wins)
+  std::map<size_t, std::vector<Command>> triggers_;  // ONBUILD triggers per stage
+  std::set<std::string> declared_;                   // ARG names in scope of the build
+  std::set<std::string> automatic_;
+  size_t plan_bytes_ = 0;
+  size_t pattern_budget_ = size_t{64} << 20;  // pattern-matching steps for the whole plan
+};
+
+// splitParts: [ip:]host:container
+void SplitPortParts(const std::string& raw, std::string* ip, std::string* host,
+                    std::string* container) {
+  std::vector<std::string> parts = text::Split(raw, ':');
+  size_t n = parts.size();
+  *container = parts[n - 1];
+  if (n >= 2) *host = parts[n - 2];
+  for (size_t i = 0; i + 2 < n; ++i) *ip += (i ? ":" : "") + parts[i];
+}
+
+Result<std::pair<int, int>> ParsePortRange(const std::string& ports) {
+  if (ports.empty()) return Status(Code::kInvalidArgument, "empty string specified for ports");
+  size_t dash = ports.find('-');
+  std::string start = ports.substr(0, dash);
+  std::string end = dash == std::string::npos ? "" : ports.substr(dash + 1);
+  auto number = [](const std::string& s) -> std::optional<int> {
+    std::optional<int64_t> v = GoAtoi(s);
+    if (!v || *v < 0 || *v > 65535) return std::nullopt;
+    return static_cast<int>(*v);
+  };
+  std::optional<int> a = number(start);
+  if (!a) return Status(Code::kInvalidArgument, "invalid start port '" + start + "'");
+  if (dash == std::string::npos || start == end) return std::make_pair(*a, *a);
+  std::optional<int> b = number(end);
+  if (!b) return Status(Code::kInvalidArgument, "invalid end port '" + end + "'");
+  if (*b < *a) return Status(Code::kInvalidArgument, "invalid port range: " + ports);
+  return std::make_pair(*a, *b);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ParseExposedPorts(const std::vector<std::string>& specs) {
+  std::vector<std::string> out;
+  for (const std::string& raw : specs) {
+    std::string ip, host, container;
+    SplitPortParts(raw, &ip, &host, &container);
+    size_t slash = container.find('/');
+    std::string port = container.substr(0, slash);
+    std::string proto = slash == std::string::npos ? "" : container.substr(slash + 1);
+    std::string lower = text::ToLower(proto);
+    if (port.empty())
+      return Status(Code::kInvalidArgument,
+                    "invalid port: " + text::Quote(raw) + ": no port specified");
+    if (lower.empty()) {
+      proto = "tcp";
+    } else if (lower != "tcp" && lower != "udp" && lower != "sctp") {
+      return Status(Code::kInvalidArgument,
+                    "invalid port: " + text::Quote(raw) + ": invalid proto: " + proto);
+    }
+    if (!ip.empty() && ip[0] == '[') {
+      if (ip.back() != ']') return Status(Code::kInvalidArgument, "invalid IP address " + ip);
+      ip = ip.substr(1, ip.size() - 2);
+    }
+    if (!ip.empty()) {
+      unsigned char buf[16];
+      if (inet_pton(AF_INET, ip.c_str(), buf) != 1 && inet_pton(AF_INET6, ip.c_str(), buf) != 1) {
+        return Status(Code::kInvalidArgument, "invalid IP address: " + ip);
+      }
+    }
+    Result<std::pair<int, int>> range = ParsePortRange(port);
+    if (!range.ok()) return Status(Code::kInvalidArgument, "invalid containerPort: " + port);
+    if (!host.empty()) {
+      Result<std::pair<int, int>> h = ParsePortRange(host);
+      if (!h.ok()) return Status(Code::kInvalidArgument, "invalid hostPort: " + host);
+      if (range->second - range->first != h->second - h->first && range->second != range->first) {
+        return Status(
+            Code::kInvalidArgument,
+            "invalid ranges specified for container and host Ports: " + port + " and " + host);
+      }
+    }
+    for (int p = range->first; p <= range->second; ++p)
+      out.push_back(std::to_string(p) + "/" + text::ToLower(proto));
+  }
+  return out;
+}
+
+Result<BuildPlan> PlanBuild(const Dockerfile& df, const PlanOptions& options) {
+  return Planner(df, options).Run();
+}
+
+}  // namespace hoist::dockerfile
