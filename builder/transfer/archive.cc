@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "builder/store/file_io.h"
 #include "builder/transfer/layout.h"
 #include "builder/transfer/verify.h"
 #include "common/media_types.h"
@@ -176,7 +177,7 @@ class LegacyDockerSource : public ImageSource {
       return Status(Code::kBlobUnknown, name_ + ": no blob " + d.digest.str());
     Result<int> fd = OpenInside(dir_, it->second);
     if (!fd.ok()) return fd.status();
-    return std::unique_ptr<ByteSource>(new FileSource(*fd));
+    return std::unique_ptr<ByteSource>(new store::FileSource(store::UniqueFd(*fd), name_));
   }
 
  private:
@@ -193,7 +194,7 @@ class LegacyDockerSource : public ImageSource {
     if (rel.empty()) return Status(Code::kInvalidArgument, name_ + ": unsafe path " + rel_in);
     Result<int> fd = OpenInside(dir_, rel);
     if (!fd.ok()) return Status(fd.status().code(), name_ + ": " + fd.status().message());
-    FileSource src(*fd);
+    store::FileSource src(store::UniqueFd(*fd), name_);
     Digester h;
     std::vector<char> buf(1 << 20);
     unsigned char magic[4] = {0, 0, 0, 0};

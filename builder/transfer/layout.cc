@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "builder/store/file_io.h"
 #include "builder/transfer/verify.h"
 #include "common/media_types.h"
 
@@ -21,13 +22,6 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxIndexBytes = 64 << 20;
 constexpr size_t kMaxManifestBytes = 8 << 20;
 
-Status MkdirAll(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status(Code::kIo, "mkdir " + dir + ": " + ec.message());
-  return Status::Ok();
-}
-
 std::string ParentDir(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -37,19 +31,6 @@ std::string ParentDir(const std::string& path) {
 bool IsDir(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", path);
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::Ok();
 }
 
 // Writes the stream to a temporary file beside `path`, then renames it
@@ -67,7 +48,7 @@ Status WriteStreamAtomic(const std::string& path, ByteSource& src) {
       break;
     }
     if (*got == 0) break;
-    st = WriteAll(fd, buf.data(), *got, tmp);
+    st = store::WriteAll(fd, buf.data(), *got, tmp);
   }
   if (st.ok() && ::fdatasync(fd) != 0) st = ErrnoStatus("fsync", tmp);
   ::fchmod(fd, 0644);
@@ -88,18 +69,6 @@ std::string RefName(const json& entry) {
 
 }  // namespace
 
-FileSource::~FileSource() {
-  ::close(fd_);
-}
-
-Result<size_t> FileSource::Read(char* buf, size_t n) {
-  while (true) {
-    ssize_t r = ::read(fd_, buf, n);
-    if (r >= 0) return static_cast<size_t>(r);
-    if (errno != EINTR) return ErrnoStatus("read", "file");
-  }
-}
-
 std::string LayoutBlobPath(const std::string& dir, const Digest& d) {
   return dir + "/blobs/" + std::string(d.algorithm_name()) + "/" + d.hex();
 }
@@ -112,7 +81,7 @@ Status WriteFileAtomic(const std::string& path, const std::string& content) {
 Result<std::string> ReadSmallFile(const std::string& path, size_t limit) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open", path);
-  FileSource src(fd);
+  store::FileSource src(store::UniqueFd(fd), path);
   Result<std::string> s = ReadAllLimited(src, limit);
   if (!s.ok()) return Status(s.status().code(), path + ": " + s.status().message());
   return s;
@@ -192,7 +161,7 @@ Result<std::unique_ptr<ByteSource>> LayoutSource::OpenBlob(const Descriptor& d) 
                   name_ + ": blob " + d.digest.str() + ": " + st.message());
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<ByteSource>(new FileSource(fd));
+  return std::unique_ptr<ByteSource>(new store::FileSource(store::UniqueFd(fd), path));
 }
 
 // --- LayoutSink -----------------------------------------------------------
@@ -215,7 +184,7 @@ Result<std::unique_ptr<LayoutSink>> LayoutSink::Open(const std::string& dir_in,
   if (::stat(dir.c_str(), &st) == 0) {
     return Status(Code::kInvalidArgument, name + ": " + dir + " exists and is not a directory");
   }
-  HOIST_RETURN_IF_ERROR(MkdirAll(ParentDir(dir)));
+  HOIST_RETURN_IF_ERROR(store::MakeDirs(ParentDir(dir)));
   std::string staging = dir + ".hoist-tmp-XXXXXX";
   if (::mkdtemp(staging.data()) == nullptr) return ErrnoStatus("mkdtemp", staging);
   return std::unique_ptr<LayoutSink>(new LayoutSink(dir, staging, tag, std::move(name)));
@@ -239,7 +208,7 @@ Result<bool> LayoutSink::HasBlob(const Descriptor& d) {
 
 Status LayoutSink::PutBlob(const Descriptor& d, const BlobOpener& open) {
   std::string path = LayoutBlobPath(write_dir_, d.digest);
-  HOIST_RETURN_IF_ERROR(MkdirAll(ParentDir(path)));
+  HOIST_RETURN_IF_ERROR(store::MakeDirs(ParentDir(path)));
   Result<std::unique_ptr<ByteSource>> src = open();
   if (!src.ok()) return src.status();
   Status st = WriteStreamAtomic(path, **src);

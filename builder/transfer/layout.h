@@ -79,19 +79,6 @@ class LayoutSink : public ImageSink {
   std::mutex mu_;
 };
 
-// A ByteSource over an open file descriptor, which it closes.
-class FileSource : public ByteSource {
- public:
-  explicit FileSource(int fd) : fd_(fd) {}
-  ~FileSource() override;
-  FileSource(const FileSource&) = delete;
-  FileSource& operator=(const FileSource&) = delete;
-  Result<size_t> Read(char* buf, size_t n) override;
-
- private:
-  int fd_;
-};
-
 // Writes `content` to `path` atomically (a temporary name, fsync, rename).
 Status WriteFileAtomic(const std::string& path, const std::string& content);
 // Reads a whole small file; kNotFound when absent.
