@@ -121,11 +121,14 @@ http_code() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$@" || true
 }
 
-# _wait_v2 URL PID LOG WHAT: up to 10 s for GET URL/v2/ to answer 200.
+# _wait_v2 URL PID LOG WHAT [CURL_ARGS...]: up to 10 s for GET URL/v2/ to
+# answer 200 (or 401: a registry with auth is up too).
 _wait_v2() {
-  local url=$1 pid=$2 logf=$3 what=$4 i
+  local url=$1 pid=$2 logf=$3 what=$4 i code
+  shift 4
   for ((i = 0; i < 100; i++)); do
-    [ "$(http_code "$url/v2/")" = 200 ] && return 0
+    code=$(http_code "$@" "$url/v2/")
+    [ "$code" = 200 ] || [ "$code" = 401 ] && return 0
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$logf" >&2; fail "$what exited during startup"; }
     sleep 0.1
   done
@@ -159,11 +162,14 @@ start_hoist() {
   log "hoist PID $HOIST_PID on $HOIST_ADDR root $root"
 }
 
-# start_distribution PORT ROOT: Debian's docker-registry (CNCF distribution
-# 2.8) on 127.0.0.1:PORT, filesystem storage at ROOT, delete enabled, no
-# auth; waits for GET /v2/ 200. Sets DIST_PID and DIST_ADDR.
+# start_distribution PORT ROOT [HTTP_YAML [TOP_YAML [SCHEME [CURL_ARGS...]]]]:
+# Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1:PORT,
+# filesystem storage at ROOT, delete enabled; HTTP_YAML is added under
+# `http:` (e.g. tls, indented two spaces), TOP_YAML at the top (e.g. auth).
+# Waits until GET SCHEME://ADDR/v2/ answers 200 (or 401 with auth). Sets
+# DIST_PID and DIST_ADDR.
 start_distribution() {
-  local port=$1 root n cfg logf
+  local port=$1 http_extra=${3:-} top_extra=${4:-} scheme=${5:-http} root n cfg logf
   mkdir -p "$2"
   root=$(cd "$2" && pwd)
   n=$((++_SERIAL))
@@ -191,16 +197,19 @@ http:
   addr: 127.0.0.1:$port
   headers:
     X-Content-Type-Options: [nosniff]
+$http_extra
+$top_extra
 EOF
-  [ "$(http_code "http://127.0.0.1:$port/v2/")" = 000 ] ||
+  shift $(($# < 5 ? $# : 5))
+  [ "$(http_code "$@" "$scheme://127.0.0.1:$port/v2/")" = 000 ] ||
     fail "something already listens on 127.0.0.1:$port"
   docker-registry serve "$cfg" >"$logf" 2>&1 </dev/null &
   DIST_PID=$!
   _PIDS+=("$DIST_PID")
   _LOGS+=("$logf")
   DIST_ADDR="127.0.0.1:$port"
-  _wait_v2 "http://$DIST_ADDR" "$DIST_PID" "$logf" docker-registry
-  log "docker-registry PID $DIST_PID on $DIST_ADDR root $root"
+  _wait_v2 "$scheme://$DIST_ADDR" "$DIST_PID" "$logf" docker-registry "$@"
+  log "docker-registry PID $DIST_PID on $scheme://$DIST_ADDR root $root"
 }
 
 # skopeo with no dependence on the host's signature policy.

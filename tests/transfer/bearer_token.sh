@@ -21,9 +21,7 @@ start_bg token-server "$T/token.port" /usr/bin/python3 "$XFER_DIR/token_server.p
   "$T/signer.key" "$T/signer.pem" "$TOKLOG" "$CONTROL"
 REALM="http://127.0.0.1:$(cat "$T/token.port")/token"
 PORT=$(free_port)
-start_distribution_with "$PORT" "$T/dist" "http:
-  addr: 127.0.0.1:$PORT
-auth:
+start_distribution "$PORT" "$T/dist" "" "auth:
   token:
     realm: $REALM
     service: hoist-test

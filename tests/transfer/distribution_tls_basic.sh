@@ -13,12 +13,9 @@ base_images
 make_ca "$T/ca"
 htpasswd -Bbn alice wonderland >"$T/htpasswd" || fail "htpasswd"
 PORT=$(free_port)
-start_distribution_with "$PORT" "$T/dist" "http:
-  addr: 127.0.0.1:$PORT
-  tls:
+start_distribution "$PORT" "$T/dist" "  tls:
     certificate: $T/ca/server.pem
-    key: $T/ca/server.key
-auth:
+    key: $T/ca/server.key" "auth:
   htpasswd:
     realm: hoist-test
     path: $T/htpasswd" https --cacert "$T/ca/ca.pem"

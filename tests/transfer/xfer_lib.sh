@@ -52,46 +52,6 @@ make_ca() {
     -keyout "$d/other-ca.key" -out "$d/other-ca.pem" >/dev/null 2>&1 || fail "openssl: other CA"
 }
 
-# start_distribution_with PORT ROOT EXTRA_YAML SCHEME [CURL_ARGS...]:
-# docker-registry with EXTRA_YAML appended to its config (auth, tls under
-# http:), waits until GET /v2/ answers 200 or 401. Sets DIST_PID, DIST_ADDR.
-start_distribution_with() {
-  local port=$1 root=$2 extra=$3 scheme=$4 cfg logf i code
-  shift 4
-  mkdir -p "$root"
-  cfg="$T/distribution-$port.yml"
-  logf="$T/distribution-$port.log"
-  cat >"$cfg" <<YML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $root
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-$extra
-YML
-  docker-registry serve "$cfg" >"$logf" 2>&1 </dev/null &
-  DIST_PID=$!
-  _PIDS+=("$DIST_PID")
-  _LOGS+=("$logf")
-  DIST_ADDR="127.0.0.1:$port"
-  for ((i = 0; i < 100; i++)); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "$scheme://$DIST_ADDR/v2/" || true)
-    [ "$code" = 200 ] || [ "$code" = 401 ] && { log "docker-registry PID $DIST_PID on $scheme://$DIST_ADDR"; return 0; }
-    kill -0 "$DIST_PID" 2>/dev/null || { tail -n 20 "$logf" >&2; fail "docker-registry exited during startup"; }
-    sleep 0.1
-  done
-  tail -n 20 "$logf" >&2
-  fail "docker-registry did not answer on $scheme://$DIST_ADDR within 10 s"
-}
-
 # make_image DIR TAG SIZES_KIB [SEED]: an image with one layer per size.
 make_image() {
   /usr/bin/python3 "$XFER_DIR/make_image.py" "$@" >/dev/null || fail "make_image.py $*"
