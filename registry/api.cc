@@ -498,16 +498,21 @@ void Api::UploadStatus(const Target& t, Response& resp) {
   UploadAccepted(t, t.ref, *off, 204, resp);
 }
 
-// distribution-spec v1.1, "Pushing a blob in chunks" (end-5).
-void Api::PatchUpload(const Target& t, Request& req, Response& resp) {
+// Appends the request body to the upload session t.ref, checking the
+// optional Content-Range against the session's offset (spec: 416 on a
+// mismatch). Returns the new size.
+Result<int64_t> Api::AppendBody(const Target& t, Request& req) {
   std::optional<ChunkRange> range;
   if (const std::string* cr = req.Header("Content-Range")) {
     range = ParseContentRange(*cr);
-    if (!range) {
-      return WriteError(Status(Code::kRangeInvalid, "malformed Content-Range " + *cr), resp);
-    }
+    if (!range) return Status(Code::kRangeInvalid, "malformed Content-Range " + *cr);
   }
-  Result<int64_t> off = uploads_.Append(t.name, t.ref, req.body(), range, req.content_length);
+  return uploads_.Append(t.name, t.ref, req.body(), range, req.content_length);
+}
+
+// distribution-spec v1.1, "Pushing a blob in chunks" (end-5).
+void Api::PatchUpload(const Target& t, Request& req, Response& resp) {
+  Result<int64_t> off = AppendBody(t, req);
   if (!off.ok()) {
     WriteError(off.status(), resp);
     if (off.status().code() == Code::kRangeInvalid) {
@@ -529,14 +534,7 @@ void Api::PutUpload(const Target& t, Request& req, Response& resp) {
   Result<Digest> d = ParseDigestParam(*dp);
   if (!d.ok()) return WriteError(d.status(), resp);
   if (req.HasBody()) {
-    std::optional<ChunkRange> range;
-    if (const std::string* cr = req.Header("Content-Range")) {
-      range = ParseContentRange(*cr);
-      if (!range) {
-        return WriteError(Status(Code::kRangeInvalid, "malformed Content-Range " + *cr), resp);
-      }
-    }
-    Result<int64_t> off = uploads_.Append(t.name, t.ref, req.body(), range, req.content_length);
+    Result<int64_t> off = AppendBody(t, req);
     if (!off.ok()) return WriteError(off.status(), resp);
   }
   Status st = uploads_.Finish(t.name, t.ref, *d);

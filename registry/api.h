@@ -59,6 +59,7 @@ class Api {
   void DeleteBlob(const Target& t, http::Response& resp);
   void StartUpload(const Target& t, http::Request& req, http::Response& resp);
   void UploadStatus(const Target& t, http::Response& resp);
+  Result<int64_t> AppendBody(const Target& t, http::Request& req);
   void PatchUpload(const Target& t, http::Request& req, http::Response& resp);
   void PutUpload(const Target& t, http::Request& req, http::Response& resp);
   void CancelUpload(const Target& t, http::Response& resp);
