@@ -1,0 +1,316 @@
+#include "builder/sandbox/snapshot.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "builder/layer/extract.h"
+#include "builder/sandbox/owner_monitor.h"
+#include "builder/sandbox/paths.h"
+
+namespace hoist::sandbox {
+namespace {
+
+constexpr uint32_t kOverflowId = 65534;
+
+bool KeepXattr(std::string_view name) {
+  auto starts = [&](std::string_view p) { return name.substr(0, p.size()) == p; };
+  if (starts("user.hoist.") || starts("user.overlay.") || starts("trusted.overlay.")) return false;
+  return starts("user.") || starts("trusted.") || name == "security.capability";
+}
+
+std::optional<std::string> GetXattr(const std::string& path, const std::string& name) {
+  std::string value(256, '\0');
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    if (n >= 0) {
+      value.resize(static_cast<size_t>(n));
+      return value;
+    }
+    if (errno != ERANGE) return std::nullopt;
+    ssize_t want = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (want < 0) return std::nullopt;
+    value.assign(static_cast<size_t>(want) + 1, '\0');
+  }
+  return std::nullopt;
+}
+
+// All xattr names of `path` (none when the filesystem has none).
+std::vector<std::string> ListXattrs(const std::string& path) {
+  std::vector<char> buf(1024);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    ssize_t n = ::llistxattr(path.c_str(), buf.data(), buf.size());
+    if (n >= 0) {
+      std::vector<std::string> names;
+      for (ssize_t i = 0; i < n;) {
+        std::string name(buf.data() + i);
+        i += static_cast<ssize_t>(name.size()) + 1;
+        if (!name.empty()) names.push_back(std::move(name));
+      }
+      return names;
+    }
+    if (errno != ERANGE) return {};
+    ssize_t want = ::llistxattr(path.c_str(), nullptr, 0);
+    if (want < 0) return {};
+    buf.resize(static_cast<size_t>(want) + 1);
+  }
+  return {};
+}
+
+FileState StateOf(const std::string& path, const struct stat& st, const IdMap& ids) {
+  FileState f;
+  f.mode = st.st_mode;
+  f.size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  f.nlink = st.st_nlink;
+  f.rdev = (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ? st.st_rdev : 0;
+  f.uid = ids.ContainerUid(st.st_uid).value_or(kOverflowId);
+  f.gid = ids.ContainerGid(st.st_gid).value_or(kOverflowId);
+  if (S_ISLNK(st.st_mode)) {
+    std::string target(4096, '\0');
+    ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+    if (n >= 0) target.resize(static_cast<size_t>(n));
+    f.link_target = n >= 0 ? target : "";
+    return f;  // user xattrs cannot sit on symlinks
+  }
+  for (const std::string& name : ListXattrs(path)) {
+    if (name == layer::kOwnerXattr) {
+      std::optional<std::string> v = GetXattr(path, name);
+      uint32_t uid = 0, gid = 0;
+      if (v && f.uid == 0 && f.gid == 0 && ParseOwner(*v, &uid, &gid)) {
+        f.uid = uid;
+        f.gid = gid;
+      }
+    } else if (name == layer::kDeviceXattr) {
+      f.device = GetXattr(path, name).value_or("");
+    } else if (KeepXattr(name)) {
+      if (std::optional<std::string> v = GetXattr(path, name)) f.xattrs.emplace_back(name, *v);
+    }
+  }
+  std::sort(f.xattrs.begin(), f.xattrs.end());
+  return f;
+}
+
+Status ScanDir(const std::string& root, const std::string& rel, dev_t dev, const IdMap& ids,
+               TreeState* out) {
+  const std::string dir = rel.empty() ? root : root + "/" + rel;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return ErrnoStatus("open directory", dir);
+  std::vector<std::string> subdirs;
+  Status status;
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string child = rel.empty() ? std::string(name) : rel + "/" + std::string(name);
+    std::string path = root + "/" + child;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // gone while we read
+      status = ErrnoStatus("stat", path);
+      break;
+    }
+    out->emplace(child, StateOf(path, st, ids));
+    if (S_ISDIR(st.st_mode) && st.st_dev == dev) subdirs.push_back(std::move(child));
+  }
+  ::closedir(d);
+  HOIST_RETURN_IF_ERROR(status);
+  for (const std::string& s : subdirs) HOIST_RETURN_IF_ERROR(ScanDir(root, s, dev, ids, out));
+  return Status::Ok();
+}
+
+bool Changed(const FileState& b, const FileState& a) {
+  if ((b.mode & S_IFMT) != (a.mode & S_IFMT) || b.mode != a.mode || b.uid != a.uid ||
+      b.gid != a.gid || b.ino != a.ino || b.dev != a.dev || b.link_target != a.link_target ||
+      b.rdev != a.rdev || b.device != a.device || b.xattrs != a.xattrs) {
+    return true;
+  }
+  if (S_ISDIR(a.mode)) return b.mtime_ns != a.mtime_ns;
+  return b.size != a.size || b.mtime_ns != a.mtime_ns || b.nlink != a.nlink;
+}
+
+std::string Parent(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+// Device entry for a placeholder ("c 1 3"); false when the value is not one.
+bool ParseDevice(const std::string& v, layer::EntryType* type, uint32_t* major, uint32_t* minor) {
+  char kind = 0;
+  unsigned ma = 0, mi = 0;
+  if (std::sscanf(v.c_str(), "%c %u %u", &kind, &ma, &mi) != 3) return false;
+  if (kind != 'c' && kind != 'b') return false;
+  *type = kind == 'c' ? layer::EntryType::kCharDevice : layer::EntryType::kBlockDevice;
+  *major = ma;
+  *minor = mi;
+  return true;
+}
+
+// The entry for `path` in the state `f`; false for what layers do not hold.
+bool MakeEntry(const std::string& path, const FileState& f, const std::string& root,
+               layer::Entry* e) {
+  const uint32_t perm = f.mode & 07777;
+  layer::EntryType dtype{};
+  uint32_t ma = 0, mi = 0;
+  if (S_ISDIR(f.mode)) {
+    *e = layer::Entry::Dir(path, perm);
+  } else if (S_ISREG(f.mode) && !f.device.empty() && ParseDevice(f.device, &dtype, &ma, &mi)) {
+    *e = layer::Entry::Device(path, dtype, ma, mi, perm);
+  } else if (S_ISREG(f.mode)) {
+    *e = layer::Entry::HostFile(path, root + "/" + path, f.size, perm);
+  } else if (S_ISLNK(f.mode)) {
+    *e = layer::Entry::Symlink(path, f.link_target);
+  } else if (S_ISCHR(f.mode) || S_ISBLK(f.mode)) {
+    *e = layer::Entry::Device(
+        path, S_ISCHR(f.mode) ? layer::EntryType::kCharDevice : layer::EntryType::kBlockDevice,
+        major(f.rdev), minor(f.rdev), perm);
+  } else if (S_ISFIFO(f.mode)) {
+    *e = layer::Entry::Fifo(path, perm);
+  } else {
+    return false;  // sockets
+  }
+  e->mode = perm;
+  e->uid = f.uid;
+  e->gid = f.gid;
+  e->mtime = f.mtime_ns / 1000000000;
+  e->xattrs = f.xattrs;
+  return true;
+}
+
+class WalkSnapshotter : public Snapshotter {
+ public:
+  WalkSnapshotter(std::string root, IdMap ids) : root_(std::move(root)), ids_(std::move(ids)) {}
+  std::string_view Name() const override { return "walk"; }
+  const std::string& root() const override { return root_; }
+  Status Begin() override {
+    Result<TreeState> s = ScanTree(root_, ids_);
+    if (!s.ok()) return s.status();
+    before_ = std::move(*s);
+    begun_ = true;
+    return Status::Ok();
+  }
+  Result<std::vector<layer::Entry>> End() override {
+    if (!begun_) return Status(Code::kInternal, "snapshot: End without Begin");
+    Result<TreeState> after = ScanTree(root_, ids_);
+    if (!after.ok()) return after.status();
+    begun_ = false;
+    return DiffTrees(before_, *after, root_);
+  }
+
+ private:
+  std::string root_;
+  IdMap ids_;
+  TreeState before_;
+  bool begun_ = false;
+};
+
+}  // namespace
+
+Result<TreeState> ScanTree(const std::string& root, const IdMap& ids) {
+  struct stat st {};
+  if (::lstat(root.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status(Code::kNotFound, "snapshot: root " + root + " not found");
+    return ErrnoStatus("stat", root);
+  }
+  if (!S_ISDIR(st.st_mode)) return Status(Code::kInvalidArgument, root + " is not a directory");
+  TreeState out;
+  out.emplace("", StateOf(root, st, ids));
+  HOIST_RETURN_IF_ERROR(ScanDir(root, "", st.st_dev, ids, &out));
+  return out;
+}
+
+std::vector<layer::Entry> DiffTrees(const TreeState& before, const TreeState& after,
+                                    const std::string& root) {
+  // Directories replaced by another directory: opaque.
+  std::set<std::string> replaced;
+  for (const auto& [path, a] : after) {
+    auto b = before.find(path);
+    if (!path.empty() && b != before.end() && S_ISDIR(a.mode) && S_ISDIR(b->second.mode) &&
+        (a.ino != b->second.ino || a.dev != b->second.dev)) {
+      replaced.insert(path);
+    }
+  }
+  auto below_replaced = [&](const std::string& path) {
+    for (std::string p = Parent(path); !p.empty(); p = Parent(p)) {
+      if (replaced.count(p)) return true;
+    }
+    return false;
+  };
+
+  std::map<std::string, layer::Entry> out;  // path -> entry (whiteouts and opaques kept apart)
+  std::vector<layer::Entry> markers;
+  // Deleted: the top-most path of each deleted tree, unless hidden anyway.
+  for (const auto& [path, b] : before) {
+    if (path.empty() || after.count(path)) continue;
+    bool covered = false;
+    for (std::string p = Parent(path); !p.empty() && !covered; p = Parent(p)) {
+      auto a = after.find(p);
+      covered = a == after.end() || !S_ISDIR(a->second.mode) || replaced.count(p) > 0;
+    }
+    if (!covered) markers.push_back(layer::Entry::Whiteout(path));
+  }
+  for (const std::string& dir : replaced) {
+    if (!below_replaced(dir)) markers.push_back(layer::Entry::Opaque(dir));
+  }
+  // Added or changed, and the parents of each.
+  std::set<std::string> wanted;
+  for (const auto& [path, a] : after) {
+    if (path.empty()) continue;
+    auto b = before.find(path);
+    if (b == before.end() || replaced.count(path) || below_replaced(path) ||
+        Changed(b->second, a)) {
+      wanted.insert(path);
+    }
+  }
+  for (const layer::Entry& m : markers) {
+    std::string p = Parent(m.path);
+    if (m.type == layer::EntryType::kOpaqueWhiteout) p = m.path;
+    for (; !p.empty(); p = Parent(p)) wanted.insert(p);
+  }
+  for (const std::string& path : std::set<std::string>(wanted)) {
+    for (std::string p = Parent(path); !p.empty(); p = Parent(p)) wanted.insert(p);
+  }
+  // Hard links: the first path of an inode is the file, the rest link to it.
+  std::map<std::pair<uint64_t, uint64_t>, std::string> first_path;
+  for (const std::string& path : wanted) {
+    const FileState& a = after.at(path);
+    layer::Entry e;
+    if (!MakeEntry(path, a, root, &e)) continue;
+    if (e.type == layer::EntryType::kRegular && a.nlink > 1) {
+      auto [it, inserted] = first_path.emplace(std::make_pair(a.dev, a.ino), path);
+      if (!inserted) {
+        layer::Entry link = layer::Entry::Hardlink(path, it->second);
+        link.mode = e.mode;
+        link.uid = e.uid;
+        link.gid = e.gid;
+        link.mtime = e.mtime;
+        e = std::move(link);
+      }
+    }
+    out.emplace(path, std::move(e));
+  }
+  std::vector<layer::Entry> entries;
+  entries.reserve(out.size() + markers.size());
+  for (auto& [path, e] : out) entries.push_back(std::move(e));
+  for (layer::Entry& m : markers) entries.push_back(std::move(m));
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const layer::Entry& x, const layer::Entry& y) { return x.path < y.path; });
+  return entries;
+}
+
+std::unique_ptr<Snapshotter> NewWalkSnapshotter(std::string root, IdMap ids) {
+  return std::make_unique<WalkSnapshotter>(std::move(root), std::move(ids));
+}
+
+}  // namespace hoist::sandbox
