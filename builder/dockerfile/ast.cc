@@ -50,6 +50,18 @@ std::string Node::Dump() const {
   return std::string(text::TrimSpace(out));
 }
 
+std::string FormatWarning(const Source* source, const Warning& w) {
+  if (w.rule.empty()) {
+    std::string out = FormatDiagnostic(w.position.line > 0 ? source : nullptr, w.position,
+                                       "warning: " + w.message);
+    return w.position.line <= 0 && source != nullptr ? source->name() + ": " + out : out;
+  }
+  std::string line = w.position.line > 0 ? std::to_string(w.position.line) : "";
+  std::string out = source != nullptr ? source->name() + (line.empty() ? "" : ":" + line) + ": "
+                                      : (line.empty() ? "" : "line " + line + ": ");
+  return out + w.rule + ": " + w.message + QuoteSourceLine(source, w.position);
+}
+
 std::string Ast::Dump() const {
   std::string out;
   for (const Node& n : children) {

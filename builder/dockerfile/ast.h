@@ -68,10 +68,19 @@ struct Directive {
   int line = 0;
 };
 
+// Something a build reports without failing: a build check (see
+// checks.h), or a plain warning such as unused build args.
 struct Warning {
   std::string message;
-  Position position;
+  Position position;  // line 0: about the whole build
+  std::string rule;   // the check's rule name ("JSONArgsRecommended"); "" for a plain warning
 };
+
+// One warning for a terminal, the line quoted below it:
+//   check: "FILE:LINE: Rule: message"
+//   plain: "FILE:LINE:COL: warning: message" (or "FILE: warning: message")
+// `source` may be null (then no file name and no quoted line).
+std::string FormatWarning(const Source* source, const Warning& w);
 
 struct Ast {
   SourcePtr source;

@@ -36,12 +36,7 @@ bool ReadInput(const std::string& path, std::string* out) {
 }
 
 void PrintWarnings(const Source* source, const std::vector<Warning>& warnings) {
-  for (const Warning& w : warnings) {
-    std::string msg = FormatDiagnostic(w.position.line > 0 ? source : nullptr, w.position,
-                                       "warning: " + w.message);
-    if (w.position.line <= 0 && source != nullptr) msg = source->name() + ": " + msg;
-    std::fprintf(stderr, "%s\n", msg.c_str());
-  }
+  for (const Warning& w : warnings) std::fprintf(stderr, "%s\n", FormatWarning(source, w).c_str());
 }
 
 int Invalid(const Status& st) {
@@ -66,8 +61,8 @@ std::string Summary(const Dockerfile& df, const BuildPlan& plan) {
 
 // --build-arg K=V; a bare K takes its value from the environment (and is
 // dropped when unset), as `docker build` does.
-std::optional<std::map<std::string, std::string>> ParseBuildArgs(const std::vector<std::string>& raw,
-                                                                 const char* cmd) {
+std::optional<std::map<std::string, std::string>> ParseBuildArgs(
+    const std::vector<std::string>& raw, const char* cmd) {
   std::map<std::string, std::string> out;
   for (const std::string& a : raw) {
     size_t eq = a.find('=');
@@ -119,7 +114,8 @@ int RunDockerfileParse(const ParseCommandOptions& o) {
   }
   std::optional<std::map<std::string, std::string>> args = ParseBuildArgs(o.build_args, cmd);
   if (!args) return kExitUsage;
-  std::optional<std::vector<std::optional<Platform>>> platforms = ParsePlatformList(o.platform, cmd);
+  std::optional<std::vector<std::optional<Platform>>> platforms =
+      ParsePlatformList(o.platform, cmd);
   if (!platforms) return kExitUsage;
   if (platforms->size() != 1) {
     std::fprintf(stderr, "%s: --platform takes one platform here\n", cmd);
@@ -131,9 +127,13 @@ int RunDockerfileParse(const ParseCommandOptions& o) {
   if (!ast.ok()) return Invalid(ast.status());
   if (o.dump) {
     // The dump is the parser's view (BuildKit's dumper): it is printed for
-    // any file the parser accepts.
+    // any file the parser accepts; so are the parser's checks.
     std::fputs(ast->Dump().c_str(), stdout);
-    PrintWarnings(source.get(), ast->warnings);
+    Result<CheckConfig> config = ResolveCheckConfig(source.get(), ast->directives, *args);
+    if (!config.ok()) return Invalid(config.status());
+    Result<std::vector<Warning>> warnings = ApplyCheckConfig(*config, source.get(), ast->warnings);
+    if (!warnings.ok()) return Invalid(warnings.status());
+    PrintWarnings(source.get(), *warnings);
     return kExitOk;
   }
   Result<Dockerfile> df = ParseInstructions(*ast);
@@ -146,6 +146,7 @@ int RunDockerfileParse(const ParseCommandOptions& o) {
   po.build_args = *args;
   po.target = o.target;
   po.target_platform = (*platforms)[0];
+  po.check_all_stages = o.target.empty();  // as BuildKit's --check
   Result<BuildPlan> plan = PlanBuild(*df, po);
   if (!plan.ok()) return Invalid(plan.status());
 
@@ -156,17 +157,13 @@ int RunDockerfileParse(const ParseCommandOptions& o) {
       directives.push_back({{"name", d.name}, {"value", d.value}, {"line", d.line}});
     }
     j["directives"] = directives;
-    nlohmann::json warnings = nlohmann::json::array();
-    for (const Warning& w : df->warnings)
-      warnings.push_back({{"message", w.message}, {"line", w.position.line}});
-    j["warnings"] = warnings;
+    j["warnings"] = WarningsToJson(plan->warnings);
     j["plan"] = PlanToJson(*plan);
     std::string out = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
     std::printf("%s\n", out.c_str());
   } else {
     std::fputs(Summary(*df, *plan).c_str(), stdout);
   }
-  PrintWarnings(source.get(), df->warnings);
   PrintWarnings(source.get(), plan->warnings);
   return kExitOk;
 }
@@ -190,7 +187,8 @@ int RunBuild(const BuildCommandOptions& o) {
   }
   std::optional<std::map<std::string, std::string>> args = ParseBuildArgs(o.build_args, cmd);
   if (!args) return kExitUsage;
-  std::optional<std::vector<std::optional<Platform>>> platforms = ParsePlatformList(o.platform, cmd);
+  std::optional<std::vector<std::optional<Platform>>> platforms =
+      ParsePlatformList(o.platform, cmd);
   if (!platforms) return kExitUsage;
 
   auto source = std::make_shared<const Source>(file, std::move(text));
@@ -213,6 +211,7 @@ int RunBuild(const BuildCommandOptions& o) {
     po.build_args = *args;
     po.target = o.target;
     po.target_platform = p;
+    po.dockerignore = &*ignore;
     Result<BuildPlan> plan = PlanBuild(*df, po);
     if (!plan.ok()) return Invalid(plan.status());
     if (o.json) {
@@ -234,7 +233,6 @@ int RunBuild(const BuildCommandOptions& o) {
   } else {
     std::fputs(text_out.c_str(), stdout);
   }
-  PrintWarnings(source.get(), df->warnings);
   PrintWarnings(source.get(), warnings);
   return kExitOk;
 }

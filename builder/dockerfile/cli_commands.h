@@ -2,10 +2,12 @@
 // cli/main.cc only wires flags: `hoist dockerfile parse` and
 // `hoist build --print-plan` (the rest of `hoist build` is the build
 // engine's, builder/build/cli_commands.h). Output goes to stdout,
-// diagnostics to stderr.
+// diagnostics to stderr: build checks as "FILE:LINE: Rule: message"
+// (checks.h), the line quoted below.
 //
 // Exit codes: 0 the Dockerfile is valid (and the plan was printed),
-//             1 the Dockerfile (or the build it describes) is invalid,
+//             1 the Dockerfile (or the build it describes) is invalid, or
+//               `# check=error=true` and a build check reported,
 //             2 usage: bad flags or values, unreadable files.
 #pragma once
 
@@ -32,6 +34,7 @@ struct ParseCommandOptions {
 };
 
 // `hoist dockerfile parse FILE [--json] [--dump] [--build-arg K=V] [--target T]`.
+// Without --target the build checks run on every stage (BuildKit's --check).
 int RunDockerfileParse(const ParseCommandOptions& options);
 
 struct BuildCommandOptions {
@@ -51,8 +54,8 @@ int RunBuild(const BuildCommandOptions& options);
 // --build-arg values: K=V, or a bare K taking its value from the
 // environment (dropped when unset), as `docker build` does. nullopt after
 // printing "<cmd>: invalid --build-arg ..." to stderr.
-std::optional<std::map<std::string, std::string>> ParseBuildArgs(const std::vector<std::string>& raw,
-                                                                 const char* cmd);
+std::optional<std::map<std::string, std::string>> ParseBuildArgs(
+    const std::vector<std::string>& raw, const char* cmd);
 // --platform: "" (one entry, nullopt: the build platform) or a
 // comma-separated list. nullopt after printing the error to stderr.
 std::optional<std::vector<std::optional<Platform>>> ParsePlatformList(const std::string& raw,

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "builder/dockerfile/checks.h"
 #include "builder/dockerfile/parser.h"
 #include "builder/dockerfile/text.h"
 
@@ -580,6 +581,79 @@ class InstructionParser {
   std::vector<std::string> args_;
 };
 
+// ---- Build checks of single instructions and of their casing --------------
+// (BuildKit's instructions.Parse with a linter, and validateCommandCasing.)
+
+bool IsLower(std::string_view s) {
+  return s == text::ToLower(s);
+}
+bool IsUpper(std::string_view s) {
+  return s == text::AsciiToUpper(s);
+}
+
+// MaintainerDeprecated, StageNameCasing, FromAsCasing.
+void CheckNode(const Node& n, std::vector<Warning>* out) {
+  std::string kw = n.Keyword();
+  Position at = n.PositionOf(0);
+  if (kw == "maintainer") {
+    out->push_back(CheckWarning(
+        kMaintainerDeprecated, "Maintainer instruction is deprecated in favor of using label", at));
+  }
+  if (kw != "from" || n.args.size() < 3) return;
+  if (n.args.size() == 3 && !IsLower(n.args[2])) {
+    out->push_back(
+        CheckWarning(kStageNameCasing, "Stage name '" + n.args[2] + "' should be lowercase", at));
+  }
+  // A FROM of mixed case is ConsistentInstructionCasing's to report.
+  const std::string& as = n.args[1];
+  bool from_lower = IsLower(n.value), from_upper = IsUpper(n.value);
+  if ((from_lower && !IsLower(as)) || (!from_lower && from_upper && !IsUpper(as))) {
+    out->push_back(CheckWarning(
+        kFromAsCasing, "'" + as + "' and '" + n.value + "' keywords' casing do not match", at));
+  }
+}
+
+// InvalidDefinitionDescription (experimental): a comment directly above a
+// named stage or an ARG should start with the name it documents.
+void CheckDescription(const Node& n, const char* instruction, const std::vector<std::string>& keys,
+                      std::vector<Warning>* out) {
+  if (n.comments.empty() || keys.empty()) return;
+  std::string first = text::Split(n.comments.back(), ' ')[0];
+  if (std::find(keys.begin(), keys.end(), first) != keys.end()) return;
+  std::string example = keys.size() > 1 ? "<arg_key>" : keys[0];
+  out->push_back(CheckWarning(kInvalidDefinitionDescription,
+                              std::string("Comment for ") + instruction +
+                                  " should follow the format: `# " + example + " <description>`",
+                              n.PositionOf(0)));
+}
+
+// ConsistentInstructionCasing: keywords (of the stages, not of the ARGs
+// before them) should all be lower or all upper case, as most of them are.
+void CheckCasing(const std::vector<Stage>& stages, std::vector<Warning>* out) {
+  std::vector<std::pair<const std::string*, const Node*>> keywords;
+  for (const Stage& st : stages) {
+    keywords.emplace_back(&st.orig_cmd, st.node.get());
+    for (const Command& c : st.commands) keywords.emplace_back(&Base(c).name, Base(c).node.get());
+  }
+  int lower = 0, upper = 0;
+  for (const auto& [kw, node] : keywords) {
+    if (IsLower(*kw)) {
+      ++lower;
+    } else if (IsUpper(*kw)) {
+      ++upper;
+    }
+  }
+  bool majority_lower = lower > upper;
+  for (const auto& [kw, node] : keywords) {
+    if (majority_lower ? IsLower(*kw) : IsUpper(*kw)) continue;
+    out->push_back(CheckWarning(kConsistentInstructionCasing,
+                                "Command '" + *kw +
+                                    "' should match the case of the command majority (" +
+                                    (majority_lower ? "lowercase" : "uppercase") + ")",
+                                node->PositionOf(0)));
+  }
+}
+
 }  // namespace
 
 Status ParseInstruction(const Ast& ast, const Node& node, std::optional<Stage>* stage,
@@ -592,17 +666,26 @@ Result<Dockerfile> ParseInstructions(const Ast& ast) {
   Dockerfile df;
   df.source = ast.source;
   df.escape = ast.escape;
+  df.directives = ast.directives;
   df.warnings = ast.warnings;
   for (const Node& n : ast.children) {
     std::optional<Stage> stage;
     std::optional<Command> cmd;
+    CheckNode(n, &df.warnings);
     HOIST_RETURN_IF_ERROR(ParseInstruction(ast, n, &stage, &cmd));
     if (stage) {
+      if (!stage->name.empty()) CheckDescription(n, "FROM", {stage->name}, &df.warnings);
       df.stages.push_back(std::move(*stage));
       continue;
     }
+    auto* arg = std::get_if<ArgCommand>(&*cmd);
+    if (arg != nullptr) {
+      std::vector<std::string> keys;
+      for (const ArgDef& d : arg->args) keys.push_back(d.key);
+      CheckDescription(n, "ARG", keys, &df.warnings);
+    }
     if (df.stages.empty()) {
-      if (auto* arg = std::get_if<ArgCommand>(&*cmd)) {
+      if (arg != nullptr) {
         df.meta_args.push_back(std::move(*arg));
         continue;
       }
@@ -610,6 +693,7 @@ Result<Dockerfile> ParseInstructions(const Ast& ast) {
     }
     df.stages.back().commands.push_back(std::move(*cmd));
   }
+  CheckCasing(df.stages, &df.warnings);
   return df;
 }
 

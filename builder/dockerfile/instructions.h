@@ -193,9 +193,12 @@ struct Stage {
 struct Dockerfile {
   SourcePtr source;
   char escape = '\\';
+  std::vector<Directive> directives;  // the parser directives (`# check=` is applied when planned)
   std::vector<ArgCommand> meta_args;  // ARGs before the first FROM
   std::vector<Stage> stages;
-  std::vector<Warning> warnings;  // parser and instruction warnings
+  // Parser and instruction warnings: the build checks of the file's text
+  // (checks.h), all reported, whatever `# check=` says (PlanBuild applies it).
+  std::vector<Warning> warnings;
 };
 
 // Checks every instruction of `ast` and groups them into stages.

@@ -3,6 +3,7 @@
 #include <limits>
 #include <set>
 
+#include "builder/dockerfile/instructions.h"
 #include "builder/dockerfile/json_array.h"
 #include "builder/dockerfile/shell_lex.h"
 #include "builder/dockerfile/text.h"
@@ -653,10 +654,9 @@ Result<Ast> Parse(SourcePtr source) {
     }
 
     if (empty_continuation) {
+      // BuildKit points at the instruction's last line.
       ast.warnings.push_back(
-          {"Empty continuation line found in: " + buf +
-               " (empty continuation lines will become errors in a future release)",
-           Position{start_line, segments[0].column}});
+          CheckWarning(kNoEmptyContinuation, "Empty continuation line", src.LineStart(current)));
     }
 
     LineParser lp(src, ast.escape);
@@ -707,6 +707,71 @@ Result<Ast> Parse(SourcePtr source) {
         "dockerfile line greater than max allowed size of " + std::to_string(kMaxLineBytes));
   }
   return ast;
+}
+
+Result<CheckConfig> ParseCheckOptions(std::string_view value) {
+  CheckConfig config;
+  value = text::TrimSpace(value);
+  if (value.empty()) return config;
+  // strings.SplitN(value, ";", 3): a third part keeps any further ';'.
+  std::vector<std::string_view> parts;
+  while (parts.size() < 2) {
+    size_t semi = value.find(';');
+    if (semi == std::string_view::npos) break;
+    parts.push_back(value.substr(0, semi));
+    value.remove_prefix(semi + 1);
+  }
+  parts.push_back(value);
+  auto rule_list = [](std::string_view v, bool* all, std::set<std::string, std::less<>>* rules) {
+    v = text::TrimSpace(v);
+    if (v == "all") {
+      *all = true;
+      return;
+    }
+    rules->clear();
+    for (const std::string& r : text::Split(v, ',')) rules->emplace(text::TrimSpace(r));
+  };
+  for (std::string_view p : parts) {
+    size_t eq = p.find('=');
+    if (eq == std::string_view::npos) {
+      return Status(Code::kInvalidArgument, "invalid check option " + text::Quote(p));
+    }
+    std::string_view key = text::TrimSpace(p.substr(0, eq));
+    std::string_view v = p.substr(eq + 1);
+    if (key == "skip") {
+      rule_list(v, &config.skip_all, &config.skip);
+    } else if (key == "experimental") {
+      rule_list(v, &config.experimental_all, &config.experimental);
+    } else if (key == "error") {
+      std::string_view b = text::TrimSpace(v);
+      std::optional<bool> on = ParseBool(b);
+      if (!on) {
+        return Status(Code::kInvalidArgument, "failed to parse check option " + text::Quote(p) +
+                                                  ": strconv.ParseBool: parsing " + text::Quote(b) +
+                                                  ": invalid syntax");
+      }
+      config.error = *on;
+    } else {
+      return Status(Code::kInvalidArgument, "invalid check option " + text::Quote(key));
+    }
+  }
+  return config;
+}
+
+std::string_view CheckDirectiveValue(std::string_view directive_value) {
+  return directive_value.substr(0, directive_value.find(' '));
+}
+
+std::optional<CheckConfig> CheckConfigFromComments(const std::vector<std::string>& comments) {
+  for (const std::string& c : comments) {
+    // Each comment line is read as a directive of its own.
+    Result<std::optional<Directive>> d = DirectiveParser().ParseLine("#" + c);
+    if (!d.ok() || !d->has_value() || (*d)->name != "check") continue;
+    Result<CheckConfig> config = ParseCheckOptions(CheckDirectiveValue((*d)->value));
+    if (!config.ok()) return std::nullopt;
+    return std::move(config).value();
+  }
+  return std::nullopt;
 }
 
 Result<Ast> ParseText(std::string_view text, std::string name) {

@@ -2,7 +2,8 @@
 // frontend/dockerfile/parser, so that every file BuildKit accepts parses to
 // the same tree (and dumps to the same `result`), and every file it rejects
 // is rejected:
-//   - parser directives (# syntax=, # escape=, # check=) at the head only;
+//   - parser directives (# syntax=, # escape=, # check=) at the head only
+//     (the value of `# check=` is read by ParseCheckOptions);
 //   - comments; line continuations with the escape character, including
 //     blank and comment lines inside a continuation (blank ones warn);
 //   - flags (--name=value) before the arguments, quotes removed;
@@ -18,8 +19,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "builder/dockerfile/ast.h"
+#include "builder/dockerfile/checks.h"
 #include "common/status.h"
 
 namespace hoist::dockerfile {
@@ -37,5 +40,22 @@ Result<std::optional<Heredoc>> ParseHeredocWord(std::string_view word);
 
 // The content of a <<- heredoc with leading tabs removed from every line.
 std::string ChompHeredocContent(std::string_view content);
+
+// A build-check configuration (BuildKit's linter.ParseLintOptions), as
+// the `# check=` directive and the BUILDKIT_DOCKERFILE_CHECK build arg
+// write it: up to three `;`-separated options, `skip=all` or
+// `skip=Rule1,Rule2`, `experimental=all` or `experimental=Rule,...`,
+// `error=<Go boolean>`; "" is the default configuration. Unknown rule
+// names are kept (and never match). Errors (kInvalidArgument, no
+// position): `invalid check option "x"`, a bad boolean.
+Result<CheckConfig> ParseCheckOptions(std::string_view value);
+
+// The `# check=` comment among the comment lines directly above an
+// instruction (Node::comments), parsed; nullopt when there is none or it
+// is malformed (BuildKit ignores it then).
+std::optional<CheckConfig> CheckConfigFromComments(const std::vector<std::string>& comments);
+
+// The value BuildKit reads from a `# check=` directive: up to the first space.
+std::string_view CheckDirectiveValue(std::string_view directive_value);
 
 }  // namespace hoist::dockerfile

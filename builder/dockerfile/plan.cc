@@ -8,8 +8,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "builder/dockerfile/parser.h"
+#include "builder/dockerfile/report.h"
 #include "builder/dockerfile/text.h"
 #include "common/reference.h"
 
@@ -55,23 +57,80 @@ bool IsBuiltinArg(std::string_view key) {
   return kBuiltin.count(key) != 0 || key.rfind("BUILDKIT_", 0) == 0;
 }
 
-// Expands words of one stage, remembering whether any variable was unknown.
+// Expands words of one stage, remembering the variables that were unset.
 class StageExpander : public WordExpander {
  public:
   StageExpander(const ShellLex& lex, const Env& env) : lex_(lex), env_(env) {}
   Result<std::string> Expand(std::string_view word) override {
     Result<WordResult> r = lex_.ProcessWordWithMatches(word, env_);
     if (!r.ok()) return r.status();
-    if (!r->unmatched.empty()) unresolved_ = true;
+    unmatched_.insert(r->unmatched.begin(), r->unmatched.end());
     return std::move(r->word);
   }
-  bool unresolved() const { return unresolved_; }
-  void reset() { unresolved_ = false; }
+  bool unresolved() const { return !unmatched_.empty(); }
+  const std::set<std::string>& unmatched() const { return unmatched_; }
+  void reset() { unmatched_.clear(); }
 
  private:
   const ShellLex& lex_;
   const Env& env_;
-  bool unresolved_ = false;
+  std::set<std::string> unmatched_;
+};
+
+// splitParts: [ip:]host:container
+void SplitPortParts(const std::string& raw, std::string* ip, std::string* host,
+                    std::string* container) {
+  std::vector<std::string> parts = text::Split(raw, ':');
+  size_t n = parts.size();
+  *container = parts[n - 1];
+  if (n >= 2) *host = parts[n - 2];
+  for (size_t i = 0; i + 2 < n; ++i) *ip += (i ? ":" : "") + parts[i];
+}
+
+// ---- Check helpers ----------------------------------------------------------
+
+// ARGs that never reach the environment (BuildKit's nonEnvArgs).
+bool IsNonEnvArg(std::string_view key) {
+  return key == "BUILDKIT_SBOM_SCAN_CONTEXT" || key == "BUILDKIT_SBOM_SCAN_STAGE";
+}
+
+// SecretsUsedInArgOrEnv's test of a name, BuildKit's
+// (?i)(?:_|^)(?:apikey|auth|...)(?:_|$) without (?i)(?:_|^)(?:public|...)(?:_|$):
+// one of its '_'-separated words is a secret word and none an allowed one.
+bool LooksSecret(std::string_view key) {
+  static const std::set<std::string, std::less<>> kSecret = {
+      "apikey",   "auth",  "credential", "credentials", "key",
+      "password", "pword", "passwd",     "secret",      "token"};
+  static const std::set<std::string, std::less<>> kAllowed = {"public", "file", "version"};
+  bool secret = false;
+  for (const std::string& word : text::Split(key, '_')) {
+    std::string w = text::ToLower(word);
+    if (kAllowed.count(w)) return false;
+    secret = secret || kSecret.count(w) != 0;
+  }
+  return secret;
+}
+
+// The names in `env`, for "did you mean" suggestions.
+std::vector<std::string> Keys(const Env& env) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env.entries()) out.push_back(k);
+  return out;
+}
+
+std::string DidYouMean(std::string_view prefix, const std::string& suggestion) {
+  return suggestion.empty() ? "" : " (did you mean " + std::string(prefix) + suggestion + "?)";
+}
+
+// What the instruction checks know of a stage as its instructions
+// dispatch. A stage built on another starts from that one's (but for the
+// instructions it has seen: BuildKit counts those per stage).
+struct StageFacts {
+  bool workdir_set = false;    // a WORKDIR ran (WorkdirRelativePath checks the first)
+  bool shell_set = false;      // a SHELL ran (JSONArgsRecommended)
+  std::set<std::string> args;  // ARGs declared (never UndefinedVar)
+  // MultipleInstructionsDisallowed: the last CMD, ENTRYPOINT, HEALTHCHECK seen.
+  std::optional<std::shared_ptr<const Node>> cmd, entrypoint, healthcheck;
 };
 
 // Variables a build carries, summed over stages (a stage built on another
@@ -85,6 +144,8 @@ class Planner {
       : df_(df), opt_(opt), src_(df.source.get()), lex_(df.escape), graph_(df.stages.size()) {}
 
   Result<BuildPlan> Run() {
+    Result<CheckConfig> check_config = ResolveCheckConfig(src_, df_.directives, opt_.build_args);
+    if (!check_config.ok()) return check_config.status();
     if (df_.stages.empty()) return ErrorAt(src_, {}, "dockerfile contains no stages to build");
     plan_.build_platform = opt_.build_platform;
     plan_.target_platform = opt_.target_platform.value_or(opt_.build_platform);
@@ -111,11 +172,18 @@ class Planner {
         plan_.unused_build_args.push_back(k);
       }
     }
+    if (opt_.check_all_stages) CheckPrunedStages();
+    std::vector<Warning> warnings = df_.warnings;
+    warnings.insert(warnings.end(), checks_.begin(), checks_.end());
     if (!plan_.unused_build_args.empty()) {
       std::string list;
       for (const std::string& k : plan_.unused_build_args) list += (list.empty() ? "" : " ") + k;
-      plan_.warnings.push_back({"one or more build-args [" + list + "] were not consumed", {}});
+      warnings.push_back({"one or more build-args [" + list + "] were not consumed", {}, ""});
     }
+    Result<std::vector<Warning>> reported =
+        ApplyCheckConfig(*check_config, src_, std::move(warnings), CommentsByLine());
+    if (!reported.ok()) return reported.status();
+    plan_.warnings = std::move(reported).value();
     return std::move(plan_);
   }
 
@@ -124,6 +192,37 @@ class Planner {
             const std::string& msg) const {
     if (!node) return ErrorAt(src_, {}, msg);
     return ErrorAt(src_, node->PositionOfText(needle), msg);
+  }
+
+  // Reports a check about the instruction of `node`.
+  void Check(const CheckRule& rule, std::string message, const std::shared_ptr<const Node>& node) {
+    checks_.push_back(
+        CheckWarning(rule, std::move(message), node ? node->PositionOf(0) : Position{}));
+  }
+
+  // The comments above each instruction, by its first line.
+  std::map<int, std::vector<std::string>> CommentsByLine() const {
+    std::map<int, std::vector<std::string>> out;
+    auto add = [&](const std::shared_ptr<const Node>& n) {
+      if (n && !n->comments.empty()) out[n->start_line] = n->comments;
+    };
+    for (const ArgCommand& a : df_.meta_args) add(a.node);
+    for (const Stage& st : df_.stages) {
+      add(st.node);
+      for (const Command& c : st.commands) add(Base(c).node);
+    }
+    return out;
+  }
+
+  // The checks also run on the stages the target does not need; what
+  // fails there does not fail the plan, and the stages stay unplanned.
+  // (Run has counted the unused build args by then.)
+  void CheckPrunedStages() {
+    std::vector<PlannedStage> stages = plan_.stages;
+    for (size_t i = 0; i < plan_.stages.size(); ++i) {
+      if (!plan_.stages[i].needed) (void)Dispatch(i);
+    }
+    plan_.stages = std::move(stages);
   }
 
   // defaultArgs + buildMetaArgs.
@@ -148,6 +247,7 @@ class Planner {
       plan_.global_args.Set(k, o != opt_.build_args.end() ? o->second : v);
       automatic_.insert(k);
     }
+    CheckDefaultBases(plan_.global_args);
     for (const ArgCommand& cmd : df_.meta_args) {
       for (ArgDef def : cmd.args) {
         auto given = opt_.build_args.find(def.key);
@@ -166,6 +266,66 @@ class Planner {
     return Status::Ok();
   }
 
+  // InvalidDefaultArgInFrom: every FROM must name a valid image with the
+  // ARG defaults alone (no --build-arg). `args` holds the automatic args.
+  void CheckDefaultBases(Env args) {
+    for (const ArgCommand& cmd : df_.meta_args) {
+      for (const ArgDef& def : cmd.args) {
+        if (!def.value) continue;
+        Result<std::string> v = lex_.ProcessWord(*def.value, args);
+        if (!v.ok()) return;  // the build reports it
+        args.Set(def.key, *v);
+      }
+    }
+    for (const Stage& st : df_.stages) {
+      Result<std::string> base = lex_.ProcessWord(st.base_name, args);
+      if (!base.ok()) return;
+      if (Reference::Parse(*base).ok()) continue;
+      Check(
+          kInvalidDefaultArgInFrom,
+          "Default value for ARG " + st.base_name + " results in empty or invalid base image name",
+          st.node);
+    }
+  }
+
+  // UndefinedArgInFrom: a FROM line may use the ARGs declared before the
+  // first FROM and the automatic ones.
+  void CheckFromArgs(const Stage& st, const std::set<std::string>& unmatched) {
+    std::vector<std::string> known;
+    for (const std::string& arg : unmatched) {
+      if (declared_.count(arg) || plan_.global_args.Get(arg)) continue;
+      if (known.empty()) {
+        known = Keys(plan_.global_args);
+        known.insert(known.end(), declared_.begin(), declared_.end());
+      }
+      Check(kUndefinedArgInFrom,
+            "FROM argument '" + arg + "' is not declared" +
+                DidYouMean("", text::Suggest(arg, known, true)),
+            st.node);
+    }
+  }
+
+  // RedundantTargetPlatform and FromPlatformFlagConstDisallowed.
+  void CheckPlatformFlag(const Stage& st, const WordResult& platform) {
+    if (platform.matched == std::set<std::string>{"TARGETPLATFORM"} && platform.unmatched.empty() &&
+        plan_.global_args.Get("TARGETPLATFORM") == platform.word) {
+      Check(kRedundantTargetPlatform,
+            "Setting platform to predefined " + st.platform +
+                " in FROM is redundant as this is the default behavior",
+            st.node);
+    }
+    if (!platform.matched.empty() || !platform.unmatched.empty()) return;
+    Result<Platform> p = ParsePlatform(platform.word);
+    // A stage named for its platform is meant to be platform-specific.
+    if (!p.ok() || st.name.find(p->os) != std::string::npos ||
+        st.name.find(p->arch) != std::string::npos) {
+      return;
+    }
+    Check(kFromPlatformFlagConstDisallowed,
+          "FROM --platform flag should not use constant value " + text::Quote(platform.word),
+          st.node);
+  }
+
   Status Stages() {
     std::map<std::string, size_t> so_far;
     for (size_t i = 0; i < df_.stages.size(); ++i) {
@@ -174,23 +334,26 @@ class Planner {
       ps.index = i;
       ps.name = st.name;
       ps.display_name = st.name.empty() ? "stage-" + std::to_string(i) : st.name;
-      Result<std::string> base = lex_.ProcessWord(st.base_name, plan_.global_args);
+      Result<WordResult> base = lex_.ProcessWordWithMatches(st.base_name, plan_.global_args);
       if (!base.ok()) return At(st.node, st.base_name, base.status().message());
-      if (base->empty()) {
+      CheckFromArgs(st, base->unmatched);
+      if (base->word.empty()) {
         return At(st.node, st.base_name, "base name (" + st.base_name + ") should not be blank");
       }
-      ps.base = std::move(base).value();
+      ps.base = std::move(base->word);
       ps.platform_expr = st.platform;
       ps.platform = plan_.target_platform;
       if (!st.platform.empty()) {
-        Result<std::string> p = lex_.ProcessWord(st.platform, plan_.global_args);
+        Result<WordResult> p = lex_.ProcessWordWithMatches(st.platform, plan_.global_args);
         if (!p.ok()) {
           return At(st.node, "--platform",
                     "failed to process arguments for platform: " + p.status().message());
         }
-        if (p->empty())
+        CheckFromArgs(st, p->unmatched);
+        CheckPlatformFlag(st, *p);
+        if (p->word.empty())
           return At(st.node, "--platform", "empty platform value from expression " + st.platform);
-        Result<Platform> parsed = ParsePlatform(*p);
+        Result<Platform> parsed = ParsePlatform(p->word);
         if (!parsed.ok()) {
           return At(st.node, "--platform",
                     "failed to parse platform " + st.platform + ": " + parsed.status().message());
@@ -207,14 +370,14 @@ class Planner {
       }
       if (!st.name.empty()) {
         if (st.name == "context" || st.name == "scratch") {
-          plan_.warnings.push_back(
-              {"'" + st.name + "' is reserved and should not be used as a stage name",
-               st.node->PositionOfText(st.name)});
+          Check(kReservedStageName,
+                "Stage name should not use the same name as reserved stage " + text::Quote(st.name),
+                st.node);
         }
         if (by_name_.count(st.name)) {
-          plan_.warnings.push_back(
-              {"duplicate stage name " + text::Quote(st.name) + ", stage names should be unique",
-               st.node->PositionOfText(st.name)});
+          Check(kDuplicateStageName,
+                "Duplicate stage name " + text::Quote(st.name) + ", stage names should be unique",
+                st.node);
         }
         so_far[st.name] = i;
         by_name_[st.name] = i;
@@ -417,6 +580,15 @@ class Planner {
     raw_lo.skip_process_quotes = true;
     ShellLex raw_lex('\\', raw_lo);
 
+    StageFacts& facts = facts_[i];
+    facts = StageFacts();
+    if (ps.base_stage) {
+      const StageFacts& base = facts_[*ps.base_stage];
+      facts.workdir_set = base.workdir_set;
+      facts.shell_set = base.shell_set;
+      facts.args = base.args;
+    }
+    facts_now_ = &facts;
     std::vector<Command> commands = triggers_[i];
     commands.insert(commands.end(), st.commands.begin(), st.commands.end());
     for (Command& c : commands) {
@@ -427,11 +599,90 @@ class Planner {
     return Status::Ok();
   }
 
+  // UndefinedVar: variables a word of `c` used that the stage has not set,
+  // nor declared as ARGs. Only when the stage's whole environment is known
+  // (a base image's is not, unless PlanOptions::base_image_env gives it).
+  void CheckUndefined(const PlannedStage& ps, const CommandBase& c,
+                      const std::set<std::string>& unmatched) {
+    if (!ps.env_complete) return;
+    for (const std::string& name : unmatched) {
+      if (facts_now_->args.count(name) || IsNonEnvArg(name)) continue;
+      Check(kUndefinedVar,
+            "Usage of undefined variable '$" + name + "'" +
+                DidYouMean("$", text::Suggest(name, Keys(ps.env), true)),
+            c.node);
+    }
+  }
+
+  // MultipleInstructionsDisallowed, at the earlier instruction (the one
+  // that has no effect).
+  void CheckUsedOnce(const CommandBase& c, std::optional<std::shared_ptr<const Node>>* seen) {
+    if (*seen) {
+      Check(kMultipleInstructionsDisallowed,
+            "Multiple " + c.name +
+                " instructions should not be used in the same stage because only the last one "
+                "will be used",
+            **seen);
+    }
+    *seen = c.node;
+  }
+
+  void CheckJsonArgs(const CommandBase& c, const CommandLine& cl) {
+    if (!cl.prepend_shell || facts_now_->shell_set) return;
+    Check(kJSONArgsRecommended,
+          "JSON arguments recommended for " + c.name +
+              " to prevent unintended behavior related to OS signals",
+          c.node);
+  }
+
+  void CheckLegacyKeyValues(const CommandBase& c, const std::vector<KeyValue>& kvs) {
+    for (const KeyValue& kv : kvs) {
+      if (!kv.legacy) continue;
+      Check(kLegacyKeyValueFormat,
+            "\"" + c.name + " key=value\" should be used instead of legacy \"" + c.name +
+                " key value\" format",
+            c.node);
+    }
+  }
+
+  void CheckSecretName(const char* instruction, const std::string& key, const CommandBase& c) {
+    if (!LooksSecret(key)) return;
+    Check(kSecretsUsedInArgOrEnv,
+          std::string("Do not use ARG or ENV instructions for sensitive data (") + instruction +
+              " " + text::Quote(key) + ")",
+          c.node);
+  }
+
+  // CopyIgnoredFile, for a source in the build context. As BuildKit, not
+  // when the ignore file has "!" exceptions (too hard to tell statically).
+  void CheckIgnoredSource(const char* cmd, const std::string& src, const CommandBase& c) {
+    const DockerIgnore* ignore = opt_.dockerignore;
+    if (ignore == nullptr || ignore->empty() || ignore->has_exceptions()) return;
+    std::string path = CleanPath(src);
+    bool excluded;
+    if (path == "." || path == "/") {
+      // The context root is excluded only by patterns that exclude all of it.
+      std::vector<std::string> patterns = ignore->patterns();
+      excluded = std::any_of(patterns.begin(), patterns.end(), [](const std::string& p) {
+        return p == "*" || p == "**" || p == "**/*";
+      });
+    } else {
+      excluded = ignore->Excluded(path);
+    }
+    if (excluded) {
+      Check(kCopyIgnoredFile,
+            std::string("Attempting to ") + cmd + " file " + text::Quote(path) +
+                " that is excluded by .dockerignore",
+            c.node);
+    }
+  }
+
   // One word, expanded with the stage's variables.
   Status Word(const ShellLex& lex, const PlannedStage& ps, const CommandBase& c, std::string* word,
               bool* unresolved = nullptr) {
     Result<WordResult> r = lex.ProcessWordWithMatches(*word, ps.env);
     if (!r.ok()) return At(c.node, *word, r.status().message());
+    CheckUndefined(ps, c, r->unmatched);
     if (unresolved != nullptr) *unresolved = !r->unmatched.empty();
     *word = std::move(r->word);
     return Charge(word->size(), c.node);
@@ -457,6 +708,7 @@ class Planner {
 
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, ArgCommand& c) {
     for (ArgDef& a : c.args) {
+      CheckSecretName("ARG", a.key, c);
       auto given = opt_.build_args.find(a.key);
       bool has_value = given != opt_.build_args.end();
       if (!a.value && !has_value) {
@@ -471,6 +723,7 @@ class Planner {
         ps.env.Set(a.key, *a.value);
       }
       declared_.insert(a.key);
+      facts_now_->args.insert(a.key);
       ps.args.push_back(a);
     }
     return Status::Ok();
@@ -482,7 +735,11 @@ class Planner {
       HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.key));
       HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.value));
     }
-    for (const KeyValue& kv : c.env) ps.env.Set(kv.key, kv.value);
+    CheckLegacyKeyValues(c, c.env);
+    for (const KeyValue& kv : c.env) {
+      CheckSecretName("ENV", kv.key, c);
+      ps.env.Set(kv.key, kv.value);
+    }
     return Status::Ok();
   }
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, LabelCommand& c) {
@@ -490,21 +747,43 @@ class Planner {
       HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.key));
       HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &kv.value));
     }
+    CheckLegacyKeyValues(c, c.labels);
     return Status::Ok();
   }
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex& raw, AddCommand& c) {
     HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chown));
     HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chmod));
     HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.checksum));
-    return Files(lex, raw, ps, c, &c.files);
+    HOIST_RETURN_IF_ERROR(Files(lex, raw, ps, c, &c.files));
+    for (const std::string& src : c.files.source_paths) {
+      bool remote = src.rfind("http://", 0) == 0 || src.rfind("https://", 0) == 0 ||
+                    src.rfind("git@", 0) == 0 || src.find("://") != std::string::npos;
+      if (!remote) CheckIgnoredSource("Add", src, c);
+    }
+    return Status::Ok();
   }
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex& raw, CopyCommand& c) {
     HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chown));
     HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chmod));
-    return Files(lex, raw, ps, c, &c.files);
+    HOIST_RETURN_IF_ERROR(Files(lex, raw, ps, c, &c.files));
+    if (c.from.empty()) {
+      for (const std::string& src : c.files.source_paths) CheckIgnoredSource("Copy", src, c);
+    }
+    return Status::Ok();
   }
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, WorkdirCommand& c) {
-    return Word(lex, ps, c, &c.path);
+    bool unresolved = false;
+    HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.path, &unresolved));
+    // Only the first WORKDIR of a stage (and its bases) can be relative to
+    // a base image's working directory.
+    if (!facts_now_->workdir_set && !unresolved && c.path.rfind('/', 0) != 0) {
+      Check(kWorkdirRelativePath,
+            "Relative workdir " + text::Quote(c.path) +
+                " can have unexpected results if the base image changes",
+            c.node);
+    }
+    facts_now_->workdir_set = true;
+    return Status::Ok();
   }
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, UserCommand& c) {
     return Word(lex, ps, c, &c.user);
@@ -540,15 +819,34 @@ class Planner {
     if (!unresolved) {
       Result<std::vector<std::string>> parsed = ParseExposedPorts(ports);
       if (!parsed.ok()) return At(c.node, "", parsed.status().message());
+      for (const std::string& p : ports) CheckExposedPort(p, c);
     }
     c.ports = std::move(ports);
     return Status::Ok();
+  }
+  // ExposeProtoCasing and ExposeInvalidFormat, on a port spec that parsed.
+  void CheckExposedPort(const std::string& raw, const CommandBase& c) {
+    std::string ip, host, container;
+    SplitPortParts(raw, &ip, &host, &container);
+    std::vector<std::string> port_proto = text::Split(container, '/');
+    std::string proto = port_proto.size() > 1 ? port_proto[1] : "";
+    if (proto != text::ToLower(proto)) {
+      Check(kExposeProtoCasing,
+            "Defined protocol '" + raw + "' in EXPOSE instruction should be lowercase", c.node);
+    }
+    if (!ip.empty() || !host.empty()) {
+      Check(kExposeInvalidFormat,
+            "EXPOSE instruction should not define an IP address or host-port mapping, found '" +
+                raw + "'",
+            c.node);
+    }
   }
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex&, RunCommand& c) {
     StageExpander ex(lex, ps.env);
     for (size_t k = 0; k < c.mount_specs.size(); ++k) {
       ex.reset();
       Result<Mount> m = ParseMount(c.mount_specs[k], &ex);
+      CheckUndefined(ps, c, ex.unmatched());
       if (m.ok()) {
         c.mounts[k] = std::move(m).value();
       } else if (!ex.unresolved()) {
@@ -558,7 +856,26 @@ class Planner {
     return Status::Ok();
   }
   // CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER: not expanded
-  // by the builder (the shell does it when the container runs).
+  // by the builder (the shell does it when the container runs); the first
+  // four are checked.
+  Status Expand(PlannedStage&, const ShellLex&, const ShellLex&, CmdCommand& c) {
+    CheckUsedOnce(c, &facts_now_->cmd);
+    CheckJsonArgs(c, c.cmdline);
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage&, const ShellLex&, const ShellLex&, EntrypointCommand& c) {
+    CheckUsedOnce(c, &facts_now_->entrypoint);
+    CheckJsonArgs(c, c.cmdline);
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage&, const ShellLex&, const ShellLex&, HealthcheckCommand& c) {
+    CheckUsedOnce(c, &facts_now_->healthcheck);
+    return Status::Ok();
+  }
+  Status Expand(PlannedStage&, const ShellLex&, const ShellLex&, ShellCommand&) {
+    facts_now_->shell_set = true;
+    return Status::Ok();
+  }
   template <class T>
   Status Expand(PlannedStage&, const ShellLex&, const ShellLex&, T&) {
     return Status::Ok();
@@ -575,18 +892,11 @@ class Planner {
   std::set<std::string> declared_;                   // ARG names in scope of the build
   std::set<std::string> automatic_;
   size_t plan_bytes_ = 0;
+  std::vector<Warning> checks_;               // build checks, before the configuration
+  std::map<size_t, StageFacts> facts_;        // per dispatched stage
+  StageFacts* facts_now_ = nullptr;           // the stage being dispatched
   size_t pattern_budget_ = size_t{64} << 20;  // pattern-matching steps for the whole plan
 };
-
-// splitParts: [ip:]host:container
-void SplitPortParts(const std::string& raw, std::string* ip, std::string* host,
-                    std::string* container) {
-  std::vector<std::string> parts = text::Split(raw, ':');
-  size_t n = parts.size();
-  *container = parts[n - 1];
-  if (n >= 2) *host = parts[n - 2];
-  for (size_t i = 0; i + 2 < n; ++i) *ip += (i ? ":" : "") + parts[i];
-}
 
 Result<std::pair<int, int>> ParsePortRange(const std::string& ports) {
   if (ports.empty()) return Status(Code::kInvalidArgument, "empty string specified for ports");
@@ -656,6 +966,77 @@ Result<std::vector<std::string>> ParseExposedPorts(const std::vector<std::string
 
 Result<BuildPlan> PlanBuild(const Dockerfile& df, const PlanOptions& options) {
   return Planner(df, options).Run();
+}
+
+Result<CheckConfig> ResolveCheckConfig(const Source* source,
+                                       const std::vector<Directive>& directives,
+                                       const std::map<std::string, std::string>& build_args) {
+  auto arg = build_args.find(kCheckBuildArg);
+  if (arg != build_args.end()) {
+    Result<CheckConfig> config = ParseCheckOptions(arg->second);
+    if (!config.ok()) {
+      return ErrorAt(
+          source, {},
+          std::string("failed to parse ") + kCheckBuildArg + ": " + config.status().message());
+    }
+    return config;
+  }
+  for (const Directive& d : directives) {
+    if (d.name != "check") continue;
+    Result<CheckConfig> config = ParseCheckOptions(CheckDirectiveValue(d.value));
+    if (!config.ok()) {
+      Position at = source != nullptr ? source->LineStart(d.line) : Position{d.line, 1};
+      return ErrorAt(source, at, "failed to parse check options: " + config.status().message());
+    }
+    return config;
+  }
+  return CheckConfig();
+}
+
+Result<std::vector<Warning>> ApplyCheckConfig(
+    const CheckConfig& config, const Source* source, std::vector<Warning> warnings,
+    const std::map<int, std::vector<std::string>>& comments_at) {
+  // Checks BuildKit runs with the file's configuration only.
+  static const std::set<std::string_view> kFileWide = {
+      kNoEmptyContinuation.name, kConsistentInstructionCasing.name, kDuplicateStageName.name,
+      kReservedStageName.name, kInvalidDefaultArgInFrom.name};
+  std::vector<Warning> checks, plain;
+  std::set<std::tuple<std::string, int, std::string>> seen;
+  for (Warning& w : warnings) {
+    if (w.rule.empty()) {
+      plain.push_back(std::move(w));
+      continue;
+    }
+    CheckConfig here = config;
+    auto comments = comments_at.find(w.position.line);
+    if (comments != comments_at.end() && !kFileWide.count(w.rule)) {
+      if (std::optional<CheckConfig> more = CheckConfigFromComments(comments->second)) {
+        here = config.MergedWith(*more);
+      }
+    }
+    if (!here.Reports(w.rule) || !seen.emplace(w.rule, w.position.line, w.message).second) continue;
+    checks.push_back(std::move(w));
+  }
+  std::stable_sort(checks.begin(), checks.end(), [](const Warning& a, const Warning& b) {
+    return a.position.line < b.position.line;
+  });
+  if (config.error && !checks.empty()) {
+    std::vector<std::string> rules;
+    for (const Warning& w : checks) {
+      if (std::find(rules.begin(), rules.end(), w.rule) == rules.end()) rules.push_back(w.rule);
+    }
+    std::string summary = "lint violation found for rules: ";
+    for (size_t i = 0; i < rules.size(); ++i) summary += (i ? ", " : "") + rules[i];
+    std::string message = (source != nullptr ? source->name() + ": " : "") + summary;
+    for (const Warning& w : checks) message += "\n" + FormatWarning(source, w);
+    nlohmann::json detail = {{"message", summary}, {"warnings", WarningsToJson(checks)}};
+    if (source != nullptr) detail["file"] = source->name();
+    return Status(Code::kInvalidArgument, message,
+                  detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  checks.insert(checks.end(), std::make_move_iterator(plain.begin()),
+                std::make_move_iterator(plain.end()));
+  return checks;
 }
 
 }  // namespace hoist::dockerfile

@@ -14,7 +14,9 @@
 //     cycles and references to later stages rejected;
 //   - each needed stage's instructions expanded where Docker expands them
 //     (ENV, LABEL, ADD, COPY, WORKDIR, USER, VOLUME, STOPSIGNAL, EXPOSE,
-//     ARG defaults, RUN --mount fields, COPY/ADD heredoc bodies).
+//     ARG defaults, RUN --mount fields, COPY/ADD heredoc bodies);
+//   - BuildKit's build checks (checks.h) run, and the build's check
+//     configuration applied to them and to the file's own checks.
 //
 // A base image's own environment is not known before it is pulled: unless
 // `base_image_env` supplies it, references to variables a stage has not
@@ -28,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "builder/dockerfile/checks.h"
+#include "builder/dockerfile/dockerignore.h"
 #include "builder/dockerfile/instructions.h"
 #include "builder/dockerfile/platform.h"
 #include "builder/dockerfile/shell_lex.h"
@@ -43,6 +47,12 @@ struct PlanOptions {
   // The environment ("K=V" list) of a base image, when known; nullopt = unknown.
   std::function<std::optional<std::vector<std::string>>(const std::string& ref, const Platform&)>
       base_image_env;
+  // The build context's ignore rules, for CopyIgnoredFile (null: not checked).
+  const DockerIgnore* dockerignore = nullptr;
+  // Also run the instruction checks on the stages the target does not
+  // need, as BuildKit's `--check` does without a target (what fails there
+  // is left for a build of those stages to report).
+  bool check_all_stages = false;
 };
 
 // Where a stage's base comes from.
@@ -89,12 +99,36 @@ struct BuildPlan {
   std::vector<std::vector<size_t>> waves;  // needed stages by wave
   std::vector<std::string> unused_build_args;
   std::map<std::string, std::string> proxy_env;  // proxy build args given to RUN
+  // The checks the build's configuration reports, the Dockerfile's own
+  // included (see ApplyCheckConfig), then plain warnings.
   std::vector<Warning> warnings;
 };
 
 // Plans a build of `df`. Errors are positioned in the Dockerfile (an
-// unknown --target has no position).
+// unknown --target has no position); a malformed check configuration and,
+// with `error=true`, any reported check are errors too.
 Result<BuildPlan> PlanBuild(const Dockerfile& df, const PlanOptions& options);
+
+// The build arg that replaces the `# check=` directive (same syntax).
+inline constexpr const char* kCheckBuildArg = "BUILDKIT_DOCKERFILE_CHECK";
+
+// The check configuration of a build: BUILDKIT_DOCKERFILE_CHECK when
+// `build_args` has it, else the `# check=` directive among `directives`,
+// else the default. Errors (kInvalidArgument): a malformed value; the
+// directive's is positioned at its line of `source`.
+Result<CheckConfig> ResolveCheckConfig(const Source* source,
+                                       const std::vector<Directive>& directives,
+                                       const std::map<std::string, std::string>& build_args);
+
+// What a build reports of `warnings`: the checks `config` reports (a
+// `# check=` comment above the instruction a check points at adds skips:
+// `comments_at` maps an instruction's first line to its comment lines),
+// each once, by line; then the plain warnings. With config.error and a
+// check left: kInvalidArgument "FILE: lint violation found for rules: A, B"
+// followed by those checks (FormatWarning), and them as JSON detail.
+Result<std::vector<Warning>> ApplyCheckConfig(
+    const CheckConfig& config, const Source* source, std::vector<Warning> warnings,
+    const std::map<int, std::vector<std::string>>& comments_at = {});
 
 // Ports of EXPOSE as BuildKit records them ("80/tcp", "53/udp", ranges
 // expanded); kInvalidArgument for a malformed spec.

@@ -378,14 +378,20 @@ json PlanToJson(const BuildPlan& plan) {
   json proxy = json::object();
   for (const auto& [k, v] : plan.proxy_env) proxy[k] = Str(v);
   j["proxy_env"] = proxy;
-  json warnings = json::array();
-  for (const Warning& w : plan.warnings) {
-    json wj = {{"message", Str(w.message)}};
-    if (w.position.line > 0) wj["line"] = w.position.line;
-    warnings.push_back(wj);
-  }
-  j["warnings"] = warnings;
+  j["warnings"] = WarningsToJson(plan.warnings);
   return j;
+}
+
+json WarningsToJson(const std::vector<Warning>& warnings) {
+  json out = json::array();
+  for (const Warning& w : warnings) {
+    json wj = json::object();
+    if (!w.rule.empty()) wj["rule"] = w.rule;
+    if (w.position.line > 0) wj["line"] = w.position.line;
+    wj["message"] = Str(w.message);
+    out.push_back(wj);
+  }
+  return out;
 }
 
 std::string PlanToText(const BuildPlan& plan) {

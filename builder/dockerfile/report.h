@@ -20,6 +20,8 @@ std::string FormatStageHeader(const PlannedStage& s);
 nlohmann::json CommandToJson(const Command& c);
 nlohmann::json DockerfileToJson(const Dockerfile& df);
 nlohmann::json PlanToJson(const BuildPlan& plan);
+// [{"rule", "line", "message"}]: "rule" only for checks, "line" only when known.
+nlohmann::json WarningsToJson(const std::vector<Warning>& warnings);
 
 // The plan as text: target and platforms, the waves of needed stages
 // (stages of one wave may build in parallel), each needed stage with its

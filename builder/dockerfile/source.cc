@@ -67,6 +67,11 @@ std::string FormatDiagnostic(const Source* source, Position pos, std::string_vie
   }
   out += out.empty() ? "" : ": ";
   out += message;
+  return out + QuoteSourceLine(source, pos);
+}
+
+std::string QuoteSourceLine(const Source* source, Position pos) {
+  std::string out;
   if (source == nullptr || pos.line <= 0 || pos.line > source->line_count()) return out;
   std::string_view line = source->Line(pos.line);
   // A long line is quoted as a window around the column.

@@ -52,6 +52,10 @@ using SourcePtr = std::shared_ptr<const Source>;
 // position). `source` may be null, then only the message is given.
 std::string FormatDiagnostic(const Source* source, Position pos, std::string_view message);
 
+// The quoted line and caret of FormatDiagnostic ("\n  line\n  ^"), or ""
+// when `pos` is not a line of `source`.
+std::string QuoteSourceLine(const Source* source, Position pos);
+
 // A kInvalidArgument Status carrying the formatted diagnostic as its
 // message and {"file","line","column","message"} as its JSON detail.
 Status ErrorAt(const Source* source, Position pos, std::string_view message);

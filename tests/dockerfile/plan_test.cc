@@ -312,8 +312,10 @@ TEST_CASE("unknown targets, blank base names and bad platforms are errors", "[pl
 TEST_CASE("duplicate and reserved stage names warn", "[plan]") {
   BuildPlan p = Plan("FROM scratch AS a\nFROM scratch AS a\nFROM scratch AS context\n", Linux());
   REQUIRE(p.warnings.size() == 2);
-  CHECK_THAT(p.warnings[0].message, Catch::Contains("duplicate stage name \"a\""));
-  CHECK_THAT(p.warnings[1].message, Catch::Contains("'context' is reserved"));
+  CHECK(p.warnings[0].rule == "DuplicateStageName");
+  CHECK_THAT(p.warnings[0].message, Catch::Contains("Duplicate stage name \"a\""));
+  CHECK(p.warnings[1].rule == "ReservedStageName");
+  CHECK_THAT(p.warnings[1].message, Catch::Contains("reserved stage \"context\""));
 }
 
 TEST_CASE("platforms parse and normalise as containerd does", "[plan]") {
