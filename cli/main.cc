@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "builder/build/cli_commands.h"
 #include "builder/dockerfile/cli_commands.h"
 #include "builder/transfer/cli_commands.h"
 #include "common/log.h"
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   gc->add_flag("--json", gc_json, "Print the report as JSON");
 
-  // Dockerfile frontend: `dockerfile parse` and `build --print-plan`
+  // Dockerfile frontend: `dockerfile parse`
   // (logic in builder/dockerfile/cli_commands.h).
   hoist::dockerfile::ParseCommandOptions df_opts;
   CLI::App* dockerfile = app.add_subcommand("dockerfile", "Parse and check Dockerfiles");
@@ -58,32 +59,27 @@ int main(int argc, char** argv) {
   CLI::App* df_parse = dockerfile->add_subcommand(
       "parse", "Parse and check a Dockerfile: exit 0 valid, 1 invalid, 2 usage");
   df_parse->add_option("file", df_opts.file, "The Dockerfile (- reads stdin)")->required();
-  df_parse->add_flag("--json", df_opts.json, "Print the instructions, stage graph and plan as JSON");
+  df_parse->add_flag("--json", df_opts.json,
+                     "Print the instructions, stage graph and plan as JSON");
   df_parse->add_flag("--dump", df_opts.dump, "Print BuildKit's AST dump (checks the syntax only)");
   df_parse->add_option("--build-arg", df_opts.build_args, "KEY=VALUE build argument (repeatable)")
       ->allow_extra_args(false);
   df_parse->add_option("--target", df_opts.target, "The stage to plan for");
   df_parse->add_option("--platform", df_opts.platform, "Target platform, e.g. linux/arm64");
-  hoist::dockerfile::BuildCommandOptions build_opts;
-  CLI::App* build =
-      app.add_subcommand("build", "Build an image from a Dockerfile (only --print-plan so far)");
-  build->add_option("context", build_opts.context, "Build context directory")->capture_default_str();
-  build->add_option("-f,--file", build_opts.file, "The Dockerfile (default CONTEXT/Dockerfile)");
-  build->add_option("--build-arg", build_opts.build_args, "KEY=VALUE build argument (repeatable)")
-      ->allow_extra_args(false);
-  build->add_option("--target", build_opts.target, "The stage to build");
-  build->add_option("--platform", build_opts.platform, "Target platform(s), comma-separated");
-  build->add_flag("--print-plan", build_opts.print_plan, "Print the pruned stage graph and exit");
-  build->add_flag("--json", build_opts.json, "With --print-plan: print the plan as JSON");
-  if (argc > 1 && (std::string(argv[1]) == "dockerfile" || std::string(argv[1]) == "build")) {
+  if (argc > 1 && std::string(argv[1]) == "dockerfile") {
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
       return app.exit(e) == 0 ? 0 : hoist::dockerfile::kExitUsage;  // usage errors exit 2
     }
-    if (*df_parse) return hoist::dockerfile::RunDockerfileParse(df_opts);
-    return hoist::dockerfile::RunBuild(build_opts);
+    return hoist::dockerfile::RunDockerfileParse(df_opts);
   }
+
+  // Builds: `build` (with --print-plan from the frontend), `cache prune`,
+  // and `push NAME REF` of an image a build kept in the local store (any
+  // other push is transfer's). Logic in builder/build/cli_commands.h.
+  hoist::build::CliCommands build_commands(app);
+  if (build_commands.Owns(argc, argv)) return build_commands.Run(argc, argv);
 
   // Image transfer: copy, pull, push, inspect, tags, catalog, login, logout
   // (logic in builder/transfer/cli_commands.h).

@@ -1,0 +1,112 @@
+// --chown: "user[:group]" to numeric ids through the stage's /etc/passwd
+// and /etc/group, with the wording of Docker's errors (runc's user
+// package: "unable to find user NAME: no matching entries in passwd file").
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <string>
+
+#include "builder/build/copy.h"
+#include "builder/build/tree_util.h"
+#include "builder/dockerfile/text.h"
+
+namespace hoist::build {
+namespace {
+
+std::optional<uint32_t> ParseId(std::string_view s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > 0xFFFFFFFFu) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+// The text of a file of the root filesystem `root`, opened confined to it;
+// nullopt when it does not exist (or there is no root).
+Result<std::optional<std::string>> ReadRootFile(const std::string& root, std::string_view path) {
+  if (root.empty()) return std::optional<std::string>();
+  Result<store::UniqueFd> fd = OpenInRoot(root, path);
+  if (!fd.ok()) {
+    if (fd.status().code() == Code::kNotFound) return std::optional<std::string>();
+    return fd.status();
+  }
+  std::string text;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read", std::string(path));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > (64u << 20)) {
+      return Status(Code::kInvalidArgument, "/" + std::string(path) + " is too large");
+    }
+  }
+  return std::optional<std::string>(std::move(text));
+}
+
+// The fields of the first line of a passwd/group file whose first field is
+// `name` (comment and malformed lines skipped); empty when none.
+std::vector<std::string> FindEntry(const std::string& text, std::string_view name,
+                                   size_t min_fields) {
+  for (const std::string& line : dockerfile::text::Split(text, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f = dockerfile::text::Split(line, ':');
+    if (f.size() >= min_fields && f[0] == name) return f;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Owner> ResolveChown(std::string_view spec, const std::string& stage_root) {
+  Owner o;
+  if (spec.empty()) return o;
+  size_t colon = spec.find(':');
+  std::string_view user = spec.substr(0, colon);
+  std::string_view group = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
+
+  if (std::optional<uint32_t> uid = ParseId(user)) {
+    o.uid = o.gid = *uid;
+  } else if (!user.empty()) {
+    Result<std::optional<std::string>> passwd = ReadRootFile(stage_root, "etc/passwd");
+    if (!passwd.ok()) return passwd.status();
+    std::vector<std::string> f =
+        *passwd ? FindEntry(**passwd, user, 4) : std::vector<std::string>();
+    std::optional<uint32_t> uid = f.empty() ? std::nullopt : ParseId(f[2]);
+    std::optional<uint32_t> gid = f.empty() ? std::nullopt : ParseId(f[3]);
+    if (!uid || !gid) {
+      return Status(Code::kInvalidArgument, "unable to find user " + std::string(user) +
+                                                ": no matching entries in passwd file");
+    }
+    o.uid = *uid;
+    o.gid = *gid;
+  }
+  if (colon == std::string_view::npos) return o;
+  if (std::optional<uint32_t> gid = ParseId(group)) {
+    o.gid = *gid;
+    return o;
+  }
+  if (group.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "invalid --chown \"" + std::string(spec) + "\": the group after ':' is empty");
+  }
+  Result<std::optional<std::string>> groups = ReadRootFile(stage_root, "etc/group");
+  if (!groups.ok()) return groups.status();
+  std::vector<std::string> f = *groups ? FindEntry(**groups, group, 3) : std::vector<std::string>();
+  std::optional<uint32_t> gid = f.empty() ? std::nullopt : ParseId(f[2]);
+  if (!gid) {
+    return Status(Code::kInvalidArgument, "unable to find group " + std::string(group) +
+                                              ": no matching entries in group file");
+  }
+  o.gid = *gid;
+  return o;
+}
+
+}  // namespace hoist::build

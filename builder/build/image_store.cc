@@ -1,0 +1,184 @@
+#include "builder/build/image_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/build/paths.h"
+#include "builder/transfer/layout.h"
+#include "builder/transfer/verify.h"
+#include "common/media_types.h"
+
+namespace hoist::build {
+namespace {
+
+using nlohmann::json;
+using transfer::Descriptor;
+using transfer::Manifest;
+
+constexpr size_t kMaxIndexBytes = size_t{64} << 20;
+
+json DescriptorJson(const Descriptor& d) {
+  return json{{"mediaType", d.media_type}, {"digest", d.digest.str()}, {"size", d.size}};
+}
+
+Result<Descriptor> ParseDescriptor(const json& j) {
+  if (!j.is_object() || !j.contains("digest") || !j["digest"].is_string()) {
+    return Status(Code::kInvalidArgument, "bad descriptor in images.json");
+  }
+  Result<Digest> d = Digest::Parse(j["digest"].get<std::string>());
+  if (!d.ok()) return d.status();
+  Descriptor out;
+  out.digest = *d;
+  out.media_type = j.value("mediaType", "");
+  out.size = j.value("size", int64_t{0});
+  return out;
+}
+
+Result<std::map<std::string, Descriptor>> ReadIndex(const std::string& path) {
+  std::map<std::string, Descriptor> out;
+  Result<std::string> text = transfer::ReadSmallFile(path, kMaxIndexBytes);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) return out;
+    return text.status();
+  }
+  json j = json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("images") || !j["images"].is_object()) {
+    return Status(Code::kInvalidArgument, path + " is not an image index");
+  }
+  for (auto it = j["images"].begin(); it != j["images"].end(); ++it) {
+    Result<Descriptor> d = ParseDescriptor(*it);
+    if (!d.ok())
+      return Status(d.status().code(), path + ": " + it.key() + ": " + d.status().message());
+    out.emplace(it.key(), *d);
+  }
+  return out;
+}
+
+// An exclusive flock on a lock file, released on destruction.
+class FileLock {
+ public:
+  static Result<std::unique_ptr<FileLock>> Acquire(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus("open", path);
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        Status st = ErrnoStatus("flock", path);
+        ::close(fd);
+        return st;
+      }
+    }
+    return std::unique_ptr<FileLock>(new FileLock(fd));
+  }
+  ~FileLock() { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+bool IsManifest(const std::string& media_type) {
+  return media::IsManifestType(media_type);
+}
+
+}  // namespace
+
+Status ImageIndex::Tag(const std::string& name, const Descriptor& manifest) {
+  Result<std::unique_ptr<FileLock>> lock = FileLock::Acquire(paths::ImagesLock(root_));
+  if (!lock.ok()) return lock.status();
+  Result<std::map<std::string, Descriptor>> images = ReadIndex(paths::Images(root_));
+  if (!images.ok()) return images.status();
+  (*images)[name] = manifest;
+  json out = json::object();
+  for (const auto& [n, d] : *images) out[n] = DescriptorJson(d);
+  return transfer::WriteFileAtomic(paths::Images(root_), json{{"images", out}}.dump(2) + "\n");
+}
+
+Result<std::map<std::string, Descriptor>> ImageIndex::List() const {
+  return ReadIndex(paths::Images(root_));
+}
+
+Result<Descriptor> ImageIndex::Lookup(const std::string& name) const {
+  Result<std::map<std::string, Descriptor>> images = List();
+  if (!images.ok()) return images.status();
+  auto it = images->find(name);
+  if (it == images->end()) {
+    return Status(Code::kNotFound, "no image named " + name + " in the local store");
+  }
+  return it->second;
+}
+
+Result<std::unique_ptr<ByteSource>> StoreImageSource::OpenBlob(const Descriptor& d) {
+  Result<std::unique_ptr<store::FileSource>> f = store_.Open(d.digest);
+  if (!f.ok()) return f.status();
+  return std::unique_ptr<ByteSource>(std::move(*f));
+}
+
+Result<Manifest> StoreImageSource::ReadManifest(const Descriptor& d) {
+  Result<std::string> bytes = ReadSmallBlob(store_, d.digest);
+  if (!bytes.ok()) return bytes.status();
+  return transfer::MakeManifest(d.media_type, std::move(*bytes));
+}
+
+Result<bool> StoreImageSink::HasManifest(const Descriptor& d) {
+  return HasImageWhole(store_, d);
+}
+
+Status StoreImageSink::PutBlob(const Descriptor& d, const transfer::BlobOpener& open) {
+  if (store_.Has(d.digest)) return Status::Ok();
+  Result<std::unique_ptr<ByteSource>> src = open();
+  if (!src.ok()) return src.status();
+  return store_.Ingest(**src, d.digest, d.size);
+}
+
+Status StoreImageSink::PutManifest(const Manifest& m, bool) {
+  transfer::StringSource src(m.bytes);
+  return store_.Ingest(src, m.digest, static_cast<int64_t>(m.bytes.size()));
+}
+
+Result<Descriptor> PutSmallBlob(store::ContentStore& store, std::string media_type,
+                                const std::string& bytes) {
+  Descriptor d;
+  d.media_type = std::move(media_type);
+  d.digest = DigestOf(bytes);
+  d.size = static_cast<int64_t>(bytes.size());
+  transfer::StringSource src(bytes);
+  HOIST_RETURN_IF_ERROR(store.Ingest(src, d.digest, d.size));
+  return d;
+}
+
+Result<std::string> ReadSmallBlob(const store::ContentStore& store, const Digest& d, size_t limit) {
+  Result<std::unique_ptr<store::FileSource>> f = store.Open(d);
+  if (!f.ok()) return f.status();
+  Result<std::string> bytes = transfer::ReadAllLimited(**f, limit);
+  if (!bytes.ok()) return bytes.status();
+  if (!(DigestOf(*bytes) == d)) {
+    return Status(Code::kDigestInvalid, "stored blob " + d.str() + " no longer matches its digest");
+  }
+  return bytes;
+}
+
+bool HasImageWhole(const store::ContentStore& store, const Descriptor& d) {
+  if (!store.Has(d.digest)) return false;
+  if (!IsManifest(d.media_type)) return true;
+  Result<std::string> bytes = ReadSmallBlob(store, d.digest);
+  if (!bytes.ok()) return false;
+  Result<Manifest> m = transfer::MakeManifest(d.media_type, std::move(*bytes));
+  if (!m.ok()) return false;
+  Result<transfer::ManifestContents> c = transfer::ParseManifest(*m);
+  if (!c.ok()) return false;
+  if (c->config && !store.Has(c->config->digest)) return false;
+  for (const Descriptor& l : c->layers) {
+    if (!l.foreign && !store.Has(l.digest)) return false;
+  }
+  for (const Descriptor& child : c->children) {
+    if (!HasImageWhole(store, child)) return false;
+  }
+  return true;
+}
+
+}  // namespace hoist::build

@@ -1,0 +1,224 @@
+#include "builder/build/rootfs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "builder/build/paths.h"
+#include "builder/layer/extract.h"
+#include "builder/store/file_io.h"
+#include "builder/transfer/layout.h"
+
+namespace hoist::build {
+namespace {
+
+using store::UniqueFd;
+
+std::string UniqueName() {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(rng() % 1000000007);
+}
+
+bool Exists(const std::string& p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+void CopyXattrs(int from, int to) {
+  char names[16384];
+  ssize_t n = ::flistxattr(from, names, sizeof names);
+  for (ssize_t off = 0; n > 0 && off < n;
+       off += static_cast<ssize_t>(std::strlen(names + off)) + 1) {
+    const char* name = names + off;
+    char value[65536];
+    ssize_t v = ::fgetxattr(from, name, value, sizeof value);
+    if (v >= 0) ::fsetxattr(to, name, value, static_cast<size_t>(v), 0);
+  }
+}
+
+// Copies the regular file `name` of `src` into `dst` (content, mode,
+// xattrs; the owner when root).
+Status CopyFile(int src, int dst, const std::string& name, const struct stat& st,
+                const std::string& where) {
+  UniqueFd in(::openat(src, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!in.valid()) return ErrnoStatus("open", where);
+  UniqueFd out(::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        st.st_mode & 07777));
+  if (!out.valid()) return ErrnoStatus("create", "copy of " + where);
+  for (off_t left = st.st_size; left > 0;) {
+    ssize_t n =
+        ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus("copy", where);
+    left -= n;
+  }
+  CopyXattrs(in.get(), out.get());
+  if (::geteuid() == 0) ::fchown(out.get(), st.st_uid, st.st_gid);
+  ::fchmod(out.get(), st.st_mode & 07777);
+  return Status::Ok();
+}
+
+// Copies the directory `src` (open) into the directory `dst` (open, empty).
+Status LinkDir(int src, int dst, const std::string& where, bool root, int depth) {
+  if (depth > 4096) return Status(Code::kInvalidArgument, where + ": directories nested too deep");
+  int dup = ::dup(src);
+  if (dup < 0) return ErrnoStatus("dup", where);
+  DIR* d = ::fdopendir(dup);
+  if (d == nullptr) {
+    ::close(dup);
+    return ErrnoStatus("opendir", where);
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return ErrnoStatus("stat", where + "/" + name);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      if (::linkat(src, name.c_str(), dst, name.c_str(), 0) == 0) continue;
+      // An inode at the filesystem's link limit gets a copy of its own.
+      if (errno != EMLINK || !S_ISREG(st.st_mode)) return ErrnoStatus("link", where + "/" + name);
+      HOIST_RETURN_IF_ERROR(CopyFile(src, dst, name, st, where + "/" + name));
+      continue;
+    }
+    if (::mkdirat(dst, name.c_str(), 0700) != 0) return ErrnoStatus("mkdir", where + "/" + name);
+    UniqueFd s(::openat(src, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!s.valid()) return ErrnoStatus("open", where + "/" + name);
+    UniqueFd t(::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!t.valid()) return ErrnoStatus("open", "copy of " + where + "/" + name);
+    HOIST_RETURN_IF_ERROR(LinkDir(s.get(), t.get(), where + "/" + name, root, depth + 1));
+    CopyXattrs(s.get(), t.get());
+    if (root) ::fchown(t.get(), st.st_uid, st.st_gid);
+    ::fchmod(t.get(), st.st_mode & 07777);
+  }
+  return Status::Ok();
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  namespace fs = std::filesystem;
+  for (auto it = fs::recursive_directory_iterator(path, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) {
+      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+  }
+  ec.clear();
+  fs::remove_all(path, ec);
+  if (ec) return Status(Code::kIo, "remove " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Digest ChainId(const std::vector<Digest>& diff_ids) {
+  Digest chain = diff_ids.at(0);
+  for (size_t i = 1; i < diff_ids.size(); ++i) {
+    chain = DigestOf(chain.str() + " " + diff_ids[i].str());
+  }
+  return chain;
+}
+
+Status LinkTree(const std::string& src, const std::string& dst) {
+  UniqueFd s(::open(src.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!s.valid()) return ErrnoStatus("open", src);
+  struct stat st;
+  if (::fstat(s.get(), &st) != 0) return ErrnoStatus("stat", src);
+  if (::mkdir(dst.c_str(), 0700) != 0) return ErrnoStatus("mkdir", dst);
+  UniqueFd t(::open(dst.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!t.valid()) return ErrnoStatus("open", dst);
+  bool root = ::geteuid() == 0;
+  HOIST_RETURN_IF_ERROR(LinkDir(s.get(), t.get(), src, root, 0));
+  CopyXattrs(s.get(), t.get());
+  if (root) ::fchown(t.get(), st.st_uid, st.st_gid);
+  ::fchmod(t.get(), st.st_mode & 07777);
+  return Status::Ok();
+}
+
+std::mutex* RootfsCache::ChainMutex(const std::string& hex) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<std::mutex>& m = chain_mu_[hex];
+  if (!m) m = std::make_unique<std::mutex>();
+  return m.get();
+}
+
+RootfsCache::Stats RootfsCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+Result<std::string> RootfsCache::Materialize(const std::vector<LayerRef>& layers) {
+  if (layers.empty()) return std::string();
+  const std::string& root = store_.root();
+  std::vector<Digest> diff_ids;
+  for (const LayerRef& l : layers) diff_ids.push_back(l.diff_id);
+  Digest chain = ChainId(diff_ids);
+  std::string final_dir = paths::Rootfs(root, chain);
+  std::lock_guard<std::mutex> chain_lock(*ChainMutex(chain.hex()));
+  if (Exists(final_dir)) {
+    ::utimensat(AT_FDCWD, final_dir.c_str(), nullptr, 0);  // last use, for LRU eviction
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.reused;
+    return final_dir;
+  }
+  // The longest prefix already extracted.
+  size_t have = layers.size() - 1;
+  std::string base;
+  for (; have > 0; --have) {
+    std::vector<Digest> prefix(diff_ids.begin(), diff_ids.begin() + static_cast<long>(have));
+    std::string dir = paths::Rootfs(root, ChainId(prefix));
+    if (Exists(dir)) {
+      base = dir;
+      break;
+    }
+  }
+  HOIST_RETURN_IF_ERROR(store::MakeDirs(paths::RootfsDir(root)));
+  std::string staging = paths::RootfsDir(root) + "/.tmp-" + UniqueName();
+  Status st = base.empty() ? (::mkdir(staging.c_str(), 0755) == 0 ? Status::Ok()
+                                                                  : ErrnoStatus("mkdir", staging))
+                           : LinkTree(base, staging);
+  uint64_t bytes = 0;
+  int applied = 0;
+  for (size_t i = have; st.ok() && i < layers.size(); ++i) {
+    const LayerRef& l = layers[i];
+    layer::ExtractOptions eo;
+    eo.expected_digest = l.digest;
+    eo.expected_diff_id = l.diff_id;
+    Result<layer::ExtractReport> r = layer::ApplyLayerFile(store_.Path(l.digest), staging, eo);
+    if (!r.ok()) {
+      st = Status(r.status().code(), "layer " + l.digest.str() + " (" + std::to_string(i + 1) +
+                                         " of " + std::to_string(layers.size()) +
+                                         "): " + r.status().message());
+      break;
+    }
+    bytes += r->tar_size;
+    ++applied;
+  }
+  if (st.ok()) {
+    nlohmann::json meta = {{"bytes", bytes}, {"chain", chain.str()}};
+    st = transfer::WriteFileAtomic(final_dir + ".json", meta.dump() + "\n");
+  }
+  if (st.ok() && ::rename(staging.c_str(), final_dir.c_str()) != 0) {
+    // Another process extracted the same chain first: use theirs.
+    if (errno != EEXIST && errno != ENOTEMPTY) st = ErrnoStatus("rename", staging);
+  }
+  if (Exists(staging)) RemoveTree(staging);
+  if (!st.ok()) return st;
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.layers_applied += applied;
+  return final_dir;
+}
+
+}  // namespace hoist::build
