@@ -6,6 +6,7 @@
 #include "builder/build/cli_commands.h"
 #include "builder/dockerfile/cli_commands.h"
 #include "builder/transfer/cli_commands.h"
+#include "builder/up/cli_commands.h"
 #include "common/log.h"
 #include "registry/config.h"
 #include "registry/gc.h"
@@ -85,6 +86,10 @@ int main(int argc, char** argv) {
   // (logic in builder/transfer/cli_commands.h).
   hoist::transfer::CliCommands transfer_commands(app);
   if (transfer_commands.Owns(argc, argv)) return transfer_commands.Run(argc, argv);
+
+  // `hoist up` / down / status / env (logic in builder/up/cli_commands.h).
+  hoist::up::CliCommands up_commands(app);
+  if (up_commands.Owns(argc, argv)) return up_commands.Run(argc, argv);
 
   CLI11_PARSE(app, argc, argv);
 

@@ -1,0 +1,91 @@
+// DockerfileStrategy (strategies.h): the build engine as a library call.
+#include <filesystem>
+
+#include "builder/build/context.h"
+#include "builder/build/engine.h"
+#include "builder/build/image_store.h"
+#include "builder/build/paths.h"
+#include "builder/dockerfile/platform.h"
+#include "builder/layer/writer.h"
+#include "builder/store/content_store.h"
+#include "builder/up/strategies.h"
+
+namespace hoist::up {
+namespace {
+
+std::string DockerfilePath(const ImageSpec& spec, const Context& ctx) {
+  std::string context = ResolvePath(ctx.base_dir, spec.dockerfile.context);
+  return ResolvePath(context, spec.dockerfile.file.empty() ? "Dockerfile" : spec.dockerfile.file);
+}
+
+// The path as the user sees it: relative to the file's directory.
+std::string Shown(const std::string& path, const Context& ctx) {
+  return std::filesystem::path(path).lexically_relative(ctx.base_dir).string();
+}
+
+}  // namespace
+
+DockerfileStrategy::DockerfileStrategy() = default;
+DockerfileStrategy::~DockerfileStrategy() = default;
+
+Result<store::ContentStore*> DockerfileStrategy::Store() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!store_) {
+    Result<std::unique_ptr<store::ContentStore>> s =
+        store::ContentStore::OpenRoot(store::ContentStore::DefaultRoot());
+    if (!s.ok()) return Status(s.status().code(), "local store: " + s.status().message());
+    store_ = std::move(*s);
+  }
+  return store_.get();
+}
+
+std::string DockerfileStrategy::Describe(const ImageSpec& spec, const Context& ctx) const {
+  return Shown(DockerfilePath(spec, ctx), ctx) +
+         (spec.dockerfile.target.empty() ? "" : " --target " + spec.dockerfile.target);
+}
+
+Result<ProducedImage> DockerfileStrategy::Produce(const ImageSpec& spec, Context& ctx) {
+  Result<store::ContentStore*> store = Store();
+  if (!store.ok()) return StrategyError(store.status(), "build", ctx);
+  const std::string root = (*store)->root();
+  // The context and the Dockerfile as `hoist build` opens them (absolute
+  // paths: the file's directory, not ours, is where they start).
+  Result<std::unique_ptr<build::BuildContext>> context =
+      build::OpenContext(ResolvePath(ctx.base_dir, spec.dockerfile.context),
+                         DockerfilePath(spec, ctx), build::paths::WorkDir(root));
+  if (!context.ok()) return StrategyError(context.status(), "build context", ctx);
+  const build::BuildContext& c = **context;
+  build::BuildOptions o;
+  o.dockerfile =
+      std::make_shared<const dockerfile::Source>(Shown(c.dockerfile_path, ctx), c.dockerfile_text);
+  o.context_dir = c.dir;
+  o.ignore = c.ignore;
+  if (c.index_id) o.context_index = build::paths::ContextIndex(root, *c.index_id);
+  for (const auto& [k, v] : spec.dockerfile.args)
+    o.build_args[k] = SubstituteRegistry(v, ctx.registry);
+  o.target = spec.dockerfile.target;
+  if (!spec.dockerfile.platform.empty()) {
+    Result<dockerfile::Platform> p = dockerfile::ParsePlatform(spec.dockerfile.platform);
+    if (!p.ok()) return StrategyError(p.status(), "platform", ctx);
+    o.platform = *p;
+  }
+  Result<std::optional<int64_t>> sde = layer::SourceDateEpochFromEnv();
+  if (!sde.ok()) return StrategyError(sde.status(), "SOURCE_DATE_EPOCH", ctx);
+  o.source_date_epoch = *sde;
+
+  build::BuildProgress progress(build::ProgressStyle::kPlain, ctx.log);
+  build::Builder builder(**store, *ctx.places, progress);
+  Result<build::BuildResult> r = builder.Build(o);
+  if (!r.ok()) {
+    progress.Message("error", "ERROR: " + r.status().message());
+    return StrategyError(r.status(), "build", ctx);
+  }
+  ProducedImage img;
+  img.source = std::make_unique<build::StoreImageSource>(**store, r->manifest,
+                                                         "build of " + spec.name, r->base_location);
+  img.detail =
+      std::to_string(r->steps_run) + " step(s) run, " + std::to_string(r->steps_cached) + " cached";
+  return img;
+}
+
+}  // namespace hoist::up
