@@ -32,39 +32,6 @@ int Usage(const std::string& msg) {
   return kExitUsage;
 }
 
-// The registry flags `hoist copy` takes (transfer/cli_commands.cc).
-void AddRegistryFlags(CLI::App* c, transfer::ConnectionFlags& f) {
-  c->add_option("--tls-verify", f.tls_verify,
-                "Verify TLS certificates (--tls-verify=false to skip)")
-      ->default_str("true");
-  c->add_option("--ca-cert", f.ca_cert, "Extra CA certificate bundle (PEM) to trust")
-      ->check(CLI::ExistingFile);
-  c->add_option("--plain-http", f.plain_http, "Speak plain HTTP to this registry host (repeatable)")
-      ->allow_extra_args(false);
-  c->add_option("--retries", f.retries, "Retries per request after the first try")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  c->add_option("--timeout", f.timeout_sec, "Seconds without progress before a request fails")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
-  c->add_option("--authfile", f.authfile, "Docker config file with credentials");
-}
-
-RegistryClientOptions ClientOptions(const transfer::ConnectionFlags& f) {
-  RegistryClientOptions o;
-  o.transport.tls_verify = f.tls_verify;
-  o.transport.ca_file = f.ca_cert;
-  o.transport.stall_timeout_sec = f.timeout_sec;
-  o.transport.connect_timeout_sec = std::min(f.timeout_sec, 30);
-  for (const std::string& h : f.plain_http) {
-    Result<std::string> n = NormalizeRegistryHost(h);
-    o.plain_http_hosts.push_back(n.ok() ? *n : h);
-  }
-  o.attempts = f.retries + 1;
-  o.docker_config = f.authfile;
-  return o;
-}
-
 Result<std::optional<int64_t>> SourceDateEpoch(const std::string& flag) {
   if (flag.empty()) return layer::SourceDateEpochFromEnv();
   if (flag.find_first_not_of("0123456789") != std::string::npos || flag.size() > 18) {
@@ -139,7 +106,7 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
       ->capture_default_str();
   build_->add_flag("--print-plan", f.print_plan, "Print the pruned stage graph and exit");
   build_->add_flag("--json", f.json, "With --print-plan: print the plan as JSON");
-  AddRegistryFlags(build_, conn_);
+  transfer::AddConnectionFlags(build_, conn_);
 
   cache_ = app.add_subcommand("cache", "Manage the build cache in the local store");
   cache_->require_subcommand(1);
@@ -157,7 +124,7 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
       ->check(CLI::Range(1, 64));
   push_app_.add_flag("--quiet,-q", push_quiet_, "Print no progress");
   push_app_.add_flag("--json", push_json_, "Print progress as JSON events on stdout");
-  AddRegistryFlags(&push_app_, conn_);
+  transfer::AddConnectionFlags(&push_app_, conn_);
 }
 
 bool CliCommands::Owns(int argc, char** argv) {
@@ -287,7 +254,7 @@ int CliCommands::RunBuild() {
 
   std::FILE* out = *style == ProgressStyle::kJson ? stdout : stderr;
   BuildProgress progress(*style, out);
-  transfer::Places places(ClientOptions(conn_));
+  transfer::Places places(transfer::ClientOptions(conn_));
   Builder builder(**store, places, progress);
   Result<BuildResult> r = builder.Build(o);
   if (!r.ok()) {
@@ -390,7 +357,7 @@ int CliCommands::RunPush() {
                         : push_quiet_ ? ProgressStyle::kQuiet
                                       : ProgressStyle::kPlain;
   BuildProgress progress(style, push_json_ ? stdout : stderr);
-  transfer::Places places(ClientOptions(conn_));
+  transfer::Places places(transfer::ClientOptions(conn_));
   StoreImageSource src(**store, *top, name->String());
   transfer::RemoteSink sink(places.Client(dst->domain()), *dst);
   Status st = CopyWithProgress(src, sink, "pushing " + dst->String(), push_jobs_, progress);

@@ -23,25 +23,6 @@ using nlohmann::json;
 
 constexpr const char* kDefaultPullDir = ".hoist/images";
 
-void AddConnectionFlags(CLI::App* c, ConnectionFlags& f) {
-  c->add_option("--tls-verify", f.tls_verify,
-                "Verify TLS certificates (--tls-verify=false to skip)")
-      ->default_str("true");
-  c->add_option("--ca-cert", f.ca_cert, "Extra CA certificate bundle (PEM) to trust")
-      ->check(CLI::ExistingFile);
-  c->add_option("--plain-http", f.plain_http, "Speak plain HTTP to this registry host (repeatable)")
-      ->allow_extra_args(false);
-  c->add_option("--retries", f.retries, "Retries per request after the first try")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  c->add_option("--timeout", f.timeout_sec, "Seconds without progress before a request fails")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
-  c->add_option("--authfile", f.authfile,
-                "Docker config file with credentials (default $DOCKER_CONFIG/config.json or "
-                "~/.docker/config.json)");
-}
-
 void AddCopyFlags(CLI::App* c, CopyFlags& f) {
   c->add_option("--platform", f.platform, "Copy only this platform's image: os/arch[/variant]");
   c->add_option("--jobs,-j", f.jobs, "Blobs transferred at once")
@@ -49,21 +30,6 @@ void AddCopyFlags(CLI::App* c, CopyFlags& f) {
       ->capture_default_str();
   c->add_flag("--quiet,-q", f.quiet, "Print no progress");
   c->add_flag("--json", f.json, "Print progress as JSON events on stdout, one per line");
-}
-
-RegistryClientOptions ClientOptions(const ConnectionFlags& f) {
-  RegistryClientOptions o;
-  o.transport.tls_verify = f.tls_verify;
-  o.transport.ca_file = f.ca_cert;
-  o.transport.stall_timeout_sec = f.timeout_sec;
-  o.transport.connect_timeout_sec = std::min(f.timeout_sec, 30);
-  for (const std::string& h : f.plain_http) {
-    Result<std::string> n = NormalizeRegistryHost(h);
-    o.plain_http_hosts.push_back(n.ok() ? *n : h);
-  }
-  o.attempts = f.retries + 1;
-  o.docker_config = f.authfile;
-  return o;
 }
 
 int Fail(const Status& st) {
@@ -114,6 +80,40 @@ void PrintList(const std::vector<std::string>& items, bool as_json) {
 }
 
 }  // namespace
+
+void AddConnectionFlags(CLI::App* c, ConnectionFlags& f) {
+  c->add_option("--tls-verify", f.tls_verify,
+                "Verify TLS certificates (--tls-verify=false to skip)")
+      ->default_str("true");
+  c->add_option("--ca-cert", f.ca_cert, "Extra CA certificate bundle (PEM) to trust")
+      ->check(CLI::ExistingFile);
+  c->add_option("--plain-http", f.plain_http, "Speak plain HTTP to this registry host (repeatable)")
+      ->allow_extra_args(false);
+  c->add_option("--retries", f.retries, "Retries per request after the first try")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  c->add_option("--timeout", f.timeout_sec, "Seconds without progress before a request fails")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  c->add_option("--authfile", f.authfile,
+                "Docker config file with credentials (default $DOCKER_CONFIG/config.json or "
+                "~/.docker/config.json)");
+}
+
+RegistryClientOptions ClientOptions(const ConnectionFlags& f) {
+  RegistryClientOptions o;
+  o.transport.tls_verify = f.tls_verify;
+  o.transport.ca_file = f.ca_cert;
+  o.transport.stall_timeout_sec = f.timeout_sec;
+  o.transport.connect_timeout_sec = std::min(f.timeout_sec, 30);
+  for (const std::string& h : f.plain_http) {
+    Result<std::string> n = NormalizeRegistryHost(h);
+    o.plain_http_hosts.push_back(n.ok() ? *n : h);
+  }
+  o.attempts = f.retries + 1;
+  o.docker_config = f.authfile;
+  return o;
+}
 
 CliCommands::CliCommands(CLI::App& app) : app_(app) {
   copy_ = app.add_subcommand("copy", "Copy an image between registries, OCI layouts and archives");

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/registry_client.h"
+
 namespace hoist::transfer {
 
 inline constexpr int kExitOk = 0;
@@ -32,6 +34,12 @@ struct ConnectionFlags {
   int timeout_sec = 60;
   std::string authfile;
 };
+
+// Adds the ConnectionFlags options (--tls-verify, --ca-cert, --plain-http,
+// --retries, --timeout, --authfile) to a command.
+void AddConnectionFlags(CLI::App* c, ConnectionFlags& f);
+// The registry client options those flags ask for.
+RegistryClientOptions ClientOptions(const ConnectionFlags& f);
 
 // Flags of the commands that copy.
 struct CopyFlags {
