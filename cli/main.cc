@@ -5,6 +5,7 @@
 
 #include "builder/build/cli_commands.h"
 #include "builder/dockerfile/cli_commands.h"
+#include "builder/sandbox/sandbox.h"
 #include "builder/transfer/cli_commands.h"
 #include "builder/up/cli_commands.h"
 #include "common/log.h"
@@ -79,6 +80,12 @@ int main(int argc, char** argv) {
   // Builds: `build` (with --print-plan from the frontend), `cache prune`,
   // and `push NAME REF` of an image a build kept in the local store (any
   // other push is transfer's). Logic in builder/build/cli_commands.h.
+  // Builds run as root of a user namespace with the caller's subordinate
+  // ids when it has them (sandbox.h, ReexecInUserNamespace).
+  if (argc > 1 && (std::string(argv[1]) == "build" || std::string(argv[1]) == "up" ||
+                   std::string(argv[1]) == "cache")) {
+    hoist::sandbox::ReexecInUserNamespace(argv);
+  }
   hoist::build::CliCommands build_commands(app);
   if (build_commands.Owns(argc, argv)) return build_commands.Run(argc, argv);
 

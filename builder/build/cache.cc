@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -318,6 +319,16 @@ Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {
     for (const std::string& n : ListDir(root + "/context")) {
       std::string p = root + "/context/" + n;
       if (old_enough(MtimeOf(p))) ::unlink(p.c_str());
+    }
+    // RUN --mount=type=cache directories (not while a step holds one locked).
+    std::string run_cache = paths::RunCacheDir(root);
+    for (const std::string& n : ListDir(run_cache)) {
+      if (!IsHex64(n)) continue;
+      std::string p = run_cache + "/" + n;
+      store::UniqueFd lock(::open((p + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+      if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;
+      HOIST_RETURN_IF_ERROR(RemoveTree(p));
+      ++report.run_caches_removed;
     }
   }
   HOIST_RETURN_IF_ERROR(

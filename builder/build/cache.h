@@ -93,6 +93,7 @@ struct PruneReport {
   int records_removed = 0;
   int rootfs_removed = 0;
   int blobs_removed = 0;
+  int run_caches_removed = 0;  // RUN --mount=type=cache directories (with `all`)
   uint64_t bytes_freed = 0;
   uint64_t bytes_kept = 0;  // blobs + extractions left
 };

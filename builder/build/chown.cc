@@ -1,6 +1,7 @@
-// --chown: "user[:group]" to numeric ids through the stage's /etc/passwd
-// and /etc/group, with the wording of Docker's errors (runc's user
-// package: "unable to find user NAME: no matching entries in passwd file").
+// Users and groups of a stage's root: --chown "user[:group]" (copy.h) and
+// RUN's USER (run.h) to numeric ids through the stage's /etc/passwd and
+// /etc/group, with the wording of Docker's errors (runc's user package:
+// "unable to find user NAME: no matching entries in passwd file").
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "builder/build/copy.h"
+#include "builder/build/run.h"
 #include "builder/build/tree_util.h"
 #include "builder/dockerfile/text.h"
 
@@ -107,6 +109,68 @@ Result<Owner> ResolveChown(std::string_view spec, const std::string& stage_root)
   }
   o.gid = *gid;
   return o;
+}
+
+Result<ExecUser> ResolveExecUser(std::string_view spec, const std::string& root) {
+  ExecUser u;
+  if (spec.empty()) spec = "root";
+  size_t colon = spec.find(':');
+  std::string_view user = spec.substr(0, colon);
+  std::string_view group = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
+  Result<std::optional<std::string>> passwd = ReadRootFile(root, "etc/passwd");
+  if (!passwd.ok()) return passwd.status();
+  std::string pw = passwd->value_or("");
+  std::optional<uint32_t> uid = ParseId(user);
+  std::vector<std::string> entry;
+  for (const std::string& line : dockerfile::text::Split(pw, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f = dockerfile::text::Split(line, ':');
+    if (f.size() < 4) continue;
+    if (uid ? ParseId(f[2]) == uid : f[0] == user) {
+      entry = f;
+      break;
+    }
+  }
+  if (!uid && entry.empty()) {
+    if (user == "root" && pw.empty()) {
+      entry = {"root", "x", "0", "0", "", "/root"};
+    } else {
+      return Status(Code::kInvalidArgument, "unable to find user " + std::string(user) +
+                                                ": no matching entries in passwd file");
+    }
+  }
+  std::string name = entry.empty() ? "" : entry[0];
+  u.uid = uid ? *uid : ParseId(entry[2]).value_or(0);
+  u.gid = entry.empty() ? 0 : ParseId(entry[3]).value_or(0);
+  if (entry.size() > 5 && !entry[5].empty()) u.home = entry[5];
+  Result<std::optional<std::string>> groups = ReadRootFile(root, "etc/group");
+  if (!groups.ok()) return groups.status();
+  std::string gr = groups->value_or("");
+  if (!group.empty()) {
+    if (std::optional<uint32_t> gid = ParseId(group)) {
+      u.gid = *gid;
+      return u;
+    }
+    std::vector<std::string> f = FindEntry(gr, group, 3);
+    std::optional<uint32_t> gid = f.empty() ? std::nullopt : ParseId(f[2]);
+    if (!gid) {
+      return Status(Code::kInvalidArgument, "unable to find group " + std::string(group) +
+                                                ": no matching entries in group file");
+    }
+    u.gid = *gid;
+    return u;
+  }
+  if (name.empty()) return u;
+  for (const std::string& line : dockerfile::text::Split(gr, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f = dockerfile::text::Split(line, ':');
+    if (f.size() < 4) continue;
+    for (const std::string& member : dockerfile::text::Split(f[3], ',')) {
+      std::optional<uint32_t> gid = ParseId(f[2]);
+      if (member == name && gid && *gid != u.gid) u.groups.push_back(*gid);
+    }
+  }
+  return u;
 }
 
 }  // namespace hoist::build

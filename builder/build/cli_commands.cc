@@ -1,6 +1,7 @@
 #include "builder/build/cli_commands.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "builder/build/cache.h"
@@ -70,6 +71,38 @@ Status CopyWithProgress(transfer::ImageSource& src, transfer::ImageSink& sink,
 
 }  // namespace
 
+Status ApplyRunFlags(const BuildFlags& f, BuildOptions* o) {
+  std::string isolation = f.isolation;
+  if (isolation.empty()) {
+    const char* env = std::getenv("HOIST_ISOLATION");
+    isolation = env != nullptr && *env != '\0' ? env : "auto";
+  }
+  Result<sandbox::Isolation> iso = sandbox::ParseIsolation(isolation);
+  if (!iso.ok()) return Status(Code::kInvalidArgument, "--isolation: " + iso.status().message());
+  o->isolation = *iso;
+  for (const std::string& spec : f.secrets) {
+    Result<SecretSource> s = ParseSecretSpec(spec);
+    if (!s.ok()) return s.status();
+    o->secrets[s->id] = *s;
+  }
+  for (const std::string& spec : f.ssh) {
+    size_t eq = spec.find('=');
+    std::string id = spec.substr(0, eq);
+    std::string sock = eq == std::string::npos ? "" : spec.substr(eq + 1);
+    if (sock.empty()) {
+      const char* env = std::getenv("SSH_AUTH_SOCK");
+      if (env == nullptr || *env == '\0') {
+        return Status(Code::kInvalidArgument,
+                      "--ssh " + spec + ": no socket given and SSH_AUTH_SOCK is not set");
+      }
+      sock = env;
+    }
+    if (id.empty()) return Status(Code::kInvalidArgument, "--ssh " + spec + ": no id");
+    o->ssh[id] = sock;
+  }
+  return Status::Ok();
+}
+
 CliCommands::CliCommands(CLI::App& app) : app_(app) {
   build_ = app.add_subcommand("build", "Build an image from a Dockerfile (no daemon, no root)");
   BuildFlags& f = flags_;
@@ -104,6 +137,19 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
   build_->add_option("--jobs,-j", f.jobs, "Blobs pulled or pushed at once")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  build_->add_option("--isolation", f.isolation,
+                     "How RUN executes: auto (a user namespace, else root's namespaces, else "
+                     "proot), userns, root or proot (default $HOIST_ISOLATION, else auto)");
+  build_
+      ->add_option("--secret", f.secrets,
+                   "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR "
+                   "(repeatable)")
+      ->allow_extra_args(false);
+  build_
+      ->add_option("--ssh", f.ssh,
+                   "An SSH agent socket for RUN --mount=type=ssh: default or ID[=SOCKET] "
+                   "(default $SSH_AUTH_SOCK; repeatable)")
+      ->allow_extra_args(false);
   build_->add_flag("--print-plan", f.print_plan, "Print the pruned stage graph and exit");
   build_->add_flag("--json", f.json, "With --print-plan: print the plan as JSON");
   transfer::AddConnectionFlags(build_, conn_);
@@ -224,6 +270,7 @@ int CliCommands::RunBuild() {
       return Usage("invalid --label " + l + ": want KEY=VALUE");
     o.labels[l.substr(0, eq)] = l.substr(eq + 1);
   }
+  if (Status run = ApplyRunFlags(f, &o); !run.ok()) return Usage(run.message());
   o.target = f.target;
   o.no_cache = f.no_cache;
   o.jobs = f.jobs;
@@ -393,16 +440,16 @@ int CliCommands::RunPrune() {
     return kExitFailed;
   }
   if (prune_json_) {
-    json j = {{"records_removed", r->records_removed},
-              {"rootfs_removed", r->rootfs_removed},
-              {"blobs_removed", r->blobs_removed},
-              {"bytes_freed", r->bytes_freed},
-              {"bytes_kept", r->bytes_kept}};
+    json j = {
+        {"records_removed", r->records_removed}, {"rootfs_removed", r->rootfs_removed},
+        {"blobs_removed", r->blobs_removed},     {"run_caches_removed", r->run_caches_removed},
+        {"bytes_freed", r->bytes_freed},         {"bytes_kept", r->bytes_kept}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf(
-        "removed %d cache record(s), %d extracted filesystem(s), %d blob(s): %s freed, %s kept\n",
-        r->records_removed, r->rootfs_removed, r->blobs_removed,
+        "removed %d cache record(s), %d extracted filesystem(s), %d blob(s), %d RUN cache "
+        "mount(s): %s freed, %s kept\n",
+        r->records_removed, r->rootfs_removed, r->blobs_removed, r->run_caches_removed,
         transfer::HumanBytes(static_cast<int64_t>(r->bytes_freed)).c_str(),
         transfer::HumanBytes(static_cast<int64_t>(r->bytes_kept)).c_str());
   }

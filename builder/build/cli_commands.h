@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/build/engine.h"
 #include "builder/transfer/cli_commands.h"
 
 namespace hoist::build {
@@ -61,7 +62,14 @@ struct BuildFlags {
   bool print_plan = false;
   bool json = false;
   int jobs = 4;
+  std::string isolation;             // "" = $HOIST_ISOLATION, else auto
+  std::vector<std::string> secrets;  // --secret id=..,src=..
+  std::vector<std::string> ssh;      // --ssh default[=SOCKET]
 };
+
+// The RUN options of `flags` (--isolation, --secret, --ssh) into `o`.
+// kInvalidArgument for a bad value (the message names the flag).
+Status ApplyRunFlags(const BuildFlags& flags, BuildOptions* o);
 
 class CliCommands {
  public:

@@ -1,6 +1,7 @@
 #include "builder/build/engine.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,11 +20,16 @@
 #include "builder/build/image_config.h"
 #include "builder/build/image_store.h"
 #include "builder/build/paths.h"
+#include "builder/build/tree_util.h"
 #include "builder/dockerfile/instructions.h"
 #include "builder/dockerfile/parser.h"
 #include "builder/dockerfile/plan.h"
 #include "builder/dockerfile/report.h"
+#include "builder/dockerfile/text.h"
+#include "builder/layer/extract.h"
 #include "builder/layer/root_dir.h"
+#include "builder/sandbox/snapshot.h"
+#include "builder/transfer/layout.h"
 #include "common/media_types.h"
 #include "common/reference.h"
 
@@ -91,7 +97,43 @@ struct StageState {
   std::string created;
   Platform platform;
   std::optional<transfer::RemoteLocation> base_location;
+  RunArgs run_args;  // the ARG values RUN sees
 };
+
+// A stage's private, writable copy of its root filesystem for RUN: made on
+// the first RUN that misses the cache, brought up to date with the layers
+// other steps add, written into by RUN steps directly.
+struct LiveRoot {
+  std::string dir;    // "" until needed
+  size_t layers = 0;  // how many of the stage's layers it holds
+};
+
+// What a RUN's --mount flags set up for one execution.
+struct RunMounts {
+  std::vector<sandbox::Mount> mounts;
+  std::vector<std::string> env;        // secret env=, SSH_AUTH_SOCK
+  std::vector<store::UniqueFd> locks;  // cache mounts with sharing=locked/private
+  std::vector<std::string> temp;       // private directories, removed after the step
+  RunMounts() = default;
+  RunMounts(const RunMounts&) = delete;
+  RunMounts& operator=(const RunMounts&) = delete;
+  ~RunMounts() {
+    for (const std::string& d : temp) RemoveTree(d);
+  }
+};
+
+// RUN --mount target: relative targets are below the working directory.
+std::string MountTarget(const std::string& target, const std::string& workdir) {
+  if (!target.empty() && target[0] == '/') return CleanPath(target);
+  return CleanPath((workdir.empty() ? std::string("/") : workdir) + "/" + target);
+}
+
+// A mount's source below a tree: cleaned, never leaving it.
+Result<std::string> MountSource(const std::string& source) {
+  std::string clean = CleanPath("/" + source);
+  if (clean == "/") return std::string();
+  return clean.substr(1);
+}
 
 }  // namespace
 
@@ -116,6 +158,8 @@ struct Builder::Impl {
   std::unique_ptr<SourceTree> context;
   std::string work_dir;
   std::atomic<bool> cancel{false};
+  std::unique_ptr<sandbox::Sandbox> sandbox;  // made by the first RUN that executes
+  std::vector<std::string> live_roots;        // removed when the build ends
   std::atomic<int> steps_run{0}, steps_cached{0};
   std::string sde_created;  // Rfc3339(SOURCE_DATE_EPOCH) or ""
 
@@ -336,7 +380,7 @@ struct Builder::Impl {
   // Returns whether a layer was added.
   Result<bool> LayerStep(StageState& st, const Command& c, const std::string& label,
                          const Digest& key,
-                         const std::function<Result<std::optional<LayerRef>>()>& execute) {
+                         const std::function<Result<std::optional<LayerRef>>(int)>& execute) {
     int v = progress.Start(label);
     if (!opt->no_cache) {
       if (std::optional<CacheRecord> rec = cache.Lookup(key)) {
@@ -347,7 +391,7 @@ struct Builder::Impl {
         return rec->layer.has_value();
       }
     }
-    Result<std::optional<LayerRef>> layer = execute();
+    Result<std::optional<LayerRef>> layer = execute(v);
     if (!layer.ok()) {
       Status s = Fail(c, layer.status());
       progress.Error(v, layer.status().message());
@@ -494,7 +538,7 @@ struct Builder::Impl {
         .Add("sources", sources_key);
     Digest key = LayerOptionsKey(kb);
 
-    return LayerStep(st, c, label, key, [&]() -> Result<std::optional<LayerRef>> {
+    return LayerStep(st, c, label, key, [&](int) -> Result<std::optional<LayerRef>> {
       std::string stage_root;
       if ((!req.link || names) && !st.layers.empty()) {
         Result<std::string> dir = rootfs.Materialize(st.layers);
@@ -616,6 +660,390 @@ struct Builder::Impl {
     return WriteLayer(std::move(entries));
   }
 
+  // ---- RUN ----
+
+  Result<sandbox::Sandbox*> Sandbox() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!sandbox) {
+      std::string notice;
+      Result<std::unique_ptr<sandbox::Sandbox>> sb = sandbox::MakeSandbox(opt->isolation, &notice);
+      if (!sb.ok()) return sb.status();
+      sandbox = std::move(*sb);
+      if (!notice.empty()) progress.Message("notice", notice);
+    }
+    return sandbox.get();
+  }
+
+  // Brings the stage's live root up to st.layers: the layers added since
+  // (COPY, cached RUNs) are applied to it; when that fails (a step made a
+  // directory the caller cannot write), it is made again.
+  Status UpdateLive(const StageState& st, LiveRoot& live, sandbox::Sandbox& sb) {
+    if (!live.dir.empty()) {
+      Status s = Status::Ok();
+      for (size_t i = live.layers; s.ok() && i < st.layers.size(); ++i) {
+        layer::ExtractOptions eo;
+        eo.expected_digest = st.layers[i].digest;
+        eo.expected_diff_id = st.layers[i].diff_id;
+        Result<layer::ExtractReport> r =
+            layer::ApplyLayerFile(store.Path(st.layers[i].digest), live.dir, eo);
+        if (!r.ok()) s = r.status();
+      }
+      if (s.ok()) {
+        live.layers = st.layers.size();
+        return s;
+      }
+      (void)sb.RemoveTree(live.dir);
+      live.dir.clear();
+    }
+    Result<std::string> src = rootfs.Materialize(st.layers);
+    if (!src.ok()) return src.status();
+    std::string dir = work_dir + "/live-" + UniqueName();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      live_roots.push_back(dir);
+    }
+    if (src->empty()) {
+      if (::mkdir(dir.c_str(), 0755) != 0) return ErrnoStatus("mkdir", dir);
+    } else {
+      HOIST_RETURN_IF_ERROR(CopyTree(*src, dir));
+    }
+    live.dir = dir;
+    live.layers = st.layers.size();
+    return Status::Ok();
+  }
+
+  // The part of a RUN's cache key that its bind mounts' sources decide.
+  Result<std::string> MountSourcesKey(const PlannedStage& ps, const RunCommand& rc) {
+    std::string key;
+    for (const dockerfile::Mount& m : rc.mounts) {
+      if (m.type != "bind") continue;
+      Result<std::string> src = MountSource(m.source);
+      if (!src.ok()) return src.status();
+      if (m.from.empty()) {
+        Result<SourceTree*> ctx = Context();
+        if (!ctx.ok()) return ctx.status();
+        CopyRequest req;
+        req.sources = {src->empty() ? "." : *src};
+        req.dest = "/";
+        req.workdir = "/";
+        Result<Digest> d = CopySourcesKey(**ctx, req);
+        if (!d.ok()) return d.status();
+        key += "bind context " + d->str() + "\n";
+      } else {
+        Result<FromSource> from = ResolveFrom(ps, m.from);
+        if (!from.ok()) return from.status();
+        key += "bind " + from->identity + " " + *src + "\n";
+      }
+    }
+    return key;
+  }
+
+  // The directory of a cache mount (persistent under the store root, one
+  // per id), locked as its sharing mode says.
+  Status CacheMount(const PlannedStage& ps, const dockerfile::Mount& m, const std::string& target,
+                    const sandbox::IdMap& ids, RunMounts& out) {
+    std::string id = m.cache_id.empty() ? target : m.cache_id;
+    std::string base = paths::RunCacheDir(store.root());
+    HOIST_RETURN_IF_ERROR(store::MakeDirs(base));
+    std::string dir = base + "/" + DigestOf(id).hex();
+    store::UniqueFd lock(::open((dir + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock.valid()) return ErrnoStatus("open", dir + ".lock");
+    if (m.sharing == "locked") {
+      while (::flock(lock.get(), LOCK_EX) != 0 && errno == EINTR) {
+      }
+    } else if (m.sharing == "private") {
+      if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+        // Someone uses it: this step gets a cache of its own, discarded after.
+        dir = work_dir + "/cache-" + UniqueName();
+        out.temp.push_back(dir);
+        lock.Reset();
+      }
+    }
+    struct stat st;
+    if (::lstat(dir.c_str(), &st) != 0) {
+      std::string staging = dir + ".tmp-" + UniqueName();
+      Status made = Status::Ok();
+      if (!m.from.empty()) {
+        Result<FromSource> from = ResolveFrom(ps, m.from);
+        if (!from.ok()) return from.status();
+        Result<std::unique_ptr<SourceTree>> tree = from->open();
+        if (!tree.ok()) return tree.status();
+        Result<std::string> src = MountSource(m.source);
+        if (!src.ok()) return src.status();
+        made = MirrorTree((*tree)->root(), *src, staging, [](const std::string&) { return false; },
+                          /*copy=*/true);
+      } else if (::mkdir(staging.c_str(), 0755) != 0) {
+        made = ErrnoStatus("mkdir", staging);
+      }
+      if (made.ok()) {
+        ::chmod(staging.c_str(), static_cast<mode_t>(m.mode.value_or(0755)));
+        if (::geteuid() == 0) {
+          uint32_t uid = ids.HostUid(static_cast<uint32_t>(m.uid.value_or(0))).value_or(0);
+          uint32_t gid = ids.HostGid(static_cast<uint32_t>(m.gid.value_or(0))).value_or(0);
+          if (::chown(staging.c_str(), uid, gid) != 0) made = ErrnoStatus("chown", staging);
+        }
+      }
+      if (made.ok() && ::rename(staging.c_str(), dir.c_str()) != 0 && errno != EEXIST &&
+          errno != ENOTEMPTY) {
+        made = ErrnoStatus("rename", staging);
+      }
+      RemoveTree(staging);
+      HOIST_RETURN_IF_ERROR(made);
+    }
+    if (lock.valid()) out.locks.push_back(std::move(lock));
+    sandbox::Mount mount;
+    mount.source = dir;
+    mount.target = target;
+    out.mounts.push_back(mount);
+    return Status::Ok();
+  }
+
+  // Sets up a RUN's --mount flags (Dockerfile reference, "RUN --mount").
+  Status PrepareMounts(const PlannedStage& ps, const StageState& st, const RunCommand& rc,
+                       const sandbox::IdMap& ids, RunMounts& out) {
+    const std::string& wd = st.config.config.working_dir;
+    int ssh_index = 0;
+    for (const dockerfile::Mount& m : rc.mounts) {
+      if (m.type == "bind") {
+        Result<std::string> src = MountSource(m.source);
+        if (!src.ok()) return src.status();
+        std::string dir = work_dir + "/bind-" + UniqueName();
+        out.temp.push_back(dir);
+        if (m.from.empty()) {
+          Result<SourceTree*> ctx = Context();
+          if (!ctx.ok()) return ctx.status();
+          SourceTree* tree = *ctx;
+          if (tree->Excluded(*src)) {
+            return Status(Code::kNotFound,
+                          "bind source /" + *src + " is excluded by .dockerignore");
+          }
+          HOIST_RETURN_IF_ERROR(MirrorTree(
+              tree->root(), *src, dir,
+              [tree](const std::string& rel) { return tree->Excluded(rel); }, !m.read_only));
+        } else {
+          Result<FromSource> from = ResolveFrom(ps, m.from);
+          if (!from.ok()) return from.status();
+          Result<std::unique_ptr<SourceTree>> tree = from->open();
+          if (!tree.ok()) return tree.status();
+          if (m.read_only) {
+            // The root filesystem cache is immutable: bind it read-only as it is.
+            out.temp.pop_back();
+            dir = (*tree)->root() + (src->empty() ? "" : "/" + *src);
+            struct stat sst;
+            if (::stat(dir.c_str(), &sst) != 0) return ErrnoStatus("bind source", "/" + *src);
+          } else {
+            HOIST_RETURN_IF_ERROR(MirrorTree((*tree)->root(), *src, dir,
+                                             [](const std::string&) { return false; }, true));
+          }
+        }
+        sandbox::Mount mount;
+        mount.source = dir;
+        mount.target = MountTarget(m.target, wd);
+        mount.read_only = m.read_only;
+        out.mounts.push_back(mount);
+      } else if (m.type == "cache") {
+        HOIST_RETURN_IF_ERROR(CacheMount(ps, m, MountTarget(m.target, wd), ids, out));
+      } else if (m.type == "tmpfs") {
+        sandbox::Mount mount;
+        mount.type = sandbox::Mount::Type::kTmpfs;
+        mount.target = MountTarget(m.target, wd);
+        mount.tmpfs_size = static_cast<uint64_t>(m.size_limit);
+        out.mounts.push_back(mount);
+      } else if (m.type == "secret") {
+        std::string id = m.cache_id;
+        if (id.empty() && !m.target.empty()) id = m.target.substr(m.target.rfind('/') + 1);
+        auto it = opt->secrets.find(id);
+        if (it == opt->secrets.end()) {
+          if (m.required)
+            return Status(Code::kNotFound,
+                          "secret " + id + " not found (pass --secret id=" + id + ",src=FILE)");
+          continue;
+        }
+        Result<std::string> data = ReadSecret(it->second);
+        if (!data.ok()) return data.status();
+        if (m.env) out.env.push_back(*m.env + "=" + *data);
+        if (m.env && m.target.empty()) continue;
+        std::string dir = work_dir + "/secret-" + UniqueName();
+        if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir", dir);
+        out.temp.push_back(dir);
+        std::string file = dir + "/" + DigestOf(id).hex().substr(0, 16);
+        HOIST_RETURN_IF_ERROR(transfer::WriteFileAtomic(file, *data));
+        ::chmod(file.c_str(), static_cast<mode_t>(m.mode.value_or(0400)));
+        if (::geteuid() == 0) {
+          uint32_t uid = ids.HostUid(static_cast<uint32_t>(m.uid.value_or(0))).value_or(0);
+          uint32_t gid = ids.HostGid(static_cast<uint32_t>(m.gid.value_or(0))).value_or(0);
+          if (::chown(file.c_str(), uid, gid) != 0) return ErrnoStatus("chown", "secret " + id);
+        }
+        sandbox::Mount mount;
+        mount.source = file;
+        mount.target = m.target.empty() ? "/run/secrets/" + id : MountTarget(m.target, wd);
+        mount.read_only = true;
+        out.mounts.push_back(mount);
+      } else if (m.type == "ssh") {
+        std::string id = m.cache_id.empty() ? "default" : m.cache_id;
+        auto it = opt->ssh.find(id);
+        if (it == opt->ssh.end()) {
+          if (m.required)
+            return Status(Code::kNotFound, "no SSH agent socket forwarded for id " + id +
+                                               " (pass --ssh " + id + "[=SOCKET])");
+          continue;
+        }
+        sandbox::Mount mount;
+        mount.source = it->second;
+        mount.target = m.target.empty() ? "/run/buildkit/ssh_agent." + std::to_string(ssh_index++)
+                                        : MountTarget(m.target, wd);
+        out.mounts.push_back(mount);
+        out.env.push_back("SSH_AUTH_SOCK=" + mount.target);
+      } else {
+        return Status(Code::kInvalidArgument, "unknown mount type " + m.type);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // RUN (Dockerfile reference, "RUN"). Returns whether a layer was added.
+  Result<bool> RunStep(const PlannedStage& ps, StageState& st, LiveRoot& live, const Command& c,
+                       const std::string& label) {
+    const RunCommand& rc = std::get<RunCommand>(c);
+    Result<RunArgv> argv = BuildRunArgv(rc.cmdline, st.config.config.shell);
+    if (!argv.ok()) return Fail(c, argv.status());
+    if (rc.security == "insecure") {
+      return Fail(c, Status(Code::kUnsupported,
+                            "--security=insecure needs the security.insecure entitlement, which "
+                            "hoist does not grant"));
+    }
+    if (!rc.devices.empty()) {
+      return Fail(c, Status(Code::kUnsupported, "--device is not supported"));
+    }
+    if (rc.network != "default" && rc.network != "none" && rc.network != "host") {
+      return Fail(c, Status(Code::kInvalidArgument, "unknown --network " + rc.network));
+    }
+    std::vector<std::string> env = st.run_args.Environment(st.config.config.env, {});
+    Result<std::string> mounts_key = MountSourcesKey(ps, rc);
+    if (!mounts_key.ok()) return Fail(c, mounts_key.status());
+    std::string wd = st.config.config.working_dir.empty() ? "/" : st.config.config.working_dir;
+    std::string argv_text, env_text;
+    for (const std::string& a : argv->argv) argv_text += a + '\0';
+    for (const std::string& e : env) env_text += e + '\0';
+    CacheKeyBuilder kb("run");
+    kb.Add("parent", st.key)
+        .Add("platform", ps.platform.Format())
+        .Add("instruction", KeyText(c))
+        .Add("argv", argv_text)
+        .Add("env", env_text)
+        .Add("user", st.config.config.user)
+        .Add("workdir", wd)
+        .Add("mounts", *mounts_key);
+    if (argv->script) kb.Add("script", argv->script->name + "\n" + argv->script->data);
+    Digest key = LayerOptionsKey(kb);
+
+    Result<bool> added =
+        LayerStep(st, c, label, key, [&](int v) -> Result<std::optional<LayerRef>> {
+          Result<sandbox::Sandbox*> sb = Sandbox();
+          if (!sb.ok()) return sb.status();
+          if (rc.network == "none" && (*sb)->isolation() == sandbox::Isolation::kProot) {
+            return Status(Code::kUnsupported,
+                          "--network=none needs a network namespace, which proot cannot make (use "
+                          "--isolation userns or root)");
+          }
+          HOIST_RETURN_IF_ERROR(UpdateLive(st, live, **sb));
+          Result<ExecUser> user = ResolveExecUser(st.config.config.user, live.dir);
+          if (!user.ok()) return user.status();
+          RunMounts mounts;
+          HOIST_RETURN_IF_ERROR(PrepareMounts(ps, st, rc, (*sb)->ids(), mounts));
+          if (argv->script) {
+            std::string dir = work_dir + "/script-" + UniqueName();
+            if (::mkdir(dir.c_str(), 0755) != 0) return ErrnoStatus("mkdir", dir);
+            mounts.temp.push_back(dir);
+            HOIST_RETURN_IF_ERROR(
+                transfer::WriteFileAtomic(dir + "/" + argv->script->name, argv->script->data));
+            ::chmod((dir + "/" + argv->script->name).c_str(), 0755);
+            sandbox::Mount mount;
+            mount.source = dir;
+            mount.target = kScriptDir;
+            mount.read_only = true;
+            mounts.mounts.push_back(mount);
+          }
+          std::unique_ptr<sandbox::Snapshotter> snap =
+              sandbox::NewWalkSnapshotter(live.dir, (*sb)->ids());
+          HOIST_RETURN_IF_ERROR(snap->Begin());
+          // The working directory is made when missing, as runc does, in the layer.
+          if (wd != "/") {
+            std::error_code ec;
+            std::filesystem::create_directories(live.dir + wd, ec);
+          }
+          sandbox::RunSpec spec;
+          spec.rootfs = live.dir;
+          spec.argv = argv->argv;
+          spec.env = st.run_args.Environment(st.config.config.env, plan.proxy_env);
+          for (const std::string& e : mounts.env) spec.env.push_back(e);
+          bool has_home = false;
+          for (const std::string& e : spec.env) has_home = has_home || e.rfind("HOME=", 0) == 0;
+          if (!has_home) spec.env.push_back("HOME=" + user->home);
+          spec.cwd = wd;
+          spec.uid = user->uid;
+          spec.gid = user->gid;
+          // The primary group is a supplementary one too, as containerd sets it.
+          spec.groups = {user->gid};
+          for (uint32_t g : user->groups) {
+            if (g != user->gid) spec.groups.push_back(g);
+          }
+          spec.network = rc.network == "none" ? sandbox::RunSpec::Network::kNone
+                                              : sandbox::RunSpec::Network::kHost;
+          spec.mounts = mounts.mounts;
+          spec.timeout = opt->run_timeout;
+          spec.cancel = &cancel;
+          spec.on_output = [this, v](std::string_view line) { progress.Log(v, std::string(line)); };
+          // The live root changes now: until the layer is written it is not
+          // what live.layers says.
+          live.layers = static_cast<size_t>(-1);
+          Result<sandbox::RunResult> run = (*sb)->Run(spec);
+          if (!run.ok()) return run.status();
+          if (!run->ok()) {
+            std::string why =
+                run->timed_out ? "timed out after " + GoDuration(opt->run_timeout.count() * 1000000)
+                : run->cancelled ? "cancelled"
+                : run->signal    ? "killed by signal " + std::to_string(run->signal)
+                                 : "exit code: " + std::to_string(run->exit_code);
+            std::string cmd;
+            for (const std::string& a : argv->argv) cmd += (cmd.empty() ? "" : " ") + a;
+            std::string tail;
+            for (const std::string& line : dockerfile::text::Split(run->tail, '\n')) {
+              if (!line.empty()) tail += "\n  > " + line;
+            }
+            return Status(
+                Code::kInvalidArgument,
+                "process " + GoQuote(cmd) + " did not complete successfully: " + why + tail);
+          }
+          const sandbox::OwnerReport& owners = run->owners;
+          if (owners.unwatched) {
+            progress.Log(
+                v, "warning: " + std::string((*sb)->Name()) +
+                       " cannot record ownership changes here: any chown of this step is lost "
+                       "(files stay root's)");
+          } else if (owners.lost > 0) {
+            std::string paths;
+            for (const std::string& p : owners.lost_paths) paths += " " + p;
+            progress.Log(v, "warning: " + std::to_string(owners.lost) +
+                                " ownership change(s) could not be recorded and are lost:" + paths);
+          }
+          Result<std::vector<layer::Entry>> entries = snap->End();
+          if (!entries.ok()) return entries.status();
+          if (entries->empty()) {
+            live.layers = st.layers.size();
+            return std::optional<LayerRef>();
+          }
+          Result<std::optional<LayerRef>> layer = WriteLayer(std::move(*entries));
+          if (layer.ok()) live.layers = st.layers.size() + (*layer ? 1 : 0);
+          return layer;
+        });
+    if (!added.ok()) return added.status();
+    AddHistory(&st.config,
+               "RUN " + st.run_args.HistoryText(argv->argv, st.config.config.env) + " # buildkit",
+               !*added, st.created);
+    return added;
+  }
+
   Status RunStage(size_t i) {
     const PlannedStage& ps = plan.stages[i];
     const Stage& stage = df.stages[i];
@@ -657,12 +1085,14 @@ struct Builder::Impl {
         std::lock_guard<std::mutex> lock(mu);
         st = stages.at(*ps.base_stage);
         st.platform = ps.platform;
+        st.run_args = st.run_args.ForChildStage();
         for (const Command& c : df.stages[*ps.base_stage].commands) {
           triggers += std::holds_alternative<OnbuildCommand>(c) ? 1 : 0;
         }
         break;
       }
     }
+    LiveRoot live;
     // Triggers of the base ran (or run now): the new image has none.
     st.config.config.on_build.clear();
     if (!sde_created.empty()) st.created = sde_created;
@@ -673,6 +1103,11 @@ struct Builder::Impl {
       std::string label = FormatCommand(c);
       if (k < triggers) label = "ONBUILD " + label;
       if (IsMetadataCommand(c)) {
+        if (const auto* a = std::get_if<ArgCommand>(&c)) {
+          for (const ArgDef& def : a->args) st.run_args.Declare(def.key, def.value);
+        } else if (const auto* e = std::get_if<EnvCommand>(&c)) {
+          for (const KeyValue& kv : e->env) st.run_args.EnvSet(kv.key);
+        }
         Status s = ApplyMetadata(c, st.created, &ds, &st.config);
         if (!s.ok()) return Fail(c, s);
         continue;
@@ -692,7 +1127,7 @@ struct Builder::Impl {
           Digest key = LayerOptionsKey(kb);
           std::string path = *wd;
           Result<bool> r =
-              LayerStep(st, c, prefix + label, key, [&]() { return MakeWorkdir(st, path); });
+              LayerStep(st, c, prefix + label, key, [&](int) { return MakeWorkdir(st, path); });
           if (!r.ok()) return r.status();
           layer = *r;
         }
@@ -700,11 +1135,9 @@ struct Builder::Impl {
         continue;
       }
       if (std::holds_alternative<RunCommand>(c)) {
-        std::string prefix = counter.Prefix();
-        int v = progress.Start(prefix + label);
-        Status s = Fail(c, Status(Code::kUnsupported, "RUN is not supported yet"));
-        progress.Error(v, "RUN is not supported yet");
-        return s;
+        Result<bool> r = RunStep(ps, st, live, c, counter.Prefix() + label);
+        if (!r.ok()) return r.status();
+        continue;
       }
       Result<bool> layer = CopyStep(ps, st, c, counter.Prefix() + label);
       if (!layer.ok()) return layer.status();
@@ -815,6 +1248,15 @@ Result<BuildResult> Builder::Build(const BuildOptions& options) {
       std::filesystem::remove_all(dir, ec);
     }
   } cleanup{b.work_dir};
+  struct LiveCleanup {
+    Impl& b;
+    ~LiveCleanup() {
+      for (const std::string& dir : b.live_roots) {
+        if (b.sandbox) (void)b.sandbox->RemoveTree(dir);
+      }
+      b.live_roots.clear();
+    }
+  } live_cleanup{b};
 
   int v = b.progress.Start("[internal] load build definition from " + options.dockerfile->name());
   b.progress.Log(v, "transferring dockerfile: " +

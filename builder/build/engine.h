@@ -20,11 +20,15 @@
 //      streamed, never whole in memory):
 //        COPY/ADD  PlanCopy over the context, a stage or an image;
 //        WORKDIR   the missing directories of the path (BuildKit's mkdir -p);
-//        RUN       not yet: fails with "RUN is not supported yet". Issue 6
-//                  adds a RunStep with the same shape: key = parent key +
-//                  instruction + mounts; on a miss, a Sandbox runs it on
-//                  the materialised root and a Snapshotter turns the change
-//                  into layer entries.
+//        RUN       key = parent key + instruction + argv + environment +
+//                  user + workdir + the bind mounts' sources (secrets by
+//                  id only); on a miss the stage's live root (a private
+//                  copy of its root filesystem, kept up to date across the
+//                  stage's steps) is snapshotted (Snapshotter), the Sandbox
+//                  runs the command there with the stage's Env, USER,
+//                  WORKDIR and SHELL and the --mount's, and the change
+//                  becomes the layer. A failing command is an error with
+//                  its exit code and the last lines of its output.
 //   4. the target's config (diff IDs, history, --label) and an OCI image
 //      manifest are written to the store.
 //
@@ -38,6 +42,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,10 +53,12 @@
 #include "builder/build/cache.h"
 #include "builder/build/progress.h"
 #include "builder/build/rootfs.h"
+#include "builder/build/run.h"
 #include "builder/dockerfile/dockerignore.h"
 #include "builder/dockerfile/platform.h"
 #include "builder/dockerfile/source.h"
 #include "builder/layer/writer.h"
+#include "builder/sandbox/sandbox.h"
 #include "builder/store/content_store.h"
 #include "builder/transfer/place.h"
 #include "builder/transfer/progress.h"
@@ -74,6 +81,14 @@ struct BuildOptions {
   // for git contexts); created is added from source_date_epoch.
   std::map<std::string, std::string> annotations;
   int jobs = 4;  // concurrent blob transfers when pulling base images
+  // RUN: how steps execute (sandbox.h), the secrets RUN --mount=type=secret
+  // may use (by id; never in a layer, the config or a cache key), the SSH
+  // agent sockets of RUN --mount=type=ssh (by id, "default" first), and a
+  // per-step time limit (0 = none).
+  sandbox::Isolation isolation = sandbox::Isolation::kAuto;
+  std::map<std::string, SecretSource> secrets;
+  std::map<std::string, std::string> ssh;
+  std::chrono::milliseconds run_timeout{0};
 };
 
 struct BuildResult {

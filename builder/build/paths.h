@@ -9,7 +9,10 @@
 //                               (immutable once renamed into place)
 //   rootfs/.tmp-<unique>/       extractions in progress
 //   context/<hex>.json          stat indexes of build contexts
-//   work/<unique>/              one build's scratch space (downloads)
+//   work/<unique>/              one build's scratch space (downloads, RUN's
+//                               live roots, bind and secret mounts)
+//   run-cache/<sha256(id)>/     RUN --mount=type=cache directories by id
+//   run-cache/<sha256(id)>.lock their sharing=locked|private lock (flock)
 #pragma once
 
 #include <string>
@@ -41,6 +44,9 @@ inline std::string ContextIndex(const std::string& root, const Digest& id) {
 }
 inline std::string WorkDir(const std::string& root) {
   return root + "/work";
+}
+inline std::string RunCacheDir(const std::string& root) {
+  return root + "/run-cache";
 }
 
 }  // namespace hoist::build::paths

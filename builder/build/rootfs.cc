@@ -9,8 +9,10 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <utility>
 
 #include "builder/build/paths.h"
 #include "builder/layer/extract.h"
@@ -68,8 +70,49 @@ Status CopyFile(int src, int dst, const std::string& name, const struct stat& st
   return Status::Ok();
 }
 
+// How TreeCopy treats what is not a directory.
+struct TreeCopy {
+  bool copy = false;  // false: hard links; true: private copies (hard links among them kept)
+  bool root = false;  // euid 0: owners are kept
+  int top = -1;       // the copy's root directory
+  std::map<std::pair<dev_t, ino_t>, std::string>
+      seen;  // copy: first copy of an inode (dst-relative)
+};
+
+Status CopyOther(int src, int dst, const std::string& name, const struct stat& st,
+                 const std::string& where, const std::string& rel, TreeCopy& tc) {
+  if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+    auto [it, fresh] = tc.seen.emplace(std::make_pair(st.st_dev, st.st_ino), rel);
+    if (!fresh) {
+      // Both paths are below the copy's root: link to the first copy.
+      if (::linkat(tc.top, it->second.c_str(), dst, name.c_str(), 0) == 0) return Status::Ok();
+    }
+  }
+  if (S_ISREG(st.st_mode)) {
+    HOIST_RETURN_IF_ERROR(CopyFile(src, dst, name, st, where));
+  } else if (S_ISLNK(st.st_mode)) {
+    std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+    ssize_t n = ::readlinkat(src, name.c_str(), target.data(), target.size());
+    if (n < 0) return ErrnoStatus("readlink", where);
+    target.resize(static_cast<size_t>(n));
+    if (::symlinkat(target.c_str(), dst, name.c_str()) != 0) return ErrnoStatus("symlink", where);
+    if (tc.root) ::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+  } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+    if (::mknodat(dst, name.c_str(), st.st_mode, st.st_rdev) != 0)
+      return ErrnoStatus("mknod", where);
+    if (tc.root) ::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+  } else {
+    return Status::Ok();  // sockets are not copied
+  }
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  ::utimensat(dst, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  return Status::Ok();
+}
+
 // Copies the directory `src` (open) into the directory `dst` (open, empty).
-Status LinkDir(int src, int dst, const std::string& where, bool root, int depth) {
+Status LinkDir(int src, int dst, const std::string& where, const std::string& rel, TreeCopy& tc,
+               int depth) {
+  const bool root = tc.root;
   if (depth > 4096) return Status(Code::kInvalidArgument, where + ": directories nested too deep");
   int dup = ::dup(src);
   if (dup < 0) return ErrnoStatus("dup", where);
@@ -86,6 +129,11 @@ Status LinkDir(int src, int dst, const std::string& where, bool root, int depth)
     if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       return ErrnoStatus("stat", where + "/" + name);
     }
+    std::string sub = rel.empty() ? name : rel + "/" + name;
+    if (!S_ISDIR(st.st_mode) && tc.copy) {
+      HOIST_RETURN_IF_ERROR(CopyOther(src, dst, name, st, where + "/" + name, sub, tc));
+      continue;
+    }
     if (!S_ISDIR(st.st_mode)) {
       if (::linkat(src, name.c_str(), dst, name.c_str(), 0) == 0) continue;
       // An inode at the filesystem's link limit gets a copy of its own.
@@ -98,10 +146,14 @@ Status LinkDir(int src, int dst, const std::string& where, bool root, int depth)
     if (!s.valid()) return ErrnoStatus("open", where + "/" + name);
     UniqueFd t(::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!t.valid()) return ErrnoStatus("open", "copy of " + where + "/" + name);
-    HOIST_RETURN_IF_ERROR(LinkDir(s.get(), t.get(), where + "/" + name, root, depth + 1));
+    HOIST_RETURN_IF_ERROR(LinkDir(s.get(), t.get(), where + "/" + name, sub, tc, depth + 1));
     CopyXattrs(s.get(), t.get());
     if (root) ::fchown(t.get(), st.st_uid, st.st_gid);
     ::fchmod(t.get(), st.st_mode & 07777);
+    if (tc.copy) {
+      timespec times[2] = {st.st_atim, st.st_mtim};
+      ::futimens(t.get(), times);
+    }
   }
   return Status::Ok();
 }
@@ -131,7 +183,9 @@ Digest ChainId(const std::vector<Digest>& diff_ids) {
   return chain;
 }
 
-Status LinkTree(const std::string& src, const std::string& dst) {
+namespace {
+
+Status CopyTreeWith(const std::string& src, const std::string& dst, bool copy) {
   UniqueFd s(::open(src.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!s.valid()) return ErrnoStatus("open", src);
   struct stat st;
@@ -139,12 +193,29 @@ Status LinkTree(const std::string& src, const std::string& dst) {
   if (::mkdir(dst.c_str(), 0700) != 0) return ErrnoStatus("mkdir", dst);
   UniqueFd t(::open(dst.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!t.valid()) return ErrnoStatus("open", dst);
-  bool root = ::geteuid() == 0;
-  HOIST_RETURN_IF_ERROR(LinkDir(s.get(), t.get(), src, root, 0));
+  TreeCopy tc;
+  tc.copy = copy;
+  tc.root = ::geteuid() == 0;
+  tc.top = t.get();
+  HOIST_RETURN_IF_ERROR(LinkDir(s.get(), t.get(), src, "", tc, 0));
   CopyXattrs(s.get(), t.get());
-  if (root) ::fchown(t.get(), st.st_uid, st.st_gid);
+  if (tc.root) ::fchown(t.get(), st.st_uid, st.st_gid);
   ::fchmod(t.get(), st.st_mode & 07777);
+  if (copy) {
+    timespec times[2] = {st.st_atim, st.st_mtim};
+    ::futimens(t.get(), times);
+  }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status LinkTree(const std::string& src, const std::string& dst) {
+  return CopyTreeWith(src, dst, false);
+}
+
+Status CopyTree(const std::string& src, const std::string& dst) {
+  return CopyTreeWith(src, dst, true);
 }
 
 std::mutex* RootfsCache::ChainMutex(const std::string& hex) {

@@ -71,4 +71,11 @@ class RootfsCache {
 // linked. Both must be on one filesystem.
 Status LinkTree(const std::string& src, const std::string& dst);
 
+// Copies the tree `src` to the new directory `dst` privately: a tree a step
+// may write into (RUN's live root). Regular files are copied
+// (copy_file_range: a reflink where the filesystem offers one), hard links
+// among them kept; symlinks, fifos and devices (when root) recreated; modes,
+// times, xattrs and (when root) owners kept; sockets left out.
+Status CopyTree(const std::string& src, const std::string& dst);
+
 }  // namespace hoist::build

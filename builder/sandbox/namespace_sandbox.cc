@@ -26,8 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -132,6 +134,7 @@ int RemountReadOnly(int rootfd, const char* rel, const char* source) {
 void SetupDev(const Plan& p, int rootfd, const char* rel) {
   int dev = ::openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dev < 0) Fail(p, "open /dev");
+  ::mkdirat(dev, "pipes", 0755);  // where RUN mounts heredoc scripts (BuildKit's /dev/pipes)
   static const char* const kNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (const char* name : kNodes) {
     int f = ::openat(dev, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
@@ -344,11 +347,34 @@ struct Mapping {
   std::string newuidmap, newgidmap;
 };
 
+// The ids this process's user namespace has, each mapped to itself (on
+// the host: every id; inside `hoist`'s own namespace, see
+// ReexecInUserNamespace: the ids its map grants). A nested map may only
+// use those.
+std::vector<IdRange> OwnIds(const char* file) {
+  std::vector<IdRange> out;
+  std::istringstream in(ReadSmallFile(std::string("/proc/self/") + file));
+  uint64_t inside = 0, outside = 0, count = 0;
+  while (in >> inside >> outside >> count) {
+    if (count == 0 || inside > 0xFFFFFFFFu) continue;
+    out.push_back({static_cast<uint32_t>(inside), static_cast<uint32_t>(inside),
+                   static_cast<uint32_t>(std::min<uint64_t>(count, 0xFFFFFFFFu))});
+  }
+  return out;
+}
+
 Mapping ChooseMapping(bool user_namespace) {
   Mapping m;
   if (!user_namespace || ::geteuid() == 0) {
     m.kind = user_namespace ? Mapping::Kind::kIdentity : Mapping::Kind::kNone;
     m.ids = IdMap::Identity();
+    if (user_namespace) {
+      std::vector<IdRange> uids = OwnIds("uid_map"), gids = OwnIds("gid_map");
+      if (!uids.empty() && !gids.empty()) {
+        m.ids.uids = uids;
+        m.ids.gids = gids;
+      }
+    }
     return m;
   }
   uid_t uid = ::geteuid();
@@ -413,6 +439,7 @@ class NamespaceSandbox : public Sandbox {
   }
   const IdMap& ids() const override { return mapping_.ids; }
   Result<RunResult> Run(const RunSpec& spec) override;
+  Status RemoveTree(const std::string& path) override;
 
  private:
   Status CheckIds(const RunSpec& spec) const;
@@ -573,7 +600,109 @@ Result<RunResult> NamespaceSandbox::Run(const RunSpec& spec) {
   return result;
 }
 
+Status NamespaceSandbox::RemoveTree(const std::string& path) {
+  if (mapping_.kind != Mapping::Kind::kSubordinate) return Sandbox::RemoveTree(path);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Status::Ok();
+  // Root of a user namespace with the step's maps may delete files of any
+  // mapped id: rm -rf runs there (the host's rm; nothing else changes).
+  std::string rm = FindProgram("rm");
+  if (rm.empty()) return Sandbox::RemoveTree(path);
+  std::vector<std::string> args = {rm, "-rf", "--", path};
+  std::vector<char*> argv = child::CStrings(args);
+  char* envp[] = {nullptr};
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) return ErrnoStatus("pipe", "remove " + path);
+  UniqueFd go_r(go[0]), go_w(go[1]);
+  pid_t pid = child::RawFork(CLONE_NEWUSER);
+  if (pid < 0) return ErrnoStatus("clone", "remove " + path);
+  if (pid == 0) {
+    char c = 0;
+    if (::read(go_r.get(), &c, 1) != 1) ::_exit(1);
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) ::_exit(1);
+    ::execve(argv[0], argv.data(), envp);
+    ::_exit(127);
+  }
+  go_r.Reset();
+  Status maps = WriteMaps(mapping_, pid);
+  if (maps.ok()) {
+    char c = 1;
+    if (::write(go_w.get(), &c, 1) != 1) maps = ErrnoStatus("start", "remove " + path);
+  }
+  go_w.Reset();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!maps.ok()) return maps;
+  if (::lstat(path.c_str(), &st) == 0) {
+    return Status(Code::kIo, "remove " + path + ": rm in the user namespace left it (status " +
+                                 std::to_string(status) + ")");
+  }
+  return Status::Ok();
+}
+
+volatile sig_atomic_t g_reexec_child = 0;
+
+void ForwardSignal(int sig) {
+  if (g_reexec_child > 0) ::kill(g_reexec_child, sig);
+}
+
 }  // namespace
+
+void ReexecInUserNamespace(char** argv) {
+  if (::geteuid() == 0) return;
+  const char* inside = std::getenv("HOIST_USERNS");
+  const char* off = std::getenv("HOIST_NO_UNSHARE");
+  if ((inside != nullptr && *inside != '\0') || (off != nullptr && std::strcmp(off, "1") == 0)) {
+    return;
+  }
+  Mapping m = ChooseMapping(true);
+  if (m.kind != Mapping::Kind::kSubordinate) return;
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = '\0';
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) return;
+  UniqueFd go_r(go[0]), go_w(go[1]);
+  ::setenv("HOIST_USERNS", "1", 1);
+  pid_t pid = child::RawFork(CLONE_NEWUSER);
+  if (pid < 0) {
+    ::unsetenv("HOIST_USERNS");
+    return;  // no user namespaces here: go on as the caller
+  }
+  if (pid == 0) {
+    char c = 0;
+    if (::read(go_r.get(), &c, 1) != 1) ::_exit(1);
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) ::_exit(1);
+    ::setgroups(0, nullptr);
+    ::execv(exe, argv);
+    ::_exit(127);
+  }
+  go_r.Reset();
+  if (!WriteMaps(m, pid).ok()) {
+    KillAndReap(pid);
+    ::unsetenv("HOIST_USERNS");
+    return;
+  }
+  g_reexec_child = pid;
+  // Ctrl-C reaches the whole foreground group; TERM and HUP are passed on.
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGQUIT, SIG_IGN);
+  ::signal(SIGTERM, ForwardSignal);
+  ::signal(SIGHUP, ForwardSignal);
+  char c = 1;
+  if (::write(go_w.get(), &c, 1) != 1) {
+    KillAndReap(pid);
+    ::_exit(1);
+  }
+  go_w.Reset();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+  ::_exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+}
 
 std::unique_ptr<Sandbox> NewNamespaceSandbox(bool user_namespace) {
   return std::make_unique<NamespaceSandbox>(user_namespace);

@@ -138,6 +138,12 @@ class Sandbox {
   // Thread-safety: Run may be called concurrently on different roots.
   virtual Result<RunResult> Run(const RunSpec& spec) = 0;
 
+  // Removes a tree that steps wrote into. In a user namespace with
+  // subordinate ids its files may belong to ids the caller cannot delete
+  // as itself; then the removal runs in a user namespace with the same
+  // maps. A missing `path` is not an error; kIo names what was left.
+  virtual Status RemoveTree(const std::string& path);
+
  protected:
   Sandbox() = default;
 };
@@ -149,5 +155,17 @@ class Sandbox {
 // reason. `notice`, when not null, receives a one-line notice when kAuto
 // falls back to proot (else it is cleared).
 Result<std::unique_ptr<Sandbox>> MakeSandbox(Isolation isolation, std::string* notice = nullptr);
+
+// `buildah unshare` for hoist's build commands: when the caller is not
+// root but /etc/subuid and /etc/subgid grant it a range (and newuidmap is
+// installed), the files a build makes belong to many ids (a step's chown
+// really happens), which the caller itself can neither read nor delete.
+// Then this re-executes the program (`argv`, with HOIST_USERNS=1) in a user
+// namespace with the full map, where it is root over every mapped id, and
+// exits with its exit status; TERM and HUP are passed on. Returns (doing
+// nothing) when root, without a range, inside already, when user
+// namespaces are blocked, or with HOIST_NO_UNSHARE=1.
+// REQUIRES: no other thread runs (call it first thing in main).
+void ReexecInUserNamespace(char** argv);
 
 }  // namespace hoist::sandbox

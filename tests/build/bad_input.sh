@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad input: a missing context file, COPY of a path outside the context, an
-# unknown stage, an unknown --chown user, RUN (not yet supported), a
+# unknown stage, an unknown --chown user, a failing RUN (its exit code and
+# output tail), a
 # corrupt base layer and a base blob corrupted in the registry — each a
 # clear error naming the Dockerfile line, exit 1, nothing pushed. Usage
 # errors exit 2.
@@ -31,7 +32,8 @@ bad missing 4 "missing.txt"
 bad outside 4 "../outside.txt"
 bad unknown-stage 6 'no stage or image named "biuld"'
 bad bad-chown 3 "nosuchuser"
-bad run 4 "RUN is not supported yet"
+bad run 4 'process "/bin/sh -c echo \"first line of output\"; echo \"the reason it failed\" >&2; exit 3" did not complete successfully: exit code: 3'
+grep -qF "> the reason it failed" "$T/run.err" || { cat "$T/run.err" >&2; fail "run: the output tail is not in the error"; }
 
 # A base image whose layer is not a tar (valid gzip, right digest).
 python3 - "$T/corrupt-layout" <<'PY'
