@@ -8,14 +8,18 @@ BUILD_PKGS=(build-essential cmake pkg-config git
   libcpp-httplib-dev nlohmann-json3-dev catch2 libcli11-dev libyaml-cpp-dev)
 TEST_PKGS=(curl jq python3 xz-utils bzip2 docker-registry skopeo umoci busybox-static apache2-utils zstd proot uidmap
   openssl python3-cryptography clang libclang-rt-dev)
+# `./dev run` (hoist up on examples/): the offline base image and RUN's
+# sandbox (newuidmap for subordinate ids, proot where namespaces are blocked).
+RUN_PKGS=(busybox-static uidmap proot)
 BENCH_PKGS=(wrk hyperfine pigz buildah)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-test}" in
   build) ;;
+  run) want+=("${RUN_PKGS[@]}") ;;
   test) want+=("${TEST_PKGS[@]}") ;;
   bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
-  *) echo "usage: setup.sh [build|test|bench]" >&2; exit 2 ;;
+  *) echo "usage: setup.sh [build|run|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=()
