@@ -1,6 +1,8 @@
 // DockerfileStrategy (strategies.h): the build engine as a library call.
+#include <algorithm>
 #include <filesystem>
 
+#include "builder/build/cli_commands.h"
 #include "builder/build/context.h"
 #include "builder/build/engine.h"
 #include "builder/build/image_store.h"
@@ -72,6 +74,16 @@ Result<ProducedImage> DockerfileStrategy::Produce(const ImageSpec& spec, Context
   Result<std::optional<int64_t>> sde = layer::SourceDateEpochFromEnv();
   if (!sde.ok()) return StrategyError(sde.status(), "SOURCE_DATE_EPOCH", ctx);
   o.source_date_epoch = *sde;
+  // RUN: the isolation of $HOIST_ISOLATION (else auto); no step outlives
+  // the image's timeout.
+  if (Status run = build::ApplyRunFlags({}, &o); !run.ok()) {
+    return StrategyError(run, "HOIST_ISOLATION", ctx);
+  }
+  if (ctx.deadline != std::chrono::steady_clock::time_point::max()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        ctx.deadline - std::chrono::steady_clock::now());
+    o.run_timeout = std::max(left, std::chrono::milliseconds(1));
+  }
 
   build::BuildProgress progress(build::ProgressStyle::kPlain, ctx.log);
   build::Builder builder(**store, *ctx.places, progress);

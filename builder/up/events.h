@@ -20,6 +20,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace hoist::up {
 
@@ -39,17 +41,24 @@ class EventSink {
 };
 
 // Writes "[subject] kind: message" lines (subject: the image, or "up"), or
-// JSON lines, to `out`, flushing after each.
+// JSON lines, to `out`, flushing after each. When `out` is a terminal (and
+// not JSON), a live table of the images and their states stays under the
+// lines, redrawn on every event until the summary.
 class ConsoleEvents : public EventSink {
  public:
-  ConsoleEvents(std::FILE* out, bool json) : out_(out), json_(json) {}
+  ConsoleEvents(std::FILE* out, bool json);
   void Emit(const Event& e) override;
   bool json() const { return json_; }
 
  private:
+  std::string LiveTable() const;  // REQUIRES: mu_ held
+
   std::FILE* out_;
   bool json_;
+  bool live_;
   std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> states_;  // image -> state, in first-seen order
+  int drawn_ = 0;                                            // lines of the table on screen
 };
 
 // `s` with every line after the first indented by `indent`, so a multi-line
