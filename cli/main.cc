@@ -6,6 +6,7 @@
 #include "builder/build/cli_commands.h"
 #include "builder/dockerfile/cli_commands.h"
 #include "builder/sandbox/sandbox.h"
+#include "builder/sandbox/snapshot.h"
 #include "builder/transfer/cli_commands.h"
 #include "builder/up/cli_commands.h"
 #include "common/log.h"
@@ -85,6 +86,9 @@ int main(int argc, char** argv) {
   if (argc > 1 && (std::string(argv[1]) == "build" || std::string(argv[1]) == "up" ||
                    std::string(argv[1]) == "cache")) {
     hoist::sandbox::ReexecInUserNamespace(argv);
+    // A mount namespace of its own where it may make one: RUN's overlays
+    // are private to this process and vanish with it.
+    hoist::sandbox::EnterMountNamespace();
   }
   hoist::build::CliCommands build_commands(app);
   if (build_commands.Owns(argc, argv)) return build_commands.Run(argc, argv);

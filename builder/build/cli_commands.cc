@@ -80,6 +80,21 @@ Status ApplyRunFlags(const BuildFlags& f, BuildOptions* o) {
   Result<sandbox::Isolation> iso = sandbox::ParseIsolation(isolation);
   if (!iso.ok()) return Status(Code::kInvalidArgument, "--isolation: " + iso.status().message());
   o->isolation = *iso;
+  std::string snap = f.snapshotter;
+  if (snap.empty()) {
+    const char* env = std::getenv("HOIST_SNAPSHOTTER");
+    snap = env != nullptr && *env != '\0' ? env : "auto";
+  }
+  if (snap == "auto") {
+    o->snapshotter = BuildOptions::Snapshotter::kAuto;
+  } else if (snap == "overlay") {
+    o->snapshotter = BuildOptions::Snapshotter::kOverlay;
+  } else if (snap == "walk") {
+    o->snapshotter = BuildOptions::Snapshotter::kWalk;
+  } else {
+    return Status(Code::kInvalidArgument, "--snapshotter: unknown snapshotter \"" + snap +
+                                              "\" (want auto, overlay or walk)");
+  }
   for (const std::string& spec : f.secrets) {
     Result<SecretSource> s = ParseSecretSpec(spec);
     if (!s.ok()) return s.status();
@@ -140,6 +155,9 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
   build_->add_option("--isolation", f.isolation,
                      "How RUN executes: auto (a user namespace, else root's namespaces, else "
                      "proot), userns, root or proot (default $HOIST_ISOLATION, else auto)");
+  build_->add_option("--snapshotter", f.snapshotter,
+                     "How RUN's changes are found: auto (overlay where the kernel allows it, "
+                     "else walk), overlay or walk (default $HOIST_SNAPSHOTTER, else auto)");
   build_
       ->add_option("--secret", f.secrets,
                    "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR "

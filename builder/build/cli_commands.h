@@ -65,9 +65,11 @@ struct BuildFlags {
   std::string isolation;             // "" = $HOIST_ISOLATION, else auto
   std::vector<std::string> secrets;  // --secret id=..,src=..
   std::vector<std::string> ssh;      // --ssh default[=SOCKET]
+  std::string snapshotter;           // "" = $HOIST_SNAPSHOTTER, else auto
 };
 
-// The RUN options of `flags` (--isolation, --secret, --ssh) into `o`.
+// The RUN options of `flags` (--isolation, --secret, --ssh, --snapshotter)
+// into `o`.
 // kInvalidArgument for a bad value (the message names the flag).
 Status ApplyRunFlags(const BuildFlags& flags, BuildOptions* o);
 

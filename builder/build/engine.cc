@@ -103,9 +103,16 @@ struct StageState {
 // A stage's private, writable copy of its root filesystem for RUN: made on
 // the first RUN that misses the cache, brought up to date with the layers
 // other steps add, written into by RUN steps directly.
+//
+// With the overlay snapshotter the live root is a stack instead: the
+// stage's extracted root filesystem (the rootfs cache, never written) under
+// the upper directories of the RUN steps since, each step mounting a new
+// overlay on top.
 struct LiveRoot {
-  std::string dir;    // "" until needed
-  size_t layers = 0;  // how many of the stage's layers it holds
+  std::string dir;                  // walk: the copy; "" until needed
+  size_t layers = 0;                // how many of the stage's layers it (or the stack) holds
+  std::string base;                 // overlay: the extracted root ("" = none yet)
+  std::vector<std::string> uppers;  // overlay: earlier steps' upper directories, oldest first
 };
 
 // What a RUN's --mount flags set up for one execution.
@@ -160,6 +167,7 @@ struct Builder::Impl {
   std::atomic<bool> cancel{false};
   std::unique_ptr<sandbox::Sandbox> sandbox;  // made by the first RUN that executes
   std::vector<std::string> live_roots;        // removed when the build ends
+  std::atomic<bool> overlay_failed{false};    // the kernel refused an overlay: walk from then on
   std::atomic<int> steps_run{0}, steps_cached{0};
   std::string sde_created;  // Rfc3339(SOURCE_DATE_EPOCH) or ""
 
@@ -712,6 +720,52 @@ struct Builder::Impl {
     return Status::Ok();
   }
 
+  // The overlay stack for st.layers: the stack of earlier RUN steps when it
+  // holds them all, else the extracted root filesystem alone. Returns the
+  // lower directories, top first.
+  Result<std::vector<std::string>> OverlayLowers(const StageState& st, LiveRoot& live) {
+    if (live.base.empty() || live.layers != st.layers.size() || live.uppers.size() > 64) {
+      Result<std::string> base = rootfs.Materialize(st.layers);
+      if (!base.ok()) return base.status();
+      if (base->empty()) {
+        Result<std::string> empty = EmptyDir();
+        if (!empty.ok()) return empty.status();
+        *base = *empty;
+      }
+      live.base = *base;
+      live.uppers.clear();
+      live.layers = st.layers.size();
+    }
+    std::vector<std::string> lowers(live.uppers.rbegin(), live.uppers.rend());
+    lowers.push_back(live.base);
+    return lowers;
+  }
+
+  // A snapshotter for the next RUN of the stage, begun: an overlay on the
+  // stage's stack, or the walk over its live copy.
+  Result<std::unique_ptr<sandbox::Snapshotter>> BeginSnapshot(const StageState& st, LiveRoot& live,
+                                                              sandbox::Sandbox& sb, int v) {
+    using Kind = BuildOptions::Snapshotter;
+    if (opt->snapshotter != Kind::kWalk && !overlay_failed.load()) {
+      Result<std::vector<std::string>> lowers = OverlayLowers(st, live);
+      if (!lowers.ok()) return lowers.status();
+      std::string dir = work_dir + "/overlay-" + UniqueName();
+      std::unique_ptr<sandbox::Snapshotter> snap =
+          sandbox::NewOverlaySnapshotter(*lowers, dir, sb.ids());
+      Status begun = snap->Begin();
+      if (begun.ok()) return snap;
+      RemoveTree(dir);
+      if (opt->snapshotter == Kind::kOverlay) return begun;
+      if (!overlay_failed.exchange(true)) {
+        progress.Log(v, "note: " + begun.message() + "; RUN changes are found by a walk");
+      }
+    }
+    HOIST_RETURN_IF_ERROR(UpdateLive(st, live, sb));
+    std::unique_ptr<sandbox::Snapshotter> snap = sandbox::NewWalkSnapshotter(live.dir, sb.ids());
+    HOIST_RETURN_IF_ERROR(snap->Begin());
+    return snap;
+  }
+
   // The part of a RUN's cache key that its bind mounts' sources decide.
   Result<std::string> MountSourcesKey(const PlannedStage& ps, const RunCommand& rc) {
     std::string key;
@@ -946,8 +1000,12 @@ struct Builder::Impl {
                           "--network=none needs a network namespace, which proot cannot make (use "
                           "--isolation userns or root)");
           }
-          HOIST_RETURN_IF_ERROR(UpdateLive(st, live, **sb));
-          Result<ExecUser> user = ResolveExecUser(st.config.config.user, live.dir);
+          Result<std::unique_ptr<sandbox::Snapshotter>> begun = BeginSnapshot(st, live, **sb, v);
+          if (!begun.ok()) return begun.status();
+          std::unique_ptr<sandbox::Snapshotter> snap = std::move(*begun);
+          const bool overlay = snap->Name() == "overlay";
+          const std::string root = snap->root();
+          Result<ExecUser> user = ResolveExecUser(st.config.config.user, root);
           if (!user.ok()) return user.status();
           RunMounts mounts;
           HOIST_RETURN_IF_ERROR(PrepareMounts(ps, st, rc, (*sb)->ids(), mounts));
@@ -964,16 +1022,13 @@ struct Builder::Impl {
             mount.read_only = true;
             mounts.mounts.push_back(mount);
           }
-          std::unique_ptr<sandbox::Snapshotter> snap =
-              sandbox::NewWalkSnapshotter(live.dir, (*sb)->ids());
-          HOIST_RETURN_IF_ERROR(snap->Begin());
           // The working directory is made when missing, as runc does, in the layer.
           if (wd != "/") {
             std::error_code ec;
-            std::filesystem::create_directories(live.dir + wd, ec);
+            std::filesystem::create_directories(root + wd, ec);
           }
           sandbox::RunSpec spec;
-          spec.rootfs = live.dir;
+          spec.rootfs = root;
           spec.argv = argv->argv;
           spec.env = st.run_args.Environment(st.config.config.env, plan.proxy_env);
           for (const std::string& e : mounts.env) spec.env.push_back(e);
@@ -996,7 +1051,7 @@ struct Builder::Impl {
           spec.on_output = [this, v](std::string_view line) { progress.Log(v, std::string(line)); };
           // The live root changes now: until the layer is written it is not
           // what live.layers says.
-          live.layers = static_cast<size_t>(-1);
+          if (!overlay) live.layers = static_cast<size_t>(-1);
           Result<sandbox::RunResult> run = (*sb)->Run(spec);
           if (!run.ok()) return run.status();
           if (!run->ok()) {
@@ -1030,11 +1085,16 @@ struct Builder::Impl {
           Result<std::vector<layer::Entry>> entries = snap->End();
           if (!entries.ok()) return entries.status();
           if (entries->empty()) {
-            live.layers = st.layers.size();
+            if (!overlay) live.layers = st.layers.size();
             return std::optional<LayerRef>();
           }
           Result<std::optional<LayerRef>> layer = WriteLayer(std::move(*entries));
-          if (layer.ok()) live.layers = st.layers.size() + (*layer ? 1 : 0);
+          if (layer.ok()) {
+            // Overlay: the upper directory holds this step's change, the next step's top lower.
+            if (overlay && *layer)
+              live.uppers.push_back(std::filesystem::path(root).parent_path().string() + "/upper");
+            live.layers = st.layers.size() + (*layer ? 1 : 0);
+          }
           return layer;
         });
     if (!added.ok()) return added.status();

@@ -86,6 +86,11 @@ struct BuildOptions {
   // agent sockets of RUN --mount=type=ssh (by id, "default" first), and a
   // per-step time limit (0 = none).
   sandbox::Isolation isolation = sandbox::Isolation::kAuto;
+  // How a RUN's change is found (snapshot.h): overlay where hoist has a
+  // mount namespace of its own and the kernel mounts one (auto falls back to
+  // the walk otherwise), or always the walk.
+  enum class Snapshotter { kAuto, kOverlay, kWalk };
+  Snapshotter snapshotter = Snapshotter::kAuto;
   std::map<std::string, SecretSource> secrets;
   std::map<std::string, std::string> ssh;
   std::chrono::milliseconds run_timeout{0};

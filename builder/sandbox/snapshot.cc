@@ -1,6 +1,8 @@
 #include "builder/sandbox/snapshot.h"
 
 #include <dirent.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -215,7 +218,165 @@ class WalkSnapshotter : public Snapshotter {
   bool begun_ = false;
 };
 
+bool g_mount_namespace = false;
+
+// An overlayfs whiteout: a character device 0/0.
+bool IsWhiteout(const struct stat& st) {
+  return S_ISCHR(st.st_mode) && st.st_rdev == 0;
+}
+
+// Whether this process is in a user namespace other than the initial one
+// (overlayfs then needs "userxattr" and keeps its markers in user.overlay.*).
+bool InUserNamespace() {
+  std::FILE* f = std::fopen("/proc/self/uid_map", "re");
+  if (f == nullptr) return false;
+  unsigned long inside = 0, outside = 0, count = 0;
+  bool initial = std::fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
+                 outside == 0 && count == 4294967295ul;
+  std::fclose(f);
+  return !initial;
+}
+
+class OverlaySnapshotter : public Snapshotter {
+ public:
+  OverlaySnapshotter(std::vector<std::string> lowers, std::string dir, IdMap ids)
+      : lowers_(std::move(lowers)),
+        upper_(dir + "/upper"),
+        work_(dir + "/work"),
+        merged_(dir + "/merged"),
+        dir_(std::move(dir)),
+        ids_(std::move(ids)),
+        userxattr_(InUserNamespace()) {}
+  ~OverlaySnapshotter() override {
+    if (mounted_) ::umount2(merged_.c_str(), MNT_DETACH);
+  }
+  std::string_view Name() const override { return "overlay"; }
+  const std::string& root() const override { return merged_; }
+
+  Status Begin() override {
+    if (!g_mount_namespace) {
+      return Status(Code::kUnsupported, "overlay: hoist has no mount namespace of its own");
+    }
+    if (lowers_.empty()) return Status(Code::kInvalidArgument, "overlay: no lower directory");
+    for (const std::string& d : {dir_, upper_, work_, merged_}) {
+      if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", d);
+    }
+    std::string opts = "lowerdir=";
+    for (size_t i = 0; i < lowers_.size(); ++i) {
+      for (char c : lowers_[i]) {
+        if (c == ':' || c == ',' || c == '\\') {
+          return Status(Code::kUnsupported, "overlay: a lower path holds ':' or ','");
+        }
+      }
+      opts += (i ? ":" : "") + lowers_[i];
+    }
+    opts += ",upperdir=" + upper_ + ",workdir=" + work_ + ",index=off";
+    // A renamed lower directory is copied, not redirected (userxattr implies it).
+    opts += userxattr_ ? ",userxattr" : ",redirect_dir=off";
+    if (opts.size() > 4000)
+      return Status(Code::kUnsupported, "overlay: too many lower directories");
+    if (::mount("overlay", merged_.c_str(), "overlay", 0, opts.c_str()) != 0) {
+      return Status(Code::kUnsupported,
+                    std::string("overlay: mount refused: ") + std::strerror(errno));
+    }
+    mounted_ = true;
+    // The merged root's own metadata is the top lower's.
+    return Status::Ok();
+  }
+
+  Result<std::vector<layer::Entry>> End() override {
+    if (!mounted_) return Status(Code::kInternal, "snapshot: End without Begin");
+    if (::umount2(merged_.c_str(), 0) != 0 && ::umount2(merged_.c_str(), MNT_DETACH) != 0) {
+      return ErrnoStatus("unmount", merged_);
+    }
+    mounted_ = false;
+    Result<TreeState> up = ScanTree(upper_, ids_);
+    if (!up.ok()) return up.status();
+    TreeState before, after;
+    for (auto& [path, a] : *up) {
+      if (path.empty()) continue;
+      std::optional<FileState> b = LowerState(path);
+      const std::string host = upper_ + "/" + path;
+      struct stat st {};
+      if (::lstat(host.c_str(), &st) == 0 && IsWhiteout(st)) {
+        if (b) before.emplace(path, *b);  // deleted: in before, not after
+        continue;
+      }
+      FileState now = a;
+      if (b) {
+        bool opaque = S_ISDIR(now.mode) && Opaque(host);
+        if (!opaque) {
+          // A copy-up is a new inode of the same file: compare the rest.
+          now.ino = b->ino;
+          now.dev = b->dev;
+          if (S_ISREG(now.mode) && now.nlink == 1 && b->nlink > 1) now.nlink = b->nlink;
+        }
+        before.emplace(path, *b);
+      }
+      after.emplace(path, std::move(now));
+    }
+    // Parents of every change are in the upper directory (overlayfs copies
+    // them up); the root itself is not part of a layer.
+    return DiffTrees(before, after, upper_);
+  }
+
+ private:
+  bool Opaque(const std::string& path) const {
+    std::optional<std::string> v =
+        GetXattr(path, userxattr_ ? "user.overlay.opaque" : "trusted.overlay.opaque");
+    return v && *v == "y";
+  }
+  // `path`'s state in the lower directories as overlayfs merges them.
+  std::optional<FileState> LowerState(const std::string& path) const {
+    for (const std::string& lower : lowers_) {
+      // An ancestor that is a whiteout or not a directory hides the path in
+      // this and every lower layer; an opaque ancestor hides the lower ones.
+      bool opaque_above = false;
+      for (size_t slash = path.find('/'); slash != std::string::npos;
+           slash = path.find('/', slash + 1)) {
+        std::string anc = lower + "/" + path.substr(0, slash);
+        struct stat st {};
+        if (::lstat(anc.c_str(), &st) != 0) break;
+        if (!S_ISDIR(st.st_mode)) return std::nullopt;
+        if (Opaque(anc)) opaque_above = true;
+      }
+      const std::string host = lower + "/" + path;
+      struct stat st {};
+      if (::lstat(host.c_str(), &st) == 0) {
+        if (IsWhiteout(st)) return std::nullopt;
+        return StateOf(host, st, ids_);
+      }
+      if (opaque_above) return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::string> lowers_;
+  std::string upper_, work_, merged_, dir_;
+  IdMap ids_;
+  bool userxattr_;
+  bool mounted_ = false;
+};
+
 }  // namespace
+
+bool EnterMountNamespace() {
+  if (g_mount_namespace) return true;
+  if (::geteuid() != 0) return false;
+  if (::unshare(CLONE_NEWNS) != 0) return false;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  g_mount_namespace = true;
+  return true;
+}
+
+bool HaveMountNamespace() {
+  return g_mount_namespace;
+}
+
+std::unique_ptr<Snapshotter> NewOverlaySnapshotter(std::vector<std::string> lowers, std::string dir,
+                                                   IdMap ids) {
+  return std::make_unique<OverlaySnapshotter>(std::move(lowers), std::move(dir), std::move(ids));
+}
 
 Result<TreeState> ScanTree(const std::string& root, const IdMap& ids) {
   struct stat st {};

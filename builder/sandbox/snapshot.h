@@ -100,4 +100,27 @@ class Snapshotter {
 // (Sandbox::ids()). Not thread-safe; one step at a time.
 std::unique_ptr<Snapshotter> NewWalkSnapshotter(std::string root, IdMap ids);
 
+// The overlay snapshotter: Begin mounts overlayfs at `dir`/merged (root())
+// with `lowers` as its lower directories (top first: earlier steps' upper
+// directories, then an extracted root filesystem, all left unchanged) and
+// `dir`/upper as the upper directory, which receives every change the step
+// makes. End unmounts and reads the change from the upper directory alone
+// (whiteouts, opaque directories, copied-up files whose metadata did not
+// change are left out), so it costs what the change costs, not what the
+// root holds; the entries are those the walk gives for the same change.
+// `dir`/upper stays a valid lower directory for the next step.
+// Requires a mount namespace of this process's own (EnterMountNamespace);
+// Begin fails with kUnsupported when there is none or the kernel refuses the
+// mount (then the walk is the way). Not thread-safe; one step at a time.
+std::unique_ptr<Snapshotter> NewOverlaySnapshotter(std::vector<std::string> lowers, std::string dir,
+                                                   IdMap ids);
+
+// Moves this process into a mount namespace of its own (mounts made there,
+// e.g. overlays, vanish with it), when it may (euid 0, also as root of a
+// user namespace). Returns whether it is in one now.
+// REQUIRES: no other thread runs (call it first thing in main).
+bool EnterMountNamespace();
+// Whether EnterMountNamespace succeeded in this process.
+bool HaveMountNamespace();
+
 }  // namespace hoist::sandbox

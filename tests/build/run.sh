@@ -6,7 +6,8 @@
 #     with `tar -tvf`; a rebuild runs nothing;
 #   - the same layers from every isolation: the default, --isolation root,
 #     --isolation proot, and as an unprivileged user (nobody, dropped to with
-#     setpriv) without and with a subordinate id range;
+#     setpriv) without and with a subordinate id range; and from both
+#     snapshotters (overlay, walk), as root and in a user namespace;
 #   - Dockerfile.mounts: cache (survives builds), secret (file and env;
 #     absent from every blob and from the cache records), bind (context with
 #     .dockerignore, read-only; rw with writes discarded; another stage),
@@ -73,6 +74,12 @@ for iso in root proot; do
   expect "digest with --isolation $iso" "$d" "$digest"
   log "--isolation $iso: same image $d"
 done
+# ... and from both snapshotters (overlay upper directory, metadata walk).
+for snap in overlay walk; do
+  d=$(hb "$T/snap-$snap.log" --no-cache --snapshotter "$snap" --build-arg "BASE=$BASE" "$CTX")
+  expect "digest with --snapshotter $snap" "$d" "$digest"
+  log "--snapshotter $snap: same image $d"
+done
 
 # as_nobody HOME ARGS...: hoist build as nobody (uid 65534) with its own store.
 as_nobody() {
@@ -111,6 +118,11 @@ log "nobody: same image; proot as nobody: $([ "$d" = "$digest" ] && echo "same i
   d=$(as_nobody "$T/nobody-subid" --build-arg "BASE=$BASE" "$CTX" 2>"$T/nobody-subid.log") ||
     { tail -30 "$T/nobody-subid.log" >&2; fail "the build as nobody with subordinate ids failed"; }
   expect "digest as nobody with subordinate ids" "$d" "$digest"
+  # An unprivileged overlay (userxattr) in hoist's own user namespace.
+  d=$(as_nobody "$T/nobody-subid" --no-cache --snapshotter overlay --build-arg "BASE=$BASE" "$CTX" \
+    2>"$T/nobody-subid-overlay.log") ||
+    { tail -30 "$T/nobody-subid-overlay.log" >&2; fail "the overlay build as nobody with subordinate ids failed"; }
+  expect "digest as nobody with subordinate ids and an overlay" "$d" "$digest"
   [ -z "$(find "$T/nobody-subid/store/work" -mindepth 1 -maxdepth 1 2>/dev/null)" ] ||
     fail "the build left its work directory behind: $(ls "$T/nobody-subid/store/work")"
 ) || exit 1
