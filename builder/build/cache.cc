@@ -17,6 +17,7 @@
 
 #include "builder/build/image_store.h"
 #include "builder/build/paths.h"
+#include "builder/store/file_io.h"
 #include "builder/transfer/image.h"
 #include "builder/transfer/layout.h"
 #include "common/media_types.h"
@@ -154,23 +155,6 @@ uint64_t RootfsBytes(const std::string& dir) {
   return j.is_object() ? j.value("bytes", uint64_t{0}) : 0;
 }
 
-Status RemoveTree(const std::string& path) {
-  std::error_code ec;
-  // An extraction may hold read-only directories (non-root builds keep
-  // their modes): make them writable on the way down.
-  for (auto it = fs::recursive_directory_iterator(
-           path, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) {
-      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-    }
-  }
-  fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-  fs::remove_all(path, ec);
-  if (ec) return Status(Code::kIo, "remove " + path + ": " + ec.message());
-  return Status::Ok();
-}
-
 }  // namespace
 
 CacheKeyBuilder::CacheKeyBuilder(std::string_view kind) {
@@ -246,7 +230,7 @@ Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {
       e.bytes = RootfsBytes(p);
       entries.push_back(std::move(e));
     } else if (n.rfind(".tmp-", 0) == 0 && old_enough(MtimeOf(p)) && o.min_age_sec > 0) {
-      HOIST_RETURN_IF_ERROR(RemoveTree(p));  // an extraction whose builder died
+      HOIST_RETURN_IF_ERROR(store::RemoveTree(p));  // an extraction whose builder died
     } else if (n.size() == 69 && n.substr(64) == ".json") {
       struct stat st;
       if (::stat((rootfs_dir + "/" + n.substr(0, 64)).c_str(), &st) != 0) ::unlink(p.c_str());
@@ -294,7 +278,7 @@ Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {
         HOIST_RETURN_IF_ERROR(delete_blob(b));
       }
     } else {
-      HOIST_RETURN_IF_ERROR(RemoveTree(e.path));
+      HOIST_RETURN_IF_ERROR(store::RemoveTree(e.path));
       ::unlink((e.path + ".json").c_str());
       ++report.rootfs_removed;
       report.bytes_freed += e.bytes;
@@ -327,7 +311,7 @@ Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {
       std::string p = run_cache + "/" + n;
       store::UniqueFd lock(::open((p + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
       if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;
-      HOIST_RETURN_IF_ERROR(RemoveTree(p));
+      HOIST_RETURN_IF_ERROR(store::RemoveTree(p));
       ++report.run_caches_removed;
     }
   }

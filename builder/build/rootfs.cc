@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -48,6 +49,18 @@ void CopyXattrs(int from, int to) {
   }
 }
 
+// `size` bytes from `in` to `out` (copy_file_range: a reflink where the
+// filesystem offers one).
+Status CopyContent(int in, int out, off_t size, const std::string& where) {
+  for (off_t left = size; left > 0;) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(left), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus("copy", where);
+    left -= n;
+  }
+  return Status::Ok();
+}
+
 // Copies the regular file `name` of `src` into `dst` (content, mode,
 // xattrs; the owner when root).
 Status CopyFile(int src, int dst, const std::string& name, const struct stat& st,
@@ -57,13 +70,7 @@ Status CopyFile(int src, int dst, const std::string& name, const struct stat& st
   UniqueFd out(::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                         st.st_mode & 07777));
   if (!out.valid()) return ErrnoStatus("create", "copy of " + where);
-  for (off_t left = st.st_size; left > 0;) {
-    ssize_t n =
-        ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ErrnoStatus("copy", where);
-    left -= n;
-  }
+  HOIST_RETURN_IF_ERROR(CopyContent(in.get(), out.get(), st.st_size, where));
   CopyXattrs(in.get(), out.get());
   if (::geteuid() == 0) ::fchown(out.get(), st.st_uid, st.st_gid);
   ::fchmod(out.get(), st.st_mode & 07777);
@@ -75,6 +82,7 @@ struct TreeCopy {
   bool copy = false;  // false: hard links; true: private copies (hard links among them kept)
   bool root = false;  // euid 0: owners are kept
   int top = -1;       // the copy's root directory
+  const std::function<bool(const std::string&)>* excluded = nullptr;  // paths left out
   std::map<std::pair<dev_t, ino_t>, std::string>
       seen;  // copy: first copy of an inode (dst-relative)
 };
@@ -130,15 +138,17 @@ Status LinkDir(int src, int dst, const std::string& where, const std::string& re
       return ErrnoStatus("stat", where + "/" + name);
     }
     std::string sub = rel.empty() ? name : rel + "/" + name;
+    if (tc.excluded != nullptr && *tc.excluded && (*tc.excluded)(sub)) continue;
     if (!S_ISDIR(st.st_mode) && tc.copy) {
       HOIST_RETURN_IF_ERROR(CopyOther(src, dst, name, st, where + "/" + name, sub, tc));
       continue;
     }
     if (!S_ISDIR(st.st_mode)) {
       if (::linkat(src, name.c_str(), dst, name.c_str(), 0) == 0) continue;
-      // An inode at the filesystem's link limit gets a copy of its own.
-      if (errno != EMLINK || !S_ISREG(st.st_mode)) return ErrnoStatus("link", where + "/" + name);
-      HOIST_RETURN_IF_ERROR(CopyFile(src, dst, name, st, where + "/" + name));
+      // An inode at the filesystem's link limit, or on another filesystem,
+      // gets a copy of its own.
+      if (errno != EMLINK && errno != EXDEV) return ErrnoStatus("link", where + "/" + name);
+      HOIST_RETURN_IF_ERROR(CopyOther(src, dst, name, st, where + "/" + name, sub, tc));
       continue;
     }
     if (::mkdirat(dst, name.c_str(), 0700) != 0) return ErrnoStatus("mkdir", where + "/" + name);
@@ -158,21 +168,6 @@ Status LinkDir(int src, int dst, const std::string& where, const std::string& re
   return Status::Ok();
 }
 
-Status RemoveTree(const std::string& path) {
-  std::error_code ec;
-  namespace fs = std::filesystem;
-  for (auto it = fs::recursive_directory_iterator(path, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) {
-      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-    }
-  }
-  ec.clear();
-  fs::remove_all(path, ec);
-  if (ec) return Status(Code::kIo, "remove " + path + ": " + ec.message());
-  return Status::Ok();
-}
-
 }  // namespace
 
 Digest ChainId(const std::vector<Digest>& diff_ids) {
@@ -185,7 +180,8 @@ Digest ChainId(const std::vector<Digest>& diff_ids) {
 
 namespace {
 
-Status CopyTreeWith(const std::string& src, const std::string& dst, bool copy) {
+Status CopyTreeWith(const std::string& src, const std::string& dst, bool copy,
+                    const std::function<bool(const std::string&)>* excluded) {
   UniqueFd s(::open(src.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!s.valid()) return ErrnoStatus("open", src);
   struct stat st;
@@ -197,6 +193,7 @@ Status CopyTreeWith(const std::string& src, const std::string& dst, bool copy) {
   tc.copy = copy;
   tc.root = ::geteuid() == 0;
   tc.top = t.get();
+  tc.excluded = excluded;
   HOIST_RETURN_IF_ERROR(LinkDir(s.get(), t.get(), src, "", tc, 0));
   CopyXattrs(s.get(), t.get());
   if (tc.root) ::fchown(t.get(), st.st_uid, st.st_gid);
@@ -211,11 +208,21 @@ Status CopyTreeWith(const std::string& src, const std::string& dst, bool copy) {
 }  // namespace
 
 Status LinkTree(const std::string& src, const std::string& dst) {
-  return CopyTreeWith(src, dst, false);
+  return CopyTreeWith(src, dst, false, nullptr);
 }
 
-Status CopyTree(const std::string& src, const std::string& dst) {
-  return CopyTreeWith(src, dst, true);
+Status CopyTree(const std::string& src, const std::string& dst, const TreeCopyOptions& options) {
+  return CopyTreeWith(src, dst, options.copy, &options.excluded);
+}
+
+Status CopyFileTo(const std::string& from, const std::string& to) {
+  struct stat st;
+  if (::stat(from.c_str(), &st) != 0) return ErrnoStatus("stat", from);
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return ErrnoStatus("open", from);
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
+  if (!out.valid()) return ErrnoStatus("create", to);
+  return CopyContent(in.get(), out.get(), st.st_size, from);
 }
 
 std::mutex* RootfsCache::ChainMutex(const std::string& hex) {
@@ -285,7 +292,7 @@ Result<std::string> RootfsCache::Materialize(const std::vector<LayerRef>& layers
     // Another process extracted the same chain first: use theirs.
     if (errno != EEXIST && errno != ENOTEMPTY) st = ErrnoStatus("rename", staging);
   }
-  if (Exists(staging)) RemoveTree(staging);
+  if (Exists(staging)) (void)store::RemoveTree(staging);
   if (!st.ok()) return st;
   std::lock_guard<std::mutex> lock(mu_);
   stats_.layers_applied += applied;

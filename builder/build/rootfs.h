@@ -21,6 +21,7 @@
 // and processes (racing extractions: the first rename wins).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,17 @@ Status LinkTree(const std::string& src, const std::string& dst);
 // (copy_file_range: a reflink where the filesystem offers one), hard links
 // among them kept; symlinks, fifos and devices (when root) recreated; modes,
 // times, xattrs and (when root) owners kept; sockets left out.
-Status CopyTree(const std::string& src, const std::string& dst);
+// With copy = false, what is not a directory is hard-linked instead (as
+// LinkTree, but copied where no link can be made). `excluded` (paths
+// relative to `src`) leaves paths out.
+struct TreeCopyOptions {
+  bool copy = true;
+  std::function<bool(const std::string& rel)> excluded;
+};
+Status CopyTree(const std::string& src, const std::string& dst,
+                const TreeCopyOptions& options = {});
+
+// Copies the regular file `from` to the new file `to` (content and mode).
+Status CopyFileTo(const std::string& from, const std::string& to);
 
 }  // namespace hoist::build

@@ -11,6 +11,7 @@
 #include <memory>
 #include <regex>
 
+#include "builder/build/rootfs.h"
 #include "builder/dockerfile/parser.h"
 #include "builder/dockerfile/text.h"
 #include "builder/store/file_io.h"
@@ -219,62 +220,6 @@ Result<std::string> ReadSecret(const SecretSource& s) {
 }  // namespace hoist::build
 
 namespace hoist::build {
-namespace {
-
-Status MirrorDir(int src, int dst, const std::string& rel,
-                 const std::function<bool(const std::string&)>& excluded, bool copy, int depth) {
-  if (depth > 4096) return Status(Code::kInvalidArgument, rel + ": directories nested too deep");
-  int dup = ::dup(src);
-  if (dup < 0) return ErrnoStatus("dup", rel);
-  DIR* d = ::fdopendir(dup);
-  if (d == nullptr) {
-    ::close(dup);
-    return ErrnoStatus("opendir", rel);
-  }
-  std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string sub = rel.empty() ? name : rel + "/" + name;
-    if (excluded(sub)) continue;
-    struct stat st;
-    if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-      return ErrnoStatus("stat", sub);
-    if (S_ISDIR(st.st_mode)) {
-      if (::mkdirat(dst, name.c_str(), st.st_mode & 07777) != 0) return ErrnoStatus("mkdir", sub);
-      store::UniqueFd s(
-          ::openat(src, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      store::UniqueFd t(
-          ::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!s.valid() || !t.valid()) return ErrnoStatus("open", sub);
-      HOIST_RETURN_IF_ERROR(MirrorDir(s.get(), t.get(), sub, excluded, copy, depth + 1));
-      ::fchmod(t.get(), st.st_mode & 07777);
-    } else if (S_ISLNK(st.st_mode)) {
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlinkat(src, name.c_str(), target.data(), target.size());
-      if (n < 0) return ErrnoStatus("readlink", sub);
-      target.resize(static_cast<size_t>(n));
-      if (::symlinkat(target.c_str(), dst, name.c_str()) != 0) return ErrnoStatus("symlink", sub);
-    } else if (S_ISREG(st.st_mode)) {
-      if (!copy && ::linkat(src, name.c_str(), dst, name.c_str(), 0) == 0) continue;
-      store::UniqueFd in(::openat(src, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!in.valid()) return ErrnoStatus("open", sub);
-      store::UniqueFd out(
-          ::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
-      if (!out.valid()) return ErrnoStatus("create", sub);
-      for (off_t left = st.st_size; left > 0;) {
-        ssize_t n =
-            ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return ErrnoStatus("copy", sub);
-        left -= n;
-      }
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 Status MirrorTree(const std::string& src_root, const std::string& rel, const std::string& dst,
                   const std::function<bool(const std::string&)>& excluded, bool copy) {
@@ -282,31 +227,15 @@ Status MirrorTree(const std::string& src_root, const std::string& rel, const std
   struct stat st;
   if (::stat(from.c_str(), &st) != 0) return ErrnoStatus("stat", "/" + rel);
   if (!S_ISDIR(st.st_mode)) {
-    // A single file: dst becomes the file.
-    std::string parent = dst.substr(0, dst.rfind('/'));
-    store::UniqueFd to(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!to.valid()) return ErrnoStatus("open", parent);
-    std::string name = dst.substr(dst.rfind('/') + 1);
     if (!copy && ::link(from.c_str(), dst.c_str()) == 0) return Status::Ok();
-    store::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!in.valid()) return ErrnoStatus("open", "/" + rel);
-    store::UniqueFd out(::openat(to.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                                 st.st_mode & 07777));
-    if (!out.valid()) return ErrnoStatus("create", dst);
-    for (off_t left = st.st_size; left > 0;) {
-      ssize_t n =
-          ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return ErrnoStatus("copy", "/" + rel);
-      left -= n;
-    }
-    return Status::Ok();
+    return CopyFileTo(from, dst);
   }
-  if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0) return ErrnoStatus("mkdir", dst);
-  store::UniqueFd s(::open(from.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  store::UniqueFd t(::open(dst.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!s.valid() || !t.valid()) return ErrnoStatus("open", "/" + rel);
-  return MirrorDir(s.get(), t.get(), rel, excluded, copy, 0);
+  TreeCopyOptions o;
+  o.copy = copy;
+  o.excluded = [&](const std::string& sub) {
+    return excluded(rel.empty() ? sub : rel + "/" + sub);
+  };
+  return CopyTree(from, dst, o);
 }
 
 }  // namespace hoist::build

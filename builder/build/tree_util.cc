@@ -223,13 +223,7 @@ Result<std::string> MakeTempDir(const std::string& parent, std::string_view pref
 }
 
 void RemoveTree(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(path, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
-  }
-  fs::remove_all(path, ec);
+  (void)store::RemoveTree(path);
 }
 
 Result<std::pair<Digest, uint64_t>> SaveStream(ByteSource& in, const std::string& path,

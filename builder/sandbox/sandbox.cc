@@ -14,6 +14,7 @@
 
 #include "builder/sandbox/isolations.h"
 #include "builder/sandbox/supervise.h"
+#include "builder/store/file_io.h"
 
 namespace hoist::sandbox {
 namespace {
@@ -127,20 +128,7 @@ Result<std::unique_ptr<Sandbox>> MakeSandbox(Isolation isolation, std::string* n
 }
 
 Status Sandbox::RemoveTree(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(fs::symlink_status(path, ec))) return Status::Ok();
-  // Directories a step made read-only (or unsearchable) block the removal.
-  for (auto it = fs::recursive_directory_iterator(path, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) {
-      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-    }
-  }
-  ec.clear();
-  fs::remove_all(path, ec);
-  if (ec) return Status(Code::kIo, "remove " + path + ": " + ec.message());
-  return Status::Ok();
+  return store::RemoveTree(path);
 }
 
 Result<std::unique_ptr<EtcFiles>> EtcFiles::Make(const RunSpec& spec) {

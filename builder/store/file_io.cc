@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 namespace hoist::store {
 
@@ -58,6 +59,27 @@ Status MakeDirs(const std::string& path) {
   }
   // EEXIST: another process made it between our stat and mkdir.
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", path);
+  return Status::Ok();
+}
+
+Status RemoveTree(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) return Status::Ok();
+  for (auto it = fs::recursive_directory_iterator(
+           path, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) {
+      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+  }
+  ec.clear();
+  if (fs::is_directory(fs::symlink_status(path, ec))) {
+    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
+  }
+  ec.clear();
+  fs::remove_all(path, ec);
+  if (ec) return Status(Code::kIo, "remove " + path + ": " + ec.message());
   return Status::Ok();
 }
 

@@ -61,4 +61,9 @@ Status WriteAll(int fd, const char* data, size_t n, const std::string& what);
 // Creates `path` and its missing parents with mode 0755 (before umask).
 Status MakeDirs(const std::string& path);
 
+// Removes the tree at `path` (a missing one is Ok), first making its
+// directories writable and searchable by their owner: extractions and RUN
+// steps leave read-only directories behind. kIo names what failed.
+Status RemoveTree(const std::string& path);
+
 }  // namespace hoist::store
