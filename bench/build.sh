@@ -1,35 +1,63 @@
 #!/usr/bin/env bash
-# bench/build.sh: `hoist build` vs `buildah bud` on one COPY-heavy project.
+# bench/build.sh: `hoist build` vs `buildah bud --isolation chroot` on three
+# projects, both builders in one run.
 #
-#   bench/build.sh                       # both builders, 3 runs each
-#   RUNS=5 BUILDERS=hoist bench/build.sh
+#   bench/build.sh                                   # everything, 3 runs each
+#   RUNS=5 BUILDERS=hoist PROJECTS="run root" bench/build.sh
 #
-# The project (made deterministically under $WORK/ctx, the same bytes on every
-# machine): 2,000 text files of 1-8 KiB in src/dir00..dir19 and one 100 MiB
-# incompressible big.bin, built in two stages (COPY into a build stage, then
-# COPY --from into the final one, with ARG, ENV, WORKDIR, LABEL and CMD). It is
-# the shared peer project (../shared/bench/build-bench.sh) without its RUN
-# step, which hoist does not execute yet. FROM is a busybox image made offline
-# (testdata/make-base-image.sh) and pushed to a `hoist registry serve` on
-# 127.0.0.1 that both builders pull from and push to.
+# The projects (made deterministically under $WORK, the same bytes on every
+# machine), all FROM a busybox image made offline (testdata/make-base-image.sh)
+# and pushed to a `hoist registry serve` on 127.0.0.1 that both builders pull
+# from and push to:
+#   app   the shared peer project (../shared/bench/build-bench.sh), byte for
+#         byte: 2,000 text files of 1-8 KiB in src/dir00..dir19 and one 100 MiB
+#         incompressible big.bin, two stages (COPY, a RUN that writes 202 files,
+#         then COPY --from into the final one, with ARG, ENV, WORKDIR, LABEL, CMD)
+#   run   RUN-heavy, one stage: A writes 10,000 small files, B deletes half of
+#         them, L writes 256 MiB from /dev/urandom, C changes one byte of it
+#         (C alone reads ARG CHANGE)
+#   root  a root of ROOT_FILES files of 64 KiB (16,384: 1 GiB) written by one
+#         RUN, then two RUNs that each write 1 KiB (both after ARG CHANGE); the
+#         same Dockerfile with FILES=0 is the small root (the busybox base)
 #
 # Per builder, with hyperfine (RUNS runs, median):
-#   cold        every local image, layer and cache entry removed first
-#   warm        rebuild, nothing changed
-#   one_change  rebuild after one line was appended to one small file
-#   push_cold   push to a new repository each run (every layer uploaded)
-#   push_warm   push again to the same repository (every blob already there)
-# and prints a Markdown table with the ratio buildah / hoist (> 1: hoist faster).
+#   cold          app: every local image, layer and cache entry removed first
+#   warm          app: rebuild, nothing changed
+#   one_change    app: rebuild after one line was appended to one small file
+#   push_cold     app: push to a new repository each run (every layer uploaded)
+#   push_warm     app: push again to the same repository (every blob there)
+#   run_cold      run: everything removed first
+#   run_warm      run: rebuild, nothing changed
+#   run_change    run: rebuild with a new CHANGE (only C runs again)
+#   root_cold     root, 1 GiB: everything removed first (1 run)
+#   root_change   root, 1 GiB: rebuild with a new CHANGE (the two 1 KiB RUNs)
+#   small_change  root, small: the same
+# and prints a Markdown table with the ratio buildah / hoist (> 1: hoist
+# faster), then hoist's own time for each step it ran (`--progress json`,
+# medians): in root_change the first 1 KiB RUN makes the stage's live root
+# (a copy of the root) and walks it, the second walks the same live root, so
+# the two separate the copy from the snapshot. "after the build" is the time
+# from the last step's end to the summary line (removing the live root).
+#
+# Knobs (environment): RUNS (3), BUILDERS ("hoist buildah"), PROJECTS
+# ("app run root"), ROOT_FILES (16384), WORK (/tmp/hoist-bench-build), HOIST
+# (build/cli/hoist; run a copy if the build directory may change), and
+# HOIST_ISOLATION, which hoist itself reads (auto: a user namespace here).
+# After each project, the image each builder made is checked (file counts,
+# sizes) with `buildah run`.
 # Loopback only; every process it starts is stopped by PID on exit.
 set -euo pipefail
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-3}
 BUILDERS=${BUILDERS:-"hoist buildah"}
+PROJECTS=${PROJECTS:-"app run root"}
+ROOT_FILES=${ROOT_FILES:-16384}
 WORK=${WORK:-/tmp/hoist-bench-build}
 HOIST=${HOIST:-$ROOT/build/cli/hoist}
 log() { echo "[bench/build] $*" >&2; }
 die() { log "$*"; exit 1; }
+want() { [[ " $PROJECTS " == *" $1 "* ]]; }
 
 "$ROOT/scripts/setup.sh" bench >/dev/null
 for c in buildah hyperfine skopeo jq openssl; do
@@ -53,63 +81,97 @@ REGISTRY=$(cat "$WORK/registry.addr")
 skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$WORK/base:latest" \
   "docker://$REGISTRY/base:latest" >/dev/null
 
-# --- the project -------------------------------------------------------------
-CTX=$WORK/ctx
-if [ ! -f "$CTX/.complete" ]; then
-  log "making the project in $CTX"
-  rm -rf "$CTX"
-  mkdir -p "$CTX/src"
-  /usr/bin/python3 - "$CTX/src" <<'PY'
+# --- the projects --------------------------------------------------------------
+# app: what ../shared/bench/build-bench.sh makes (same generator, same bytes).
+APP=$WORK/app
+if want app && [ ! -f "$APP/.complete" ]; then
+  log "making the app project in $APP"
+  rm -rf "$APP"
+  mkdir -p "$APP/src"
+  /usr/bin/python3 - "$APP/src" <<'PY'
 import os, random, sys
-root, rng = sys.argv[1], random.Random(20261126)
-vocab = "layer blob digest manifest index config tar gzip image registry stage copy cache".split()
+root = sys.argv[1]
+rng = random.Random(20261126)
+words = ("alpha beta gamma delta layer blob digest manifest index config tar gzip "
+         "oci image registry push pull build stage copy run env arg label cmd "
+         "workdir cache chunk upload mount tag").split()
 for i in range(2000):
     d = os.path.join(root, "dir%02d" % (i // 100))
     os.makedirs(d, exist_ok=True)
-    size, out = rng.randint(1024, 8192), []
-    while sum(len(w) + 1 for w in out) < size:
-        out.append(rng.choice(vocab) if rng.random() < 0.7 else "%08x" % rng.getrandbits(32))
+    size = rng.randint(1024, 8192)
+    parts, n = [], 0
+    while n < size:
+        w = rng.choice(words) if rng.random() < 0.7 else "%08x" % rng.getrandbits(32)
+        parts.append(w); n += len(w) + 1
+    text = (" ".join(parts))[:size - 1] + "\n"
     with open(os.path.join(d, "file%04d.txt" % i), "w") as f:
-        f.write(" ".join(out)[: size - 1] + "\n")
+        f.write(text)
 PY
   (set +o pipefail # openssl ends on SIGPIPE once head has its bytes
-    openssl enc -aes-128-ctr -nosalt -pass pass:hoist-bench-build -pbkdf2 </dev/zero 2>/dev/null |
-      head -c $((100 << 20)) >"$CTX/big.bin")
-  cat >"$CTX/Dockerfile" <<'EOF'
-ARG BASE
+    openssl enc -aes-128-ctr -nosalt -pass pass:build-bench-100MiB -pbkdf2 </dev/zero 2>/dev/null |
+      head -c $((100 << 20)) >"$APP/big.bin")
+  cat >"$APP/Dockerfile" <<'EOF'
+ARG BASE=127.0.0.1:5000/base:latest
 FROM ${BASE} AS build
 ARG APP_VERSION=1.0
 ENV APP_HOME=/app APP_VERSION=${APP_VERSION}
 WORKDIR /app
 COPY src/ /app/src/
 COPY big.bin /app/data/big.bin
+RUN sh -c 'mkdir -p /app/gen && i=0; while [ $i -lt 200 ]; do echo "generated $i $APP_VERSION" > /app/gen/f$i.txt; i=$((i+1)); done; find /app/src -type f | wc -l > /app/gen/count; cat /app/src/dir00/* | sha256sum > /app/gen/sum'
 
 FROM ${BASE}
 ARG APP_VERSION=1.0
-LABEL org.opencontainers.image.title="bench app" org.opencontainers.image.version="${APP_VERSION}"
+LABEL org.opencontainers.image.title="build-bench reference app" org.opencontainers.image.version="${APP_VERSION}"
 ENV APP_HOME=/app
 WORKDIR /app
+COPY --from=build /app/gen /app/gen
 COPY --from=build /app/src /app/src
 COPY --from=build /app/data/big.bin /app/data/big.bin
-CMD ["sh", "-c", "ls /app/src | wc -l"]
+CMD ["sh", "-c", "cat /app/gen/count"]
 EOF
-  touch "$CTX/.complete"
+  touch "$APP/.complete"
 fi
-CHANGED=$CTX/src/dir07/file0742.txt
-cp "$CHANGED" "$WORK/changed.orig"
-trap 'cp "$WORK/changed.orig" "$CHANGED"; cleanup' EXIT
+# run and root: a Dockerfile each (the trailing "# X:" names the step in the
+# step table; the shell ignores it).
+mkdir -p "$WORK/run" "$WORK/root"
+cat >"$WORK/run/Dockerfile" <<'EOF'
+ARG BASE=127.0.0.1:5000/base:latest
+FROM ${BASE}
+WORKDIR /data
+RUN mkdir many && cd many && i=1; while [ $i -le 10000 ]; do echo "file $i" >f$i; i=$((i + 1)); done  # A: write 10,000 files
+RUN cd many && seq 2 2 10000 | sed 's/^/f/' | xargs rm  # B: delete 5,000 of them
+RUN dd if=/dev/urandom of=large.bin bs=1M count=256 2>/dev/null  # L: write 256 MiB
+ARG CHANGE=0
+RUN printf '%s' "$CHANGE" | tail -c 1 | dd of=large.bin bs=1 seek=134217728 count=1 conv=notrunc 2>/dev/null  # C: change 1 byte of 256 MiB
+EOF
+cat >"$WORK/root/Dockerfile" <<'EOF'
+ARG BASE=127.0.0.1:5000/base:latest
+FROM ${BASE}
+ARG FILES=16384
+RUN for d in $(seq -w 0 15); do mkdir -p /big/d$d; done && busybox awk -v n="$FILES" 'BEGIN { s = "0123456789abcdef"; while (length(s) < 65536) s = s s; s = substr(s, 6); for (i = 0; i < n; i++) { f = sprintf("/big/d%02d/f%05d", i % 16, i); printf "%05d%s", i, s > f; close(f) } }'  # G: FILES files of 64 KiB
+ARG CHANGE=0
+RUN head -c 1024 /dev/urandom >/change-1.bin  # K1: 1 KiB, first RUN (copies the root)
+RUN head -c 1024 /dev/urandom >/change-2.bin  # K2: 1 KiB, second RUN (same live root)
+EOF
+echo 0 >"$WORK/change"
+if want app; then
+  CHANGED=$APP/src/dir07/file0742.txt
+  cp "$CHANGED" "$WORK/changed.orig"
+  trap 'cp "$WORK/changed.orig" "$CHANGED"; cleanup' EXIT
+fi
 BASE=$REGISTRY/base:latest
-TAG=localhost/bench/app:latest
-export CTX BASE TAG REGISTRY HOIST WORK
+export BASE REGISTRY HOIST WORK
 
-# --- the builders' commands (bash snippets; $DEST is set for pushes) ----------
+# --- the builders' commands (bash snippets; @ARGS@ is replaced by a case's own
+# build arguments, $DEST is set for pushes, $STEPS is the case's step log) -----
 declare -A BUILD NOCACHE PUSH PUSH_PREP VERSION
 HOIST_ENV="HOIST_HOME=$WORK/hoist-home"
-BUILD[hoist]="$HOIST_ENV \"\$HOIST\" build -q --build-arg BASE=\"\$BASE\" -t \"\$TAG\" \"\$CTX\" >/dev/null"
+BUILD[hoist]="$HOIST_ENV \"\$HOIST\" build --progress json --build-arg BASE=\"\$BASE\" @ARGS@ -t \"\$TAG\" \"\$CTX\" >>\"\$STEPS\""
 NOCACHE[hoist]="rm -rf $WORK/hoist-home"
 PUSH[hoist]="$HOIST_ENV \"\$HOIST\" push -q \"\$TAG\" \"\$DEST\" >/dev/null"
 PUSH_PREP[hoist]=true
-VERSION[hoist]="$("$HOIST" version | head -1)"
+VERSION[hoist]="$("$HOIST" version | head -1), --isolation ${HOIST_ISOLATION:-auto}"
 
 BR="buildah --root $WORK/buildah-root --runroot $WORK/buildah-run --storage-driver overlay"
 if ! $BR from --tls-verify=false "$BASE" >/dev/null 2>&1; then
@@ -117,48 +179,122 @@ if ! $BR from --tls-verify=false "$BASE" >/dev/null 2>&1; then
   BR="buildah --root $WORK/buildah-root --runroot $WORK/buildah-run --storage-driver vfs"
 fi
 $BR rm --all >/dev/null 2>&1 || true
-BUILD[buildah]="$BR bud --quiet --layers --isolation chroot --tls-verify=false --pull=missing --build-arg BASE=\"\$BASE\" -t \"\$TAG\" \"\$CTX\" >/dev/null"
+BUILD[buildah]="$BR bud --quiet --layers --isolation chroot --tls-verify=false --pull=missing --build-arg BASE=\"\$BASE\" @ARGS@ -t \"\$TAG\" \"\$CTX\" >/dev/null"
 NOCACHE[buildah]="$BR rm --all >/dev/null 2>&1; $BR rmi --all --force >/dev/null 2>&1; true"
 PUSH[buildah]="$BR push --quiet --tls-verify=false \"\$TAG\" \"docker://\$DEST\" >/dev/null"
 PUSH_PREP[buildah]="rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb $WORK/buildah-root/cache/blob-info-cache-v1.boltdb"
-VERSION[buildah]="$(buildah --version | cut -d' ' -f1-3), overlay/vfs, --isolation chroot"
+VERSION[buildah]="$(buildah --version | cut -d' ' -f1-3), ${BR##* } storage, --isolation chroot"
 
 # --- measurements -------------------------------------------------------------
 declare -A MED RUNSOF
-hf() { # builder case prepare command
+hf() { # builder case prepare command [runs]
   local b=$1 c=$2 j=$WORK/hf-$1-$2.json
   log "$b: $c"
-  hyperfine --style none --runs "$RUNS" --prepare "$3" --export-json "$j" "bash -c '$4'" >/dev/null
+  export STEPS=$WORK/steps-$b-$c.jsonl
+  : >"$STEPS"
+  hyperfine --style none --runs "${5:-$RUNS}" --prepare "$3" --export-json "$j" "bash -c '$4'" >/dev/null
   MED[$b.$c]=$(jq -r '.results[0].median*1000|round/1000' "$j")
   RUNSOF[$b.$c]=$(jq -r '[.results[0].times[]*1000|round/1000|tostring]|join(", ")' "$j")
 }
+use() { # project tag: the context and image the next builds use
+  export CTX=$WORK/$1 TAG=localhost/bench/$2:latest
+}
+build() { # builder case prepare [build arguments] [runs]
+  export B_BUILD=${BUILD[$1]//@ARGS@/${4:-}}
+  # shellcheck disable=SC2016 # $B_BUILD is expanded by the bash that hyperfine starts
+  hf "$1" "$2" "$3" 'eval "$B_BUILD"' "${5:-}"
+}
+check() { # builder image expected-output command: what a build made, read with `buildah run`
+  local img=$2 c out
+  if [ "$1" = hoist ]; then # hoist's images leave its store through the registry
+    img=$REGISTRY/bench/hoist-check-${2##*/}
+    HOIST_HOME=$WORK/hoist-home "$HOIST" push -q "$2" "$img" >/dev/null
+    c=$($BR from --tls-verify=false --pull=always "docker://$img" 2>/dev/null)
+  else
+    c=$($BR from "$img" 2>/dev/null)
+  fi
+  out=$($BR run --isolation chroot "$c" -- sh -c "$4" 2>&1 | tr '\n' ' ')
+  $BR rm "$c" >/dev/null
+  [ "$out" = "$3" ] || die "$1: ${2##*/}: expected \"$3\", got \"$out\""
+  log "$1: ${2##*/}: $out(as expected)"
+}
+BUMP="echo \$((\$(cat $WORK/change) + 1)) >$WORK/change" # a new CHANGE for the next build
+CHANGE_ARG="--build-arg CHANGE=\$(cat $WORK/change)"
 for b in $BUILDERS; do
-  export B_BUILD=${BUILD[$b]} B_PUSH=${PUSH[$b]}
-  hf "$b" cold "${NOCACHE[$b]}" 'eval "$B_BUILD"'
-  hf "$b" warm true 'eval "$B_BUILD"'
-  hf "$b" one_change "echo \"change \$(date +%s%N)\" >>$CHANGED" 'eval "$B_BUILD"'
-  echo 0 >"$WORK/push-counter"
-  hf "$b" push_cold "${PUSH_PREP[$b]}; echo \$((\$(cat $WORK/push-counter) + 1)) >$WORK/push-counter" \
-    "DEST=$REGISTRY/bench/$b-cold-\$(cat $WORK/push-counter):latest; eval \"\$B_PUSH\""
-  (DEST=$REGISTRY/bench/$b-warm:latest; eval "$B_PUSH") # the first push of the warm repository
-  hf "$b" push_warm true "DEST=$REGISTRY/bench/$b-warm:latest; eval \"\$B_PUSH\""
-  # the pushed image must hold the project
-  n=$(skopeo inspect --tls-verify=false "docker://$REGISTRY/bench/$b-warm:latest" | jq '.Layers | length')
-  [ "$n" -ge 3 ] || die "$b: the pushed image has $n layers"
+  export B_PUSH=${PUSH[$b]}
+  if want app; then
+    use app app
+    build "$b" cold "${NOCACHE[$b]}"
+    build "$b" warm true
+    build "$b" one_change "echo \"change \$(date +%s%N)\" >>$CHANGED"
+    echo 0 >"$WORK/push-counter"
+    hf "$b" push_cold "${PUSH_PREP[$b]}; echo \$((\$(cat $WORK/push-counter) + 1)) >$WORK/push-counter" \
+      "DEST=$REGISTRY/bench/$b-cold-\$(cat $WORK/push-counter):latest; eval \"\$B_PUSH\""
+    (export DEST=$REGISTRY/bench/$b-warm:latest; eval "$B_PUSH") # the first push of the warm repository
+    hf "$b" push_warm true "DEST=$REGISTRY/bench/$b-warm:latest; eval \"\$B_PUSH\""
+    n=$(skopeo inspect --tls-verify=false "docker://$REGISTRY/bench/$b-warm:latest" | jq '.Layers | length')
+    [ "$n" -ge 3 ] || die "$b: the pushed image has $n layers"
+    check "$b" "$TAG" "2000 202 104857600 " 'cat /app/gen/count; ls /app/gen | wc -l; wc -c </app/data/big.bin'
+  fi
+  if want run; then
+    use run run
+    build "$b" run_cold "${NOCACHE[$b]}" "$CHANGE_ARG"
+    build "$b" run_warm true "$CHANGE_ARG"
+    build "$b" run_change "$BUMP" "$CHANGE_ARG"
+    check "$b" "$TAG" "5000 file 1 268435456 " \
+      'ls /data/many | wc -l; cat /data/many/f1; test ! -e /data/many/f2 && wc -c </data/large.bin'
+  fi
+  if want root; then
+    use root root-big
+    build "$b" root_cold "${NOCACHE[$b]}" "--build-arg FILES=$ROOT_FILES $CHANGE_ARG" 1
+    build "$b" root_change "$BUMP" "--build-arg FILES=$ROOT_FILES $CHANGE_ARG"
+    check "$b" "$TAG" "$ROOT_FILES 1024 1024 " \
+      'find /big -type f | wc -l; wc -c </change-1.bin; wc -c </change-2.bin'
+    use root root-small
+    (export STEPS=/dev/null; B_BUILD=${BUILD[$b]//@ARGS@/--build-arg FILES=0 $CHANGE_ARG}; eval "$B_BUILD")
+    build "$b" small_change "$BUMP" "--build-arg FILES=0 $CHANGE_ARG"
+  fi
 done
 
-# --- table ---------------------------------------------------------------------
+# --- tables --------------------------------------------------------------------
+CASES=()
+want app && CASES+=(cold warm one_change push_cold push_warm)
+want run && CASES+=(run_cold run_warm run_change)
+want root && CASES+=(root_cold root_change small_change)
 echo
 echo "## Build: hoist vs buildah (bench/build.sh), $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 for b in $BUILDERS; do echo "- $b: ${VERSION[$b]}"; done
 echo
-echo "Medians of $RUNS runs (all runs beside them); ratio = buildah / hoist (> 1: hoist is faster)."
+echo "Medians of $RUNS runs (root_cold: 1 run), all runs beside them; ratio = buildah / hoist (> 1: hoist is faster)."
 echo
 echo "| case | hoist (s) | runs | buildah (s) | runs | buildah / hoist |"
 echo "| --- | ---: | --- | ---: | --- | ---: |"
-for c in cold warm one_change push_cold push_warm; do
+for c in "${CASES[@]}"; do
   h=${MED[hoist.$c]:-} p=${MED[buildah.$c]:-} r=-
   [ -n "$h" ] && [ -n "$p" ] && r=$(awk -v a="$p" -v b="$h" 'BEGIN { printf "%.2f", a / b }')
   echo "| $c | **${h:--}** | ${RUNSOF[hoist.$c]:-} | ${p:--} | ${RUNSOF[buildah.$c]:-} | $r |"
 done
+if [[ " $BUILDERS " == *" hoist "* ]]; then
+  echo
+  echo "hoist's steps that ran (\`--progress json\`), medians of the runs in seconds:"
+  echo
+  echo "| case | step | median (s) | runs |"
+  echo "| --- | --- | ---: | --- |"
+  for c in "${CASES[@]}"; do
+    f=$WORK/steps-hoist-$c.jsonl
+    [ -s "$f" ] || continue
+    jq -rs --arg c "$c" '
+      def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+      def r3: . * 1000 | round / 1000;
+      def label: (capture("^(?<n>\\[[^\\]]*\\])").n) + " " +
+        (if test("  # ") then sub(".*  # "; "") else sub("^\\[[^\\]]*\\] "; "") | .[0:48] end);
+      ([.[] | select(.event == "done" and (.name | startswith("[")) and (.name | test("^\\[internal\\]") | not))]
+        | group_by(.name) | sort_by(.[0].id)
+        | .[] | [(.[0].name | label), [.[].seconds]]),
+      (["after the build", [foreach .[] as $e ({}; if $e.event == "done" then .d = $e.time else . end;
+          if $e.event == "summary" then $e.time - .d else empty end)]]
+        | select(.[1] | length > 0))
+      | "| \($c) | \(.[0] | gsub("\\|"; "\\|")) | \(.[1] | median | r3) | \(.[1] | map(r3 | tostring) | join(", ")) |"' "$f"
+  done
+fi

@@ -304,12 +304,19 @@ class OverlaySnapshotter : public Snapshotter {
       }
       FileState now = a;
       if (b) {
-        bool opaque = S_ISDIR(now.mode) && Opaque(host);
-        if (!opaque) {
-          // A copy-up is a new inode of the same file: compare the rest.
+        // A copy-up is a new inode of the same file (with one link where
+        // the lower had several): compare the rest. Unchanged files leave
+        // the diff; directories stay (parents of changes), as the same one
+        // unless overlayfs made them opaque.
+        if (!S_ISDIR(now.mode)) {
+          FileState same = now;
+          same.ino = b->ino;
+          same.dev = b->dev;
+          if (same.nlink == 1 && b->nlink > 1) same.nlink = b->nlink;
+          if (!Changed(*b, same)) continue;
+        } else if (!Opaque(host)) {
           now.ino = b->ino;
           now.dev = b->dev;
-          if (S_ISREG(now.mode) && now.nlink == 1 && b->nlink > 1) now.nlink = b->nlink;
         }
         before.emplace(path, *b);
       }
