@@ -123,8 +123,9 @@ log "nobody: same image; proot as nobody: $([ "$d" = "$digest" ] && echo "same i
     2>"$T/nobody-subid-overlay.log") ||
     { tail -30 "$T/nobody-subid-overlay.log" >&2; fail "the overlay build as nobody with subordinate ids failed"; }
   expect "digest as nobody with subordinate ids and an overlay" "$d" "$digest"
-  [ -z "$(find "$T/nobody-subid/store/work" -mindepth 1 -maxdepth 1 2>/dev/null)" ] ||
-    fail "the build left its work directory behind: $(ls "$T/nobody-subid/store/work")"
+  [ -d "$T/nobody-subid/store/store/blobs" ] || fail "no store at $T/nobody-subid/store/store"
+  [ -z "$(find "$T/nobody-subid/store/store/work" -mindepth 1 -maxdepth 1 2>/dev/null)" ] ||
+    fail "the build left its work directory behind: $(ls "$T/nobody-subid/store/store/work")"
 ) || exit 1
 log "every isolation gave $digest"
 
