@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # bench/build.sh: `hoist build` vs `buildah bud --isolation chroot` on three
-# projects, both builders in one run.
+# projects, all builders in one run.
 #
 #   bench/build.sh                                   # everything, 3 runs each
-#   RUNS=5 BUILDERS=hoist PROJECTS="run root" bench/build.sh
+#   RUNS=5 BUILDERS="hoist buildah" PROJECTS="run root" bench/build.sh
+#
+# Builders: hoist (its default snapshotter: auto, that is an overlay where the
+# kernel mounts one), hoist-walk (the same binary with --snapshotter walk and a
+# store of its own) and buildah (root, overlay storage, --isolation chroot).
 #
 # The projects (made deterministically under $WORK, the same bytes on every
 # machine), all FROM a busybox image made offline (testdata/make-base-image.sh)
-# and pushed to a `hoist registry serve` on 127.0.0.1 that both builders pull
-# from and push to:
+# and pushed to a `hoist registry serve` on 127.0.0.1 that every builder pulls
+# from and pushes to:
 #   app   the shared peer project (../shared/bench/build-bench.sh), byte for
 #         byte: 2,000 text files of 1-8 KiB in src/dir00..dir19 and one 100 MiB
 #         incompressible big.bin, two stages (COPY, a RUN that writes 202 files,
 #         then COPY --from into the final one, with ARG, ENV, WORKDIR, LABEL, CMD)
 #   run   RUN-heavy, one stage: A writes 10,000 small files, B deletes half of
 #         them, L writes 256 MiB from /dev/urandom, C changes one byte of it
-#         (C alone reads ARG CHANGE)
-#   root  a root of ROOT_FILES files of 64 KiB (16,384: 1 GiB) written by one
-#         RUN, then two RUNs that each write 1 KiB (both after ARG CHANGE); the
-#         same Dockerfile with FILES=0 is the small root (the busybox base)
+#         (C alone comes after ARG CHANGE)
+#   root  G writes ROOT_FILES files of 64 KiB (16,384: a 1 GiB root), then K1
+#         and K2 each write 1 KiB (both after ARG CHANGE); the same Dockerfile
+#         with FILES=0 is the small root (the busybox base, about 1 MiB)
 #
 # Per builder, with hyperfine (RUNS runs, median):
 #   cold          app: every local image, layer and cache entry removed first
@@ -30,19 +34,21 @@
 #   run_warm      run: rebuild, nothing changed
 #   run_change    run: rebuild with a new CHANGE (only C runs again)
 #   root_cold     root, 1 GiB: everything removed first (1 run)
-#   root_change   root, 1 GiB: rebuild with a new CHANGE (the two 1 KiB RUNs)
+#   root_change   root, 1 GiB: rebuild with a new CHANGE (K1 and K2 run again)
 #   small_change  root, small: the same
-# and prints a Markdown table with the ratio buildah / hoist (> 1: hoist
-# faster), then hoist's own time for each step it ran (`--progress json`,
-# medians): in root_change the first 1 KiB RUN makes the stage's live root
-# (a copy of the root) and walks it, the second walks the same live root, so
-# the two separate the copy from the snapshot. "after the build" is the time
-# from the last step's end to the summary line (removing the live root).
+# (hoist-walk skips the pushes: they do not depend on the snapshotter) and
+# prints a Markdown table with the ratio buildah / hoist (> 1: hoist faster),
+# then hoist's own time for each step it ran (`--progress json`, medians).
+# With the walk, K1 (the first RUN of the stage in the build) copies the root
+# into the stage's live root and walks it, and K2 walks the same live root, so
+# the two separate the copy from the walk; with the overlay both mount a stack.
+# "after the build" is the time from the last step's end to the summary line
+# (removing the live root or the overlay directories).
 #
-# Knobs (environment): RUNS (3), BUILDERS ("hoist buildah"), PROJECTS
-# ("app run root"), ROOT_FILES (16384), WORK (/tmp/hoist-bench-build), HOIST
-# (build/cli/hoist; run a copy if the build directory may change), and
-# HOIST_ISOLATION, which hoist itself reads (auto: a user namespace here).
+# Knobs (environment): RUNS (3), BUILDERS ("hoist hoist-walk buildah"),
+# PROJECTS ("app run root"), ROOT_FILES (16384), WORK (/tmp/hoist-bench-build),
+# HOIST (build/cli/hoist; run a copy if the build directory may change), and
+# HOIST_ISOLATION and HOIST_SNAPSHOTTER, which hoist itself reads.
 # After each project, the image each builder made is checked (file counts,
 # sizes) with `buildah run`.
 # Loopback only; every process it starts is stopped by PID on exit.
@@ -50,7 +56,7 @@ set -euo pipefail
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-3}
-BUILDERS=${BUILDERS:-"hoist buildah"}
+BUILDERS=${BUILDERS:-"hoist hoist-walk buildah"}
 PROJECTS=${PROJECTS:-"app run root"}
 ROOT_FILES=${ROOT_FILES:-16384}
 WORK=${WORK:-/tmp/hoist-bench-build}
@@ -151,8 +157,8 @@ FROM ${BASE}
 ARG FILES=16384
 RUN for d in $(seq -w 0 15); do mkdir -p /big/d$d; done && busybox awk -v n="$FILES" 'BEGIN { s = "0123456789abcdef"; while (length(s) < 65536) s = s s; s = substr(s, 6); for (i = 0; i < n; i++) { f = sprintf("/big/d%02d/f%05d", i % 16, i); printf "%05d%s", i, s > f; close(f) } }'  # G: FILES files of 64 KiB
 ARG CHANGE=0
-RUN head -c 1024 /dev/urandom >/change-1.bin  # K1: 1 KiB, first RUN (copies the root)
-RUN head -c 1024 /dev/urandom >/change-2.bin  # K2: 1 KiB, second RUN (same live root)
+RUN head -c 1024 /dev/urandom >/change-1.bin  # K1: 1 KiB, first RUN of the build
+RUN head -c 1024 /dev/urandom >/change-2.bin  # K2: 1 KiB, second RUN of the build
 EOF
 echo 0 >"$WORK/change"
 if want app; then
@@ -165,14 +171,18 @@ export BASE REGISTRY HOIST WORK
 
 # --- the builders' commands (bash snippets; @ARGS@ is replaced by a case's own
 # build arguments, $DEST is set for pushes, $STEPS is the case's step log) -----
-declare -A BUILD NOCACHE PUSH PUSH_PREP VERSION
-HOIST_ENV="HOIST_HOME=$WORK/hoist-home"
-BUILD[hoist]="$HOIST_ENV \"\$HOIST\" build --progress json --build-arg BASE=\"\$BASE\" @ARGS@ -t \"\$TAG\" \"\$CTX\" >>\"\$STEPS\""
-NOCACHE[hoist]="rm -rf $WORK/hoist-home"
-PUSH[hoist]="$HOIST_ENV \"\$HOIST\" push -q \"\$TAG\" \"\$DEST\" >/dev/null"
-PUSH_PREP[hoist]=true
-VERSION[hoist]="$("$HOIST" version | head -1), --isolation ${HOIST_ISOLATION:-auto}"
-
+declare -A BUILD NOCACHE PUSH PUSH_PREP VERSION HOIST_HOME_OF
+for b in hoist hoist-walk; do # hoist-walk: the walk snapshotter, with its own store
+  HOIST_HOME_OF[$b]=$WORK/$b-home
+  flags=
+  [ "$b" = hoist-walk ] && flags="--snapshotter walk"
+  BUILD[$b]="HOIST_HOME=${HOIST_HOME_OF[$b]} \"\$HOIST\" build --progress json $flags --build-arg BASE=\"\$BASE\" @ARGS@ -t \"\$TAG\" \"\$CTX\" >>\"\$STEPS\""
+  NOCACHE[$b]="rm -rf ${HOIST_HOME_OF[$b]}"
+  PUSH[$b]="HOIST_HOME=${HOIST_HOME_OF[$b]} \"\$HOIST\" push -q \"\$TAG\" \"\$DEST\" >/dev/null"
+  PUSH_PREP[$b]=true
+  VERSION[$b]="$("$HOIST" version | head -1), --isolation ${HOIST_ISOLATION:-auto}, --snapshotter ${flags#--snapshotter }"
+done
+VERSION[hoist]+="${HOIST_SNAPSHOTTER:-auto}"
 BR="buildah --root $WORK/buildah-root --runroot $WORK/buildah-run --storage-driver overlay"
 if ! $BR from --tls-verify=false "$BASE" >/dev/null 2>&1; then
   log "overlay storage does not work here; buildah uses vfs"
@@ -190,8 +200,8 @@ declare -A MED RUNSOF
 hf() { # builder case prepare command [runs]
   local b=$1 c=$2 j=$WORK/hf-$1-$2.json
   log "$b: $c"
-  export STEPS=$WORK/steps-$b-$c.jsonl
-  : >"$STEPS"
+  export STEPS=/dev/null
+  if [ "$b" != buildah ]; then STEPS=$WORK/steps-$b-$c.jsonl && : >"$STEPS"; fi
   hyperfine --style none --runs "${5:-$RUNS}" --prepare "$3" --export-json "$j" "bash -c '$4'" >/dev/null
   MED[$b.$c]=$(jq -r '.results[0].median*1000|round/1000' "$j")
   RUNSOF[$b.$c]=$(jq -r '[.results[0].times[]*1000|round/1000|tostring]|join(", ")' "$j")
@@ -206,9 +216,9 @@ build() { # builder case prepare [build arguments] [runs]
 }
 check() { # builder image expected-output command: what a build made, read with `buildah run`
   local img=$2 c out
-  if [ "$1" = hoist ]; then # hoist's images leave its store through the registry
-    img=$REGISTRY/bench/hoist-check-${2##*/}
-    HOIST_HOME=$WORK/hoist-home "$HOIST" push -q "$2" "$img" >/dev/null
+  if [ "$1" != buildah ]; then # hoist's images leave its store through the registry
+    img=$REGISTRY/bench/$1-check-${2##*/}
+    HOIST_HOME=${HOIST_HOME_OF[$1]} "$HOIST" push -q "$2" "$img" >/dev/null
     c=$($BR from --tls-verify=false --pull=always "docker://$img" 2>/dev/null)
   else
     c=$($BR from "$img" 2>/dev/null)
@@ -227,13 +237,15 @@ for b in $BUILDERS; do
     build "$b" cold "${NOCACHE[$b]}"
     build "$b" warm true
     build "$b" one_change "echo \"change \$(date +%s%N)\" >>$CHANGED"
-    echo 0 >"$WORK/push-counter"
-    hf "$b" push_cold "${PUSH_PREP[$b]}; echo \$((\$(cat $WORK/push-counter) + 1)) >$WORK/push-counter" \
-      "DEST=$REGISTRY/bench/$b-cold-\$(cat $WORK/push-counter):latest; eval \"\$B_PUSH\""
-    (export DEST=$REGISTRY/bench/$b-warm:latest; eval "$B_PUSH") # the first push of the warm repository
-    hf "$b" push_warm true "DEST=$REGISTRY/bench/$b-warm:latest; eval \"\$B_PUSH\""
-    n=$(skopeo inspect --tls-verify=false "docker://$REGISTRY/bench/$b-warm:latest" | jq '.Layers | length')
-    [ "$n" -ge 3 ] || die "$b: the pushed image has $n layers"
+    if [ "$b" != hoist-walk ]; then # pushing does not depend on the snapshotter
+      echo 0 >"$WORK/push-counter"
+      hf "$b" push_cold "${PUSH_PREP[$b]}; echo \$((\$(cat $WORK/push-counter) + 1)) >$WORK/push-counter" \
+        "DEST=$REGISTRY/bench/$b-cold-\$(cat $WORK/push-counter):latest; eval \"\$B_PUSH\""
+      (export DEST=$REGISTRY/bench/$b-warm:latest; eval "$B_PUSH") # the first push of the warm repository
+      hf "$b" push_warm true "DEST=$REGISTRY/bench/$b-warm:latest; eval \"\$B_PUSH\""
+      n=$(skopeo inspect --tls-verify=false "docker://$REGISTRY/bench/$b-warm:latest" | jq '.Layers | length')
+      [ "$n" -ge 3 ] || die "$b: the pushed image has $n layers"
+    fi
     check "$b" "$TAG" "2000 202 104857600 " 'cat /app/gen/count; ls /app/gen | wc -l; wc -c </app/data/big.bin'
   fi
   if want run; then
@@ -256,6 +268,13 @@ for b in $BUILDERS; do
   fi
 done
 
+for c in cold one_change run_cold run_change root_cold root_change small_change; do
+  if grep -qs 'found by a walk' "$WORK/steps-hoist-$c.jsonl"; then
+    VERSION[hoist]+=" (auto fell back to the walk here: see $WORK/steps-hoist-$c.jsonl)"
+    break
+  fi
+done
+
 # --- tables --------------------------------------------------------------------
 CASES=()
 want app && CASES+=(cold warm one_change push_cold push_warm)
@@ -268,33 +287,52 @@ for b in $BUILDERS; do echo "- $b: ${VERSION[$b]}"; done
 echo
 echo "Medians of $RUNS runs (root_cold: 1 run), all runs beside them; ratio = buildah / hoist (> 1: hoist is faster)."
 echo
-echo "| case | hoist (s) | runs | buildah (s) | runs | buildah / hoist |"
-echo "| --- | ---: | --- | ---: | --- | ---: |"
-for c in "${CASES[@]}"; do
-  h=${MED[hoist.$c]:-} p=${MED[buildah.$c]:-} r=-
-  [ -n "$h" ] && [ -n "$p" ] && r=$(awk -v a="$p" -v b="$h" 'BEGIN { printf "%.2f", a / b }')
-  echo "| $c | **${h:--}** | ${RUNSOF[hoist.$c]:-} | ${p:--} | ${RUNSOF[buildah.$c]:-} | $r |"
+HOISTS=() head="| case |" rule="| --- |"
+for b in $BUILDERS; do
+  head+=" $b (s) | runs |" rule+=" ---: | --- |"
+  [ "$b" != buildah ] && HOISTS+=("$b")
 done
-if [[ " $BUILDERS " == *" hoist "* ]]; then
+if [[ " $BUILDERS " == *" buildah "* ]]; then
+  for h in "${HOISTS[@]}"; do head+=" buildah / $h |" rule+=" ---: |"; done
+fi
+echo "$head"
+echo "$rule"
+for c in "${CASES[@]}"; do
+  row="| $c |"
+  for b in $BUILDERS; do
+    m=${MED[$b.$c]:-}
+    [ "$b" = hoist ] && [ -n "$m" ] && m="**$m**"
+    row+=" ${m:--} | ${RUNSOF[$b.$c]:-} |"
+  done
+  if [[ " $BUILDERS " == *" buildah "* ]]; then
+    for h in "${HOISTS[@]}"; do
+      r=- p=${MED[buildah.$c]:-} m=${MED[$h.$c]:-}
+      [ -n "$m" ] && [ -n "$p" ] && r=$(awk -v a="$p" -v b="$m" 'BEGIN { printf "%.2f", a / b }')
+      row+=" $r |"
+    done
+  fi
+  echo "$row"
+done
+if [ ${#HOISTS[@]} -gt 0 ]; then
   echo
   echo "hoist's steps that ran (\`--progress json\`), medians of the runs in seconds:"
   echo
-  echo "| case | step | median (s) | runs |"
-  echo "| --- | --- | ---: | --- |"
-  for c in "${CASES[@]}"; do
-    f=$WORK/steps-hoist-$c.jsonl
+  echo "| builder | case | step | median (s) | runs |"
+  echo "| --- | --- | --- | ---: | --- |"
+  for h in "${HOISTS[@]}"; do for c in "${CASES[@]}"; do
+    f=$WORK/steps-$h-$c.jsonl
     [ -s "$f" ] || continue
-    jq -rs --arg c "$c" '
+    jq -rs --arg h "$h" --arg c "$c" '
       def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
       def r3: . * 1000 | round / 1000;
-      def label: (capture("^(?<n>\\[[^\\]]*\\])").n) + " " +
+      def step_name: (capture("^(?<n>\\[[^\\]]*\\])").n) + " " +
         (if test("  # ") then sub(".*  # "; "") else sub("^\\[[^\\]]*\\] "; "") | .[0:48] end);
       ([.[] | select(.event == "done" and (.name | startswith("[")) and (.name | test("^\\[internal\\]") | not))]
         | group_by(.name) | sort_by(.[0].id)
-        | .[] | [(.[0].name | label), [.[].seconds]]),
+        | .[] | [(.[0].name | step_name), [.[].seconds]]),
       (["after the build", [foreach .[] as $e ({}; if $e.event == "done" then .d = $e.time else . end;
           if $e.event == "summary" then $e.time - .d else empty end)]]
         | select(.[1] | length > 0))
-      | "| \($c) | \(.[0] | gsub("\\|"; "\\|")) | \(.[1] | median | r3) | \(.[1] | map(r3 | tostring) | join(", ")) |"' "$f"
-  done
+      | "| \($h) | \($c) | \(.[0] | gsub("\\|"; "\\|")) | \(.[1] | median | r3) | \(.[1] | map(r3 | tostring) | join(", ")) |"' "$f"
+  done; done
 fi

@@ -11,7 +11,7 @@ TEST_PKGS=(curl jq python3 xz-utils bzip2 docker-registry skopeo umoci busybox-s
 # `./dev run` (hoist up on examples/): the offline base image and RUN's
 # sandbox (newuidmap for subordinate ids, proot where namespaces are blocked).
 RUN_PKGS=(busybox-static uidmap proot)
-BENCH_PKGS=(wrk hyperfine pigz buildah)
+BENCH_PKGS=(wrk hyperfine pigz buildah debootstrap)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-test}" in

@@ -270,7 +270,9 @@ class OverlaySnapshotter : public Snapshotter {
       }
       opts += (i ? ":" : "") + lowers_[i];
     }
-    opts += ",upperdir=" + upper_ + ",workdir=" + work_ + ",index=off";
+    // volatile: the upper directory is this build's scratch, read right after
+    // the step; without it every unmount syncs the whole filesystem.
+    opts += ",upperdir=" + upper_ + ",workdir=" + work_ + ",index=off,volatile";
     // A renamed lower directory is copied, not redirected (userxattr implies it).
     opts += userxattr_ ? ",userxattr" : ",redirect_dir=off";
     if (opts.size() > 4000)

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/debian.sh: `hoist build` vs `buildah bud --isolation chroot` on a
+# realistic RUN-heavy build FROM a Debian 12 minbase root (debootstrap), both
+# builders in one run.
+#
+#   bench/debian.sh                     # 3 runs per case
+#   RUNS=5 BUILDERS=hoist bench/debian.sh
+#
+# The base: `debootstrap --variant=minbase bookworm` from the Debian mirror
+# (the only network this makes, once; cached as $WORK/minbase.tar, or given
+# as MINBASE_TAR), imported with `hoist build` (FROM scratch, ADD of the tar)
+# and pushed to a `hoist registry serve` on 127.0.0.1 that both builders
+# pull from. The project's steps (no network):
+#   U  useradd and a chown (/etc/passwd, shadow, group edits)
+#   R  sha256sum of up to 20,000 files of /usr (reads thousands of files)
+#   W  5,000 new files
+#   D  rm -rf of /usr/share/doc, man and locale (thousands of whiteouts)
+#   C  as USER app, after ARG CHANGE: one small file
+# Cases (hyperfine, RUNS runs, median): cold (every image, layer and cache
+# entry removed first), warm (nothing changed), change (a new CHANGE: only C
+# runs). Prints a Markdown table with the ratio buildah / hoist.
+# Knobs: RUNS (3), BUILDERS ("hoist buildah"), WORK (/tmp/hoist-bench-debian),
+# HOIST (build/cli/hoist), MINBASE_TAR, HOIST_ISOLATION, HOIST_SNAPSHOTTER.
+# Loopback only once the base exists; processes it starts are stopped by PID.
+set -euo pipefail
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-3}
+BUILDERS=${BUILDERS:-"hoist buildah"}
+WORK=${WORK:-/tmp/hoist-bench-debian}
+HOIST=${HOIST:-$ROOT/build/cli/hoist}
+log() { echo "[bench/debian] $*" >&2; }
+die() { log "$*"; exit 1; }
+
+"$ROOT/scripts/setup.sh" bench >/dev/null
+for c in buildah hyperfine jq debootstrap; do
+  command -v "$c" >/dev/null || die "$c is missing (scripts/setup.sh bench installs it)"
+done
+[ -x "$HOIST" ] || die "build hoist first (./dev test, or cmake --build build --target hoist)"
+mkdir -p "$WORK"
+
+# --- the base ------------------------------------------------------------------
+MINBASE_TAR=${MINBASE_TAR:-$WORK/minbase.tar}
+if [ ! -s "$MINBASE_TAR" ]; then
+  log "debootstrap --variant=minbase bookworm (once)"
+  rm -rf "$WORK/minbase"
+  debootstrap --variant=minbase bookworm "$WORK/minbase" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
+    die "debootstrap failed (see $WORK/debootstrap.log)"
+  tar --sort=name --numeric-owner --mtime=@0 -C "$WORK/minbase" -cf "$MINBASE_TAR" .
+  rm -rf "$WORK/minbase"
+fi
+
+REG_PID=
+cleanup() { if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+rm -rf "$WORK/registry" "$WORK/registry.addr"
+"$HOIST" registry serve --addr 127.0.0.1:0 --root "$WORK/registry" --addr-file "$WORK/registry.addr" \
+  --log-level warn >"$WORK/registry.log" 2>&1 </dev/null &
+REG_PID=$!
+for ((i = 0; i < 100; i++)); do [ -s "$WORK/registry.addr" ] && break; sleep 0.1; done
+[ -s "$WORK/registry.addr" ] || die "the registry did not start (see $WORK/registry.log)"
+REGISTRY=$(cat "$WORK/registry.addr")
+BASE=$REGISTRY/base/debian:bookworm-minbase
+mkdir -p "$WORK/import"
+ln -f "$MINBASE_TAR" "$WORK/import/minbase.tar" 2>/dev/null || cp "$MINBASE_TAR" "$WORK/import/minbase.tar"
+printf 'FROM scratch\nADD minbase.tar /\nCMD ["bash"]\n' >"$WORK/import/Dockerfile"
+HOIST_HOME=$WORK/import-home "$HOIST" build -q -t "$BASE" --push "$WORK/import" >/dev/null ||
+  die "importing the minbase root failed"
+log "base $BASE ($(du -h "$MINBASE_TAR" | cut -f1) tar)"
+
+# --- the project ---------------------------------------------------------------
+CTX=$WORK/project
+mkdir -p "$CTX"
+cat >"$CTX/Dockerfile" <<'EOF'
+ARG BASE
+FROM ${BASE}
+RUN useradd -m -u 1000 -s /bin/bash app && mkdir -p /srv/app && chown app:app /srv/app
+RUN find /usr -type f -size -1M | head -n 20000 | xargs -r sha256sum > /srv/app/usr.sha256
+RUN mkdir /srv/app/gen && cd /srv/app/gen && for i in $(seq 1 5000); do echo "file $i" > "f$i"; done
+RUN rm -rf /usr/share/doc /usr/share/man /usr/share/locale
+ARG CHANGE=0
+USER app
+RUN echo "change $CHANGE" > /srv/app/change && wc -l < /srv/app/usr.sha256
+EOF
+
+declare -A BUILD NOCACHE
+BUILD[hoist]="HOIST_HOME=$WORK/hoist-home \"$HOIST\" build -q --build-arg BASE=$BASE @ARGS@ \"$CTX\" >/dev/null"
+NOCACHE[hoist]="rm -rf $WORK/hoist-home"
+BR="buildah --root $WORK/buildah-root --runroot $WORK/buildah-run --storage-driver overlay"
+BUILD[buildah]="$BR bud -q --isolation chroot --layers --tls-verify=false --build-arg BASE=$BASE @ARGS@ -t bench-debian \"$CTX\" >/dev/null"
+NOCACHE[buildah]="$BR rmi -a -f >/dev/null 2>&1 || true; $BR rm -a >/dev/null 2>&1 || true"
+
+declare -A MEDIAN
+hf() { # builder case prepare command
+  local json=$WORK/hf-$1-$2.json
+  hyperfine -N --runs "$RUNS" --prepare "bash -c '$3'" --export-json "$json" "bash -c '$4'" >"$WORK/hf-$1-$2.log" 2>&1 ||
+    die "$1 $2 failed (see $WORK/hf-$1-$2.log)"
+  MEDIAN[$1.$2]=$(jq -r '.results[0].median' "$json")
+  log "$1 $2: $(printf '%.3f' "${MEDIAN[$1.$2]}") s"
+}
+echo 0 >"$WORK/change"
+for b in $BUILDERS; do
+  cmd=${BUILD[$b]//@ARGS@/}
+  hf "$b" cold "${NOCACHE[$b]}" "$cmd"
+  hf "$b" warm true "$cmd"
+  change_cmd=${BUILD[$b]//@ARGS@/--build-arg CHANGE=\$(cat $WORK/change)}
+  hf "$b" change "echo \$((\$(cat $WORK/change) + 1)) >$WORK/change" "$change_cmd"
+done
+
+echo
+echo "| case | $(echo "$BUILDERS" | sed 's/ / (s) | /g') (s) | buildah / hoist |"
+echo "| --- | $(for _ in $BUILDERS; do printf -- '--- | '; done)--- |"
+for c in cold warm change; do
+  row="| $c |"
+  for b in $BUILDERS; do row+=" $(printf '%.3f' "${MEDIAN[$b.$c]:-0}") |"; done
+  if [ -n "${MEDIAN[hoist.$c]:-}" ] && [ -n "${MEDIAN[buildah.$c]:-}" ]; then
+    row+=" $(awk -v a="${MEDIAN[buildah.$c]}" -v h="${MEDIAN[hoist.$c]}" 'BEGIN { printf "%.1fx", a / h }') |"
+  else
+    row+=" - |"
+  fi
+  echo "$row"
+done
+echo
+echo "($(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), $("$HOIST" version | head -1), $(buildah --version))"
