@@ -76,13 +76,10 @@ mkdir -p "$WORK"
 REG_PID=
 cleanup() { if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
-rm -rf "$WORK/registry" "$WORK/registry.addr"
-"$HOIST" registry serve --addr 127.0.0.1:0 --root "$WORK/registry" --addr-file "$WORK/registry.addr" \
-  --log-level warn >"$WORK/registry.log" 2>&1 </dev/null &
-REG_PID=$!
-for ((i = 0; i < 100; i++)); do [ -s "$WORK/registry.addr" ] && break; sleep 0.1; done
-[ -s "$WORK/registry.addr" ] || die "the registry did not start (see $WORK/registry.log)"
-REGISTRY=$(cat "$WORK/registry.addr")
+rm -rf "$WORK/registry"
+started=$(bash "$ROOT/bench/lib/start-hoist.sh" "$HOIST" "$WORK/registry") ||
+  die "the registry did not start (see $WORK/registry/registry.log)"
+read -r REG_PID REGISTRY <<<"$started"
 [ -f "$WORK/base/index.json" ] || bash "$ROOT/testdata/make-base-image.sh" "$WORK/base" >&2
 skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$WORK/base:latest" \
   "docker://$REGISTRY/base:latest" >/dev/null
