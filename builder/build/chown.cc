@@ -53,14 +53,14 @@ Result<std::optional<std::string>> ReadRootFile(const std::string& root, std::st
   return std::optional<std::string>(std::move(text));
 }
 
-// The fields of the first line of a passwd/group file whose first field is
-// `name` (comment and malformed lines skipped); empty when none.
-std::vector<std::string> FindEntry(const std::string& text, std::string_view name,
-                                   size_t min_fields) {
+// The fields of the first line of a passwd/group file whose field `field`
+// is `key` (comment and malformed lines skipped); empty when none.
+std::vector<std::string> FindEntry(const std::string& text, std::string_view key, size_t min_fields,
+                                   size_t field = 0) {
   for (const std::string& line : dockerfile::text::Split(text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     std::vector<std::string> f = dockerfile::text::Split(line, ':');
-    if (f.size() >= min_fields && f[0] == name) return f;
+    if (f.size() >= min_fields && f[field] == key) return f;
   }
   return {};
 }
@@ -121,16 +121,9 @@ Result<ExecUser> ResolveExecUser(std::string_view spec, const std::string& root)
   if (!passwd.ok()) return passwd.status();
   std::string pw = passwd->value_or("");
   std::optional<uint32_t> uid = ParseId(user);
-  std::vector<std::string> entry;
-  for (const std::string& line : dockerfile::text::Split(pw, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> f = dockerfile::text::Split(line, ':');
-    if (f.size() < 4) continue;
-    if (uid ? ParseId(f[2]) == uid : f[0] == user) {
-      entry = f;
-      break;
-    }
-  }
+  // A number is looked up as a uid (runc), a name as a name.
+  std::vector<std::string> entry =
+      uid ? FindEntry(pw, std::to_string(*uid), 4, 2) : FindEntry(pw, user, 4);
   if (!uid && entry.empty()) {
     if (user == "root" && pw.empty()) {
       entry = {"root", "x", "0", "0", "", "/root"};

@@ -135,6 +135,18 @@ std::string MountTarget(const std::string& target, const std::string& workdir) {
   return CleanPath((workdir.empty() ? std::string("/") : workdir) + "/" + target);
 }
 
+// A cache or secret mount's mode= (else `default_mode`) and, when root,
+// its uid=/gid= as the step's ids map them to the host's.
+Status SetMountOwner(const std::string& path, const dockerfile::Mount& m, uint32_t default_mode,
+                     const sandbox::IdMap& ids) {
+  ::chmod(path.c_str(), static_cast<mode_t>(m.mode.value_or(default_mode)));
+  if (::geteuid() != 0) return Status::Ok();
+  uint32_t uid = ids.HostUid(static_cast<uint32_t>(m.uid.value_or(0))).value_or(0);
+  uint32_t gid = ids.HostGid(static_cast<uint32_t>(m.gid.value_or(0))).value_or(0);
+  if (::chown(path.c_str(), uid, gid) != 0) return ErrnoStatus("chown", path);
+  return Status::Ok();
+}
+
 // A mount's source below a tree: cleaned, never leaving it.
 Result<std::string> MountSource(const std::string& source) {
   std::string clean = CleanPath("/" + source);
@@ -179,14 +191,10 @@ struct Builder::Impl {
   // A failure of instruction `c`: its position, keyword and the reason.
   Status Fail(const Command& c, const Status& st) const {
     const CommandBase& b = Base(c);
-    std::string word = text_upper(b.name);
+    std::string word = text::AsciiToUpper(b.name);
     Status pos = At(b.line(), word + ": " + st.message());
     return Status(st.code() == Code::kOk ? Code::kInternal : st.code(), pos.message(),
                   pos.detail());
-  }
-  static std::string text_upper(std::string s) {
-    for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    return s;
   }
 
   // ---- planning ----
@@ -197,21 +205,10 @@ struct Builder::Impl {
       return At(line,
                 "ONBUILD trigger " + expression + " of base image " + st.base_name + ": " + why);
     };
-    Result<Ast> ast = ParseText(expression, opt->dockerfile->name());
-    if (!ast.ok()) return fail(ast.status().message());
-    if (ast->children.size() != 1) return fail("onbuild trigger should be a single expression");
-    Node node = ast->children[0];
-    node.start_line = node.end_line = line;
-    node.segments = {{0, line, 1}};
-    Ast holder;
-    holder.source = df.source;
-    holder.escape = df.escape;
-    std::optional<Stage> not_allowed;
-    std::optional<Command> cmd;
-    Status s = ParseInstruction(holder, node, &not_allowed, &cmd);
-    if (!s.ok()) return fail(s.message());
-    if (!cmd) return fail("FROM is not allowed as an ONBUILD trigger");
-    return std::move(*cmd);
+    Result<std::optional<Command>> cmd = ParseTrigger(df, expression, line, 1);
+    if (!cmd.ok()) return fail(cmd.status().message());
+    if (!*cmd) return fail("FROM is not allowed as an ONBUILD trigger");
+    return std::move(**cmd);
   }
 
   struct ImageNeed {
@@ -439,7 +436,7 @@ struct Builder::Impl {
         std::all_of(from.begin(), from.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       stage = static_cast<size_t>(std::stoul(from));
     } else {
-      std::string lower = text_lower(from);
+      std::string lower = text::ToLower(from);
       for (const PlannedStage& s : plan.stages) {
         if (!s.name.empty() && s.name == lower) stage = s.index;
       }
@@ -478,11 +475,6 @@ struct Builder::Impl {
       }
       return OpenStageTree(name, d);
     };
-  }
-
-  static std::string text_lower(std::string s) {
-    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return s;
   }
 
   Result<bool> CopyStep(const PlannedStage& ps, StageState& st, const Command& c,
@@ -830,12 +822,7 @@ struct Builder::Impl {
         made = ErrnoStatus("mkdir", staging);
       }
       if (made.ok()) {
-        ::chmod(staging.c_str(), static_cast<mode_t>(m.mode.value_or(0755)));
-        if (::geteuid() == 0) {
-          uint32_t uid = ids.HostUid(static_cast<uint32_t>(m.uid.value_or(0))).value_or(0);
-          uint32_t gid = ids.HostGid(static_cast<uint32_t>(m.gid.value_or(0))).value_or(0);
-          if (::chown(staging.c_str(), uid, gid) != 0) made = ErrnoStatus("chown", staging);
-        }
+        made = SetMountOwner(staging, m, 0755, ids);
       }
       if (made.ok() && ::rename(staging.c_str(), dir.c_str()) != 0 && errno != EEXIST &&
           errno != ENOTEMPTY) {
@@ -922,12 +909,7 @@ struct Builder::Impl {
         out.temp.push_back(dir);
         std::string file = dir + "/" + DigestOf(id).hex().substr(0, 16);
         HOIST_RETURN_IF_ERROR(transfer::WriteFileAtomic(file, *data));
-        ::chmod(file.c_str(), static_cast<mode_t>(m.mode.value_or(0400)));
-        if (::geteuid() == 0) {
-          uint32_t uid = ids.HostUid(static_cast<uint32_t>(m.uid.value_or(0))).value_or(0);
-          uint32_t gid = ids.HostGid(static_cast<uint32_t>(m.gid.value_or(0))).value_or(0);
-          if (::chown(file.c_str(), uid, gid) != 0) return ErrnoStatus("chown", "secret " + id);
-        }
+        HOIST_RETURN_IF_ERROR(SetMountOwner(file, m, 0400, ids));
         sandbox::Mount mount;
         mount.source = file;
         mount.target = m.target.empty() ? "/run/secrets/" + id : MountTarget(m.target, wd);

@@ -656,6 +656,25 @@ void CheckCasing(const std::vector<Stage>& stages, std::vector<Warning>* out) {
 
 }  // namespace
 
+Result<std::optional<Command>> ParseTrigger(const Dockerfile& df, std::string_view expression,
+                                            int line, int column) {
+  Result<Ast> ast = ParseText(expression, df.source ? df.source->name() : "Dockerfile");
+  if (!ast.ok()) return ast.status();
+  if (ast->children.size() != 1) {
+    return Status(Code::kInvalidArgument, "onbuild trigger should be a single expression");
+  }
+  Node node = ast->children[0];
+  node.start_line = node.end_line = line;
+  node.segments = {{0, line, column}};
+  Ast holder;
+  holder.source = df.source;
+  holder.escape = df.escape;
+  std::optional<Stage> from;
+  std::optional<Command> cmd;
+  HOIST_RETURN_IF_ERROR(ParseInstruction(holder, node, &from, &cmd));
+  return cmd;
+}
+
 Status ParseInstruction(const Ast& ast, const Node& node, std::optional<Stage>* stage,
                         std::optional<Command>* command) {
   InstructionParser p(ast, node);

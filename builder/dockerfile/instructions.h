@@ -213,6 +213,13 @@ Result<Dockerfile> ParseDockerfile(SourcePtr source);
 Status ParseInstruction(const Ast& ast, const Node& node, std::optional<Stage>* stage,
                         std::optional<Command>* command);
 
+// An ONBUILD trigger's text as one instruction of `df` (its escape
+// character), positioned at `line`:`column` (where the trigger runs).
+// Errors: the parser's, and "onbuild trigger should be a single expression"
+// for more than one. nullopt for a FROM (which callers refuse).
+Result<std::optional<Command>> ParseTrigger(const Dockerfile& df, std::string_view expression,
+                                            int line, int column);
+
 // Parses a --mount value. With `expand` null only `from` is read (as
 // BuildKit does before expansion: a variable in `from` is an error);
 // otherwise every field is expanded by `expand` and checked.

@@ -502,22 +502,11 @@ class Planner {
                          text::Quote(plan_.stages[*plan_.stages[stage].base_stage].display_name) +
                          ": " + why);
     };
-    Result<Ast> ast = ParseText(expression, src_->name());
-    if (!ast.ok()) return fail(PlainMessage(ast.status()));
-    if (ast->children.size() != 1) return fail("onbuild trigger should be a single expression");
     // The trigger is reported at the FROM line of the stage that runs it.
-    Node node = ast->children[0];
-    node.start_line = node.end_line = at.line;
-    node.segments = {{0, at.line, at.column}};
-    Ast holder;
-    holder.source = df_.source;
-    holder.escape = df_.escape;
-    std::optional<Stage> not_allowed;
-    std::optional<Command> cmd;
-    Status st2 = ParseInstruction(holder, node, &not_allowed, &cmd);
-    if (!st2.ok()) return fail(PlainMessage(st2));
-    if (!cmd) return fail("FROM is not a command type");
-    return std::move(*cmd);
+    Result<std::optional<Command>> cmd = ParseTrigger(df_, expression, at.line, at.column);
+    if (!cmd.ok()) return fail(PlainMessage(cmd.status()));
+    if (!*cmd) return fail("FROM is not a command type");
+    return std::move(**cmd);
   }
 
   // Resolves one needed stage: its environment, ARGs and expanded words.

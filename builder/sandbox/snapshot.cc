@@ -299,9 +299,8 @@ class OverlaySnapshotter : public Snapshotter {
       if (path.empty()) continue;
       std::optional<FileState> b = LowerState(path);
       const std::string host = upper_ + "/" + path;
-      struct stat st {};
-      if (::lstat(host.c_str(), &st) == 0 && IsWhiteout(st)) {
-        if (b) before.emplace(path, *b);  // deleted: in before, not after
+      if (S_ISCHR(a.mode) && a.rdev == 0) {  // an overlayfs whiteout
+        if (b) before.emplace(path, *b);     // deleted: in before, not after
         continue;
       }
       FileState now = a;
