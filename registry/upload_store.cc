@@ -3,9 +3,11 @@
 #include <chrono>
 #include <ctime>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "registry/storage/paths.h"
+#include "registry/storage/write_behind.h"
 
 namespace hoist::registry {
 
@@ -14,13 +16,16 @@ namespace paths = storage::paths;
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
+// Buffers in flight per upload request: receiving one, writing one, and
+// slack for the writer's uneven pace.
+constexpr size_t kWriteBuffers = 4;
 constexpr size_t kMaxCachedSessions = 4096;
 
 std::string NewUuid() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   uint64_t a = rng(), b = rng();
-  a = (a & ~0xF000ULL) | 0x4000ULL;                   // version 4
-  b = (b & ~(3ULL << 62)) | (2ULL << 62);            // variant 10
+  a = (a & ~0xF000ULL) | 0x4000ULL;        // version 4
+  b = (b & ~(3ULL << 62)) | (2ULL << 62);  // variant 10
   char buf[40];
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
                 static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
@@ -148,9 +153,8 @@ Status UploadStore::Rehash(const std::string& path, Session& s, int64_t size, Di
   return Status::Ok();
 }
 
-Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id,
-                                    ByteSource& body, std::optional<ChunkRange> range,
-                                    int64_t length) {
+Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id, ByteSource& body,
+                                    std::optional<ChunkRange> range, int64_t length) {
   Result<int64_t> offset = Offset(repo, id);
   if (!offset.ok()) return offset.status();
   auto s = SessionFor(id);
@@ -172,13 +176,15 @@ Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id
   HOIST_RETURN_IF_ERROR(Rehash(path, *s, *offset, alg));
   Result<std::unique_ptr<storage::FileWriter>> w = d_.Writer(path, true);
   if (!w.ok()) return w.status();
-  // Read into a large buffer, then hash and write it: few system calls, and
-  // memory bounded by the buffer whatever the blob size.
-  std::vector<char> buf(kChunk);
+  // Receive into large buffers and hash each while the one before is being
+  // written: few system calls, memory bounded by the buffers whatever the
+  // blob size, and the write's cost overlapped with the receive's.
+  storage::WriteBehind out(**w, kWriteBuffers, kChunk);
   Status st;
   int64_t received = 0;
   bool eof = false;
   while (st.ok() && !eof) {
+    std::span<char> buf = out.Next();
     size_t fill = 0;
     while (fill < buf.size()) {
       Result<size_t> n = body.Read(buf.data() + fill, buf.size() - fill);
@@ -192,16 +198,18 @@ Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id
       }
       fill += *n;
     }
-    if (fill == 0) break;
     s->hash->Update(buf.data(), fill);
-    Status ws = (*w)->Write(buf.data(), fill);
-    if (!ws.ok()) {
-      st = ws;
-      s->hashed = -1;  // the file may hold part of this buffer
-      break;
-    }
-    s->hashed += static_cast<int64_t>(fill);
+    Status ws = out.Queue(fill);
+    if (!ws.ok()) st = ws;
     received += static_cast<int64_t>(fill);
+    if (fill == 0) break;
+  }
+  Status ds = out.Drain();
+  if (!ds.ok()) {
+    if (st.ok()) st = ds;
+    s->hashed = -1;  // the file may hold part of what was hashed
+  } else {
+    s->hashed += received;
   }
   Status cs = (*w)->Commit();
   if (st.ok()) st = cs;

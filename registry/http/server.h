@@ -36,8 +36,8 @@ bool IEquals(std::string_view a, std::string_view b);
 
 struct Request {
   std::string method;
-  std::string target;  // as sent: path and query
-  std::string path;    // percent-decoded, no query
+  std::string target;                                      // as sent: path and query
+  std::string path;                                        // percent-decoded, no query
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;
   std::string remote;           // peer address
@@ -63,8 +63,9 @@ struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // small bodies
-  // A streamed body of `stream_length` bytes; sent with sendfile(2) when
-  // `stream_fd` >= 0 (an fd positioned at the first byte to send).
+  // A streamed body of `stream_length` bytes, read from `stream`. When
+  // `stream_fd` >= 0 (the same file, positioned at the first byte to send),
+  // it goes out with sendfile(2) to peers on other machines.
   std::unique_ptr<ByteSource> stream;
   int stream_fd = -1;
   int64_t stream_length = 0;
@@ -79,10 +80,10 @@ struct Response {
 using Handler = std::function<void(Request&, Response&)>;
 
 struct ServerOptions {
-  int idle_timeout_sec = 60;   // keep-alive connection idle limit
-  int io_timeout_sec = 120;    // a stalled send or receive
-  int max_connections = 2048;  // beyond this, new connections get 503
-  int shutdown_grace_sec = 10; // in-flight requests get this long
+  int idle_timeout_sec = 60;    // keep-alive connection idle limit
+  int io_timeout_sec = 120;     // a stalled send or receive
+  int max_connections = 2048;   // beyond this, new connections get 503
+  int shutdown_grace_sec = 10;  // in-flight requests get this long
   bool access_log = true;
 };
 
@@ -106,7 +107,7 @@ class Server {
 
  private:
   struct Conn;
-  void ServeConnection(int fd, std::string remote);
+  void ServeConnection(int fd, std::string remote, bool loopback);
 
   Handler handler_;
   ServerOptions opt_;
