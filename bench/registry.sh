@@ -18,6 +18,8 @@
 #   d. `skopeo copy` of the busybox base image oci: -> registry -> fresh oci:
 #      directory, the blob-info cache file deleted before each copy
 #   e. 64 x 1 MiB fresh random blobs pushed by 8 parallel curl clients
+#   g. the page-cache write floor: `dd bs=1M` of the same blob into a new
+#      file right after both pushes (the machine's own cost for those bytes)
 #   f. registry RSS before the first push and peak during each 1 GiB push
 #      (VmHWM after `echo 5 > /proc/PID/clear_refs`, plus VmRSS sampled every
 #      50 ms); registry CPU-seconds (utime+stime of /proc/PID/stat) per push
@@ -246,6 +248,25 @@ measure_mono() { # registry rep
   log "$r mono push $i: ${s}s $(mbps "$BLOB_BYTES" "$s") MB/s, cpu $(cpu_s "$c0" "$c1")s, peak rss $(kib2mib "$hwm") MiB"
 }
 
+# g: what the machine itself takes to put the same bytes into the page cache
+# of a new file, right after both registries pushed them: the floor for any
+# registry that keeps pushed blobs in the page cache (both do).
+measure_floor() { # rep
+  local i=$1 t0 t1 s
+  sync; t0=$(now)
+  dd if="$SCRATCH/blob-$i.bin" of="$SCRATCH/floor-$i.bin" bs=1M status=none || { log "dd failed"; return 0; }
+  t1=$(now); s=$(sub "$t0" "$t1")
+  echo "$s" >>"$SCRATCH/floor.txt"
+  log "page-cache write floor $i: ${s}s $(mbps "$BLOB_BYTES" "$s") MB/s (dd bs=1M into a new file)"
+}
+floor_line() { # the floor's median, or nothing when it was not measured
+  [ -s "$SCRATCH/floor.txt" ] || return 0
+  local m runs
+  m=$(sort -g "$SCRATCH/floor.txt" | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.3f", (a[NR/2]+a[NR/2+1])/2 }')
+  runs=$(paste -sd, "$SCRATCH/floor.txt" | sed 's/,/, /g')
+  echo "g. page-cache write floor (dd bs=1M of each ${BL} blob into a new file): median ${m} s = $(mbps "$BLOB_BYTES" "$m") MB/s (runs: ${runs} s)"
+}
+
 measure_chunked() { # registry rep digest
   local r=$1 i=$2 dg=$3 repo=bench/chunk-$2 t0 t1 c0 c1 s
   use "$r"
@@ -289,6 +310,7 @@ if ! skipped a; then
   done
   for i in $(seq 1 "$REPS"); do
     for r in $(order "$i"); do measure_mono "$r" "$i"; done
+    skipped g || measure_floor "$i"
   done
   # chunked: split outside the timing and overwrite the first 32 bytes, so
   # the chunked blob is new to the registry too
@@ -305,7 +327,7 @@ if ! skipped a; then
       for r in $(order "$i"); do measure_pull "$r" "$i"; done
     done
   fi
-  rm -f "$SCRATCH"/blob-*.bin
+  rm -f "$SCRATCH"/blob-*.bin "$SCRATCH"/floor-*.bin
 fi
 
 # --- c, d: the busybox base image -----------------------------------------------
@@ -499,7 +521,9 @@ peer_label=
   echo "\"better\" column says which direction of the ratio favours hoist."
   echo
   awk -v mode=md -v regs="$REGISTRIES" -v peer_label="$peer_label" -f "$HERE/lib/report.awk" "${files[@]}"
+  floor=$(floor_line); [ -z "$floor" ] || printf '\n%s\n' "$floor"
 } >"$OUT/results.md"
+floor_line >>"$OUT/table.txt"
 
 echo
 echo "registry benchmark $(head -1 "$OUT/env.txt" | cut -d' ' -f2), medians of $REPS ($(sed -n 2p "$OUT/env.txt" | cut -d' ' -f2-))"
