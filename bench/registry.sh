@@ -39,6 +39,7 @@
 #   OUT [BENCH_DATA/results-registry-<UTC time>]   results directory
 #   SKIP [""]                           scenarios to skip, e.g. "d e"
 #   KEEP_DATA [0]                       1 keeps the scratch dir (blobs, registry roots)
+#   PRIME [1]                           0: do not fill the page cache first (see below)
 #
 # Output in OUT: hoist.txt, distribution.txt (raw `name value unit` lines,
 # `name.runs v1,v2,.. unit` beside each median, names as in the shared
@@ -67,6 +68,7 @@ RUNID=$(date -u +%Y%m%dT%H%M%S)-$$
 OUT=${OUT:-$BENCH_DATA/results-registry-$RUNID}
 SKIP=" ${SKIP:-} "
 KEEP_DATA=${KEEP_DATA:-0}
+PRIME=${PRIME:-1}
 SCRATCH=$BENCH_DATA/registry-$RUNID
 
 log() { echo "[bench] $*" >&2; }
@@ -77,7 +79,7 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
 mbps() { awk -v bytes="$1" -v s="$2" 'BEGIN{ if (s>0) printf "%.1f", bytes/1e6/s; else print "nan" }'; }
 kib2mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
-for v in REPS BLOB_MB CHUNK_MB WRK_THREADS WRK_CONNS WRK_SECS WARMUP_SECS SMALL_N SMALL_KB SMALL_PAR; do
+for v in PRIME REPS BLOB_MB CHUNK_MB WRK_THREADS WRK_CONNS WRK_SECS WARMUP_SECS SMALL_N SMALL_KB SMALL_PAR; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 if [ "$REPS" -lt 1 ] || [ "$BLOB_MB" -lt 1 ] || [ "$CHUNK_MB" -lt 1 ]; then die "REPS, BLOB_MB, CHUNK_MB must be >= 1"; fi
@@ -199,7 +201,7 @@ cpu_s() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN{printf "%.2f", (b-a)/t}'; }
 # --- machine and versions ----------------------------------------------------
 {
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "knobs REPS=$REPS BLOB_MB=$BLOB_MB CHUNK_MB=$CHUNK_MB WRK_THREADS=$WRK_THREADS WRK_CONNS=$WRK_CONNS WRK_SECS=$WRK_SECS WARMUP_SECS=$WARMUP_SECS SMALL_N=$SMALL_N SMALL_KB=$SMALL_KB SMALL_PAR=$SMALL_PAR SKIP='$(xargs <<<"$SKIP")'"
+  echo "knobs REPS=$REPS BLOB_MB=$BLOB_MB CHUNK_MB=$CHUNK_MB WRK_THREADS=$WRK_THREADS WRK_CONNS=$WRK_CONNS WRK_SECS=$WRK_SECS WARMUP_SECS=$WARMUP_SECS SMALL_N=$SMALL_N SMALL_KB=$SMALL_KB SMALL_PAR=$SMALL_PAR PRIME=$PRIME SKIP='$(xargs <<<"$SKIP")'"
   echo "kernel $(uname -r)"
   echo "cpu $(nproc) x $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
   echo "mem $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
@@ -213,6 +215,28 @@ cpu_s() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN{printf "%.2f", (b-a)/t}'; }
 } >"$OUT/env.txt"
 log "knobs: $(sed -n 2p "$OUT/env.txt" | cut -d' ' -f2-)"
 log "output: $OUT"
+
+# --- the steady state: a page cache that fills the memory ----------------------
+# On a host that has run for a while the page cache fills the memory, and a
+# new page cache page comes from reclaiming an old one. A fresh VM has
+# gigabytes free instead, and on this project's VMs (free page reporting) the
+# first touch of such a page costs a host fault: about 2.5 s per GiB of page
+# cache, more than either registry's own work, falling at random on whichever
+# push gets such pages (scenario g shows which ones did). PRIME=1 reads a
+# sparse file as large as the free memory, so every scenario runs in the
+# steady state; it takes no disk space and is deleted with the scratch dir.
+prime_page_cache() {
+  local free_kb mb t0
+  free_kb=$(awk '/^MemFree:/{print $2}' /proc/meminfo)
+  mb=$((free_kb / 1024 - 1024))
+  [ "$mb" -gt 0 ] || return 0
+  truncate -s "${mb}M" "$SCRATCH/prime"
+  t0=$(now)
+  dd if="$SCRATCH/prime" of=/dev/null bs=1M status=none
+  log "primed the page cache with ${mb} MiB in $(sub "$t0" "$(now)") s (PRIME=0 skips this)"
+  echo "prime ${mb} MiB read into the page cache before the scenarios" >>"$OUT/env.txt"
+}
+[ "$PRIME" = 1 ] && prime_page_cache
 
 BLOB_BYTES=$((BLOB_MB * 1024 * 1024))
 if [ "$BLOB_MB" = 1024 ]; then BL=1GiB; else BL=${BLOB_MB}MiB; fi
