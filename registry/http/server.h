@@ -85,6 +85,10 @@ struct ServerOptions {
   int max_connections = 2048;   // beyond this, new connections get 503
   int shutdown_grace_sec = 10;  // in-flight requests get this long
   bool access_log = true;
+  // Loopback peers get streamed bodies through a buffer, which is faster
+  // there than sendfile(2); true gives them sendfile too (tests use it to
+  // cover the path that peers on other machines take).
+  bool sendfile_to_loopback = false;
 };
 
 class Server {
