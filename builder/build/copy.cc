@@ -342,7 +342,7 @@ void HashRequest(const CopyRequest& r, KeyHasher& k) {
   for (const CopyRequest::Inline& i : r.inline_sources) k.Add(i.name).Add(DigestOf(i.data).str());
   k.Add(r.dest).Add(r.workdir);
   k.Add(r.chown ? std::to_string(r.chown->uid) + ":" + std::to_string(r.chown->gid) : "-");
-  k.Add(r.chmod ? std::to_string(*r.chmod) : "-");
+  k.Add(r.chmod ? r.chmod->spec() : "-");
   k.Add(r.excludes.size());
   for (const std::string& e : r.excludes) k.Add(e);
   k.Add(r.parents).Add(r.link).Add(r.unpack).Add(r.keep_git_dir);
@@ -506,7 +506,9 @@ class Planner {
     } else {
       return Status::Ok();
     }
-    if (req_.chmod && e.type != EntryType::kSymlink) e.mode = *req_.chmod;
+    if (req_.chmod && e.type != EntryType::kSymlink) {
+      e.mode = req_.chmod->Apply(e.mode, e.type == EntryType::kDirectory);
+    }
     Owner o = OwnerOf(tree, host, st);
     e.uid = o.uid;
     e.gid = o.gid;
@@ -575,7 +577,7 @@ class Planner {
         const CopyRequest::Inline& in = req_.inline_sources[m.inline_index];
         std::string path = dest_is_dir_ ? Join(dest_.rel, m.name) : dest_.rel;
         if (path.empty()) return Status(Code::kInvalidArgument, "cannot copy " + m.arg + " onto /");
-        Entry e = Entry::File(path, in.data, req_.chmod.value_or(0644));
+        Entry e = Entry::File(path, in.data, req_.chmod ? req_.chmod->Apply(0644, false) : 0644);
         Owner o = req_.chown.value_or(Owner{});
         e.uid = o.uid;
         e.gid = o.gid;
@@ -587,7 +589,8 @@ class Planner {
         if (!d.ok()) return d.status();
         std::string path = dest_is_dir_ ? Join(dest_.rel, m.name) : dest_.rel;
         if (path.empty()) return Status(Code::kInvalidArgument, "cannot add " + m.arg + " onto /");
-        Entry e = Entry::HostFile(path, d->path, d->size, req_.chmod.value_or(0600));
+        Entry e = Entry::HostFile(path, d->path, d->size,
+                                  req_.chmod ? req_.chmod->Apply(0600, false) : 0600);
         Owner o = req_.chown.value_or(Owner{});
         e.uid = o.uid;
         e.gid = o.gid;

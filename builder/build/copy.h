@@ -24,10 +24,10 @@
 //     times); owners are 0:0 for the context, kept for stage and image
 //     trees (SourceTree::KeepOwners), --chown's when given;
 //   - --chown user[:group] (names through the stage's /etc/passwd and
-//     /etc/group, ids as given), --chmod (resolved bits; files and copied
-//     directories, not created parents), --exclude patterns (dockerignore
-//     syntax, on paths below the source and on matched sources),
-//     .dockerignore for the context;
+//     /etc/group, ids as given), --chmod (octal or symbolic, see
+//     chmod.h; files and copied directories, not created parents),
+//     --exclude patterns (dockerignore syntax, on paths below the source
+//     and on matched sources), .dockerignore for the context;
 //   - ADD only: local tar archives (gzip, bzip2, xz, zstd, plain; found by
 //     content, not name) are unpacked into the destination unless
 //     --unpack=false, keeping their owners; URLs are fetched (named after
@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/build/chmod.h"
 #include "builder/dockerfile/dockerignore.h"
 #include "builder/layer/writer.h"
 #include "common/digest.h"
@@ -120,7 +121,7 @@ struct CopyRequest {
   std::string dest;     // expanded, as written
   std::string workdir;  // the stage's WORKDIR ("/" when unset)
   std::optional<Owner> chown;
-  std::optional<uint32_t> chmod;  // resolved mode bits
+  std::optional<ModeChange> chmod;
   std::vector<std::string> excludes;
   bool parents = false;
   bool link = false;

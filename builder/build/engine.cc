@@ -73,14 +73,11 @@ bool NumericOwner(const std::string& spec) {
   return colon == std::string::npos || digits(std::string_view(spec).substr(colon + 1));
 }
 
-Result<std::optional<uint32_t>> ParseChmod(const std::string& s) {
-  if (s.empty()) return std::optional<uint32_t>();
-  if (s.size() > 4 ||
-      !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '7'; })) {
-    return Status(Code::kInvalidArgument,
-                  "invalid chmod parameter " + s + ": only octal modes (e.g. 0755) are supported");
-  }
-  return std::optional<uint32_t>(static_cast<uint32_t>(std::stoul(s, nullptr, 8)));
+Result<std::optional<ModeChange>> ParseChmod(const std::string& s) {
+  if (s.empty()) return std::optional<ModeChange>();
+  Result<ModeChange> m = ModeChange::Parse(s);
+  if (!m.ok()) return m.status();
+  return std::optional<ModeChange>(std::move(*m));
 }
 
 // BuildKit's layers in an OCI manifest: Docker's gzip layer type becomes
@@ -490,7 +487,7 @@ struct Builder::Impl {
       req.inline_sources.push_back({sc.path, sc.data});
     req.dest = files.dest;
     req.workdir = st.config.config.working_dir.empty() ? "/" : st.config.config.working_dir;
-    Result<std::optional<uint32_t>> chmod = ParseChmod(cp ? cp->chmod : add->chmod);
+    Result<std::optional<ModeChange>> chmod = ParseChmod(cp ? cp->chmod : add->chmod);
     if (!chmod.ok()) return Fail(c, chmod.status());
     req.chmod = *chmod;
     req.excludes = cp ? cp->excludes : add->excludes;

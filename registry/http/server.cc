@@ -578,10 +578,8 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback) {
           ssize_t w = ::sendfile(fd, resp.stream_fd, nullptr,
                                  static_cast<size_t>(std::min<int64_t>(left, 1 << 30)));
           if (w < 0 && errno == EINTR) continue;
-          if (w <= 0)
-            sent_ok = false;
-          else
-            left -= w;
+          sent_ok = w > 0;
+          if (sent_ok) left -= w;
         }
       } else {
         std::vector<char> chunk(kSendChunk);

@@ -34,6 +34,12 @@ using test::Sh;
 using test::TempDir;
 using Names = std::vector<std::string>;
 
+ModeChange Mode(const char* spec) {
+  Result<ModeChange> m = ModeChange::Parse(spec);
+  REQUIRE(m.ok());
+  return *m;
+}
+
 std::string Text(const Entry& e) {
   if (!e.host_path.empty()) return test::ReadFile(e.host_path);
   REQUIRE(e.open);
@@ -309,7 +315,7 @@ TEST_CASE("COPY --chmod applies to copied files and directories, not created par
   REQUIRE(::symlink("f", (ctx / "dir/l").c_str()) == 0);
   auto tree = Context(ctx.path());
   CopyRequest r = Req({"dir"}, "/x/y/d");
-  r.chmod = 0600;
+  r.chmod = Mode("0600");
   auto m = Entries(*tree, r);
   CHECK(m.at("x").mode == 0755);
   CHECK(m.at("x/y").mode == 0755);
@@ -318,6 +324,24 @@ TEST_CASE("COPY --chmod applies to copied files and directories, not created par
   CHECK(m.at("x/y/d/sub").mode == 0600);
   CHECK(m.at("x/y/d/sub/g").mode == 0600);
   CHECK(m.at("x/y/d/l").type == EntryType::kSymlink);
+}
+
+TEST_CASE("COPY --chmod with a symbolic mode changes each entry's own bits", "[copy]") {
+  TempDir ctx;
+  ctx.Write("dir/f", "f");
+  ctx.Write("dir/run", "#!/bin/sh\n");
+  ctx.Write("dir/sub/g", "g");
+  REQUIRE(::chmod((ctx / "dir/f").c_str(), 0640) == 0);
+  REQUIRE(::chmod((ctx / "dir/run").c_str(), 0700) == 0);
+  REQUIRE(::chmod((ctx / "dir/sub").c_str(), 0700) == 0);
+  auto tree = Context(ctx.path());
+  CopyRequest r = Req({"dir"}, "/d");
+  r.chmod = Mode("a=rX,u+w");
+  auto m = Entries(*tree, r);
+  CHECK(m.at("d/f").mode == 0644);
+  CHECK(m.at("d/run").mode == 0755);
+  CHECK(m.at("d/sub").mode == 0755);
+  CHECK(m.at("d/sub/g").mode == 0644);
 }
 
 TEST_CASE("COPY --chown owns copied entries and created parents, existing parents keep theirs",
@@ -428,7 +452,7 @@ TEST_CASE("heredoc sources become files with their text", "[copy]") {
   auto tree = Context(ctx.path());
   CopyRequest r = Req({}, "/usr/bin/");
   r.inline_sources = {{"hello", "#!/bin/sh\necho hi\n"}};
-  r.chmod = 0755;
+  r.chmod = Mode("0755");
   auto m = Entries(*tree, r);
   CHECK(Paths(m) == Names{"usr", "usr/bin", "usr/bin/hello"});
   CHECK(Text(m.at("usr/bin/hello")) == "#!/bin/sh\necho hi\n");
@@ -541,7 +565,7 @@ TEST_CASE("CopySourcesKey follows contents, modes and the request, not times", "
   r.dest = "/other";
   CHECK(key(r) != k4);
   r.dest = "/d";
-  r.chmod = 0700;
+  r.chmod = Mode("0700");
   CHECK(key(r) != k4);
   // A file outside the sources changes nothing.
   r.chmod.reset();

@@ -154,7 +154,7 @@ TEST_CASE("engine: errors name the Dockerfile line", "[engine]") {
   REQUIRE(!parse.ok());
   CHECK_THAT(parse.status().message(), Catch::Contains("Dockerfile:2"));
 
-  Result<BuildResult> chmod = f.Build("FROM scratch\nCOPY --chmod=u+x a.txt /a\n");
+  Result<BuildResult> chmod = f.Build("FROM scratch\nCOPY --chmod=u+y a.txt /a\n");
   REQUIRE(!chmod.ok());
   CHECK_THAT(chmod.status().message(), Catch::Contains("Dockerfile:2:1: COPY: invalid chmod"));
 }
