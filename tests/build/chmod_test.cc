@@ -17,14 +17,15 @@ uint32_t Applied(const char* spec, uint32_t mode, bool is_dir = false) {
   return m->Apply(mode, is_dir);
 }
 
-TEST_CASE("--chmod octal modes set the bits whatever the source's", "[chmod]") {
+TEST_CASE("ModeChange: --chmod octal modes set the bits whatever the source's", "[chmod]") {
   CHECK(Applied("0755", 0600) == 0755);
   CHECK(Applied("755", 0777, true) == 0755);
   CHECK(Applied("4755", 0644) == 04755);
   CHECK(Applied("0", 0644) == 0);
 }
 
-TEST_CASE("--chmod symbolic modes change the source's bits as chmod(1) does", "[chmod]") {
+TEST_CASE("ModeChange: --chmod symbolic modes change the source's bits as chmod(1) does",
+          "[chmod]") {
   CHECK(Applied("u+x", 0644) == 0744);
   CHECK(Applied("go-w", 0666) == 0644);
   CHECK(Applied("+x", 0644) == 0755);  // no class: all of them (no umask)
@@ -40,7 +41,7 @@ TEST_CASE("--chmod symbolic modes change the source's bits as chmod(1) does", "[
   CHECK(Applied("u=rw", 04755) == 0655);  // '=' clears set-user-ID on a file
 }
 
-TEST_CASE("--chmod rejects what is neither octal nor symbolic", "[chmod]") {
+TEST_CASE("ModeChange: --chmod rejects what is neither octal nor symbolic", "[chmod]") {
   for (const char* bad :
        {"", "8", "12345", "07a", "u", "u+y", "u+x,", ",u+x", "x+u", "ug", "a=r w"}) {
     Result<ModeChange> m = ModeChange::Parse(bad);
@@ -53,7 +54,7 @@ TEST_CASE("--chmod rejects what is neither octal nor symbolic", "[chmod]") {
 
 // The same specs through coreutils' chmod (with umask 0, so that a clause
 // without a class means all of them): the two must agree.
-TEST_CASE("--chmod agrees with coreutils chmod", "[chmod]") {
+TEST_CASE("ModeChange: --chmod agrees with coreutils chmod", "[chmod]") {
   std::string dir = (std::filesystem::temp_directory_path() / "hoist-chmod-XXXXXX").string();
   REQUIRE(::mkdtemp(dir.data()) != nullptr);
   mode_t old_umask = ::umask(0);
