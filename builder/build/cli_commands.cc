@@ -1,5 +1,6 @@
 #include "builder/build/cli_commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -131,7 +132,9 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
   build_->add_option("--build-arg", f.build_args, "KEY=VALUE build argument (repeatable)")
       ->allow_extra_args(false);
   build_->add_option("--target", f.target, "The stage to build (default: the last)");
-  build_->add_option("--platform", f.platform, "Target platform, e.g. linux/arm64");
+  build_->add_option("--platform", f.platform,
+                     "Target platform, e.g. linux/arm64; several (linux/amd64,linux/arm64) "
+                     "build one image each and an image index of them");
   build_->add_option("--label", f.labels, "KEY=VALUE label on the image (repeatable)")
       ->allow_extra_args(false);
   build_->add_flag("--no-cache", f.no_cache, "Run every step (the cache is still updated)");
@@ -276,8 +279,17 @@ int CliCommands::RunBuild() {
   std::optional<std::vector<std::optional<dockerfile::Platform>>> platforms =
       dockerfile::ParsePlatformList(f.platform, kCmd);
   if (!platforms) return kExitUsage;
-  if (platforms->size() != 1) return Usage("--platform takes one platform per build");
-  o.platform = (*platforms)[0];
+  std::vector<dockerfile::Platform> several;  // a multi-platform build: an index
+  if (platforms->size() == 1) {
+    o.platform = (*platforms)[0];
+  } else {
+    for (const std::optional<dockerfile::Platform>& p : *platforms) {  // all parsed
+      if (std::find(several.begin(), several.end(), *p) != several.end()) {
+        return Usage("--platform lists " + p->Format() + " twice");
+      }
+      several.push_back(*p);
+    }
+  }
   std::optional<std::map<std::string, std::string>> args =
       dockerfile::ParseBuildArgs(f.build_args, kCmd);
   if (!args) return kExitUsage;
@@ -321,7 +333,7 @@ int CliCommands::RunBuild() {
   BuildProgress progress(*style, out);
   transfer::Places places(transfer::ClientOptions(conn_));
   Builder builder(**store, places, progress);
-  Result<BuildResult> r = builder.Build(o);
+  Result<BuildResult> r = several.empty() ? builder.Build(o) : builder.BuildPlatforms(o, several);
   if (!r.ok()) {
     progress.Message("error", "ERROR: " + r.status().message());
     if (*style == ProgressStyle::kJson || *style == ProgressStyle::kQuiet) {

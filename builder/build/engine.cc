@@ -1262,6 +1262,39 @@ struct Builder::Impl {
   }
 };
 
+Result<BuildResult> Builder::BuildPlatforms(const BuildOptions& options,
+                                            const std::vector<Platform>& platforms) {
+  BuildResult all;
+  ordered_json manifests = ordered_json::array();
+  for (size_t i = 0; i < platforms.size(); ++i) {
+    BuildOptions o = options;
+    o.platform = platforms[i];
+    Result<BuildResult> r = Build(o);
+    if (!r.ok()) return r.status();
+    if (i == 0) {
+      all.config = r->config;
+      all.base_location = r->base_location;
+    }
+    all.steps_run += r->steps_run;
+    all.steps_cached += r->steps_cached;
+    all.seconds += r->seconds;
+    // image-spec "Image Index": each entry names its platform.
+    ordered_json p = {{"architecture", platforms[i].arch}, {"os", platforms[i].os}};
+    if (!platforms[i].variant.empty()) p["variant"] = platforms[i].variant;
+    manifests.push_back({{"mediaType", r->manifest.media_type},
+                         {"digest", r->manifest.digest.str()},
+                         {"size", r->manifest.size},
+                         {"platform", p}});
+  }
+  ordered_json index = {
+      {"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", manifests}};
+  Result<transfer::Descriptor> d =
+      PutSmallBlob(impl_->store, std::string(media::kOciIndex), index.dump());
+  if (!d.ok()) return d.status();
+  all.manifest = *d;
+  return all;
+}
+
 Builder::Builder(store::ContentStore& store, transfer::Places& places, BuildProgress& progress)
     : impl_(std::make_unique<Impl>(store, places, progress)) {}
 

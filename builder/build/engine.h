@@ -121,6 +121,15 @@ class Builder {
   // reentrant: one Build at a time per Builder.
   Result<BuildResult> Build(const BuildOptions& options);
 
+  // The multi-platform build (`docker buildx build --platform a,b`): one
+  // Build per platform, in order (options.platform is ignored), then an OCI
+  // image index of their manifests, each with its platform, in the store.
+  // The result's `manifest` is the index; `config` is the first platform's;
+  // steps and seconds are summed. The first failure ends it.
+  // REQUIRES: platforms is not empty.
+  Result<BuildResult> BuildPlatforms(const BuildOptions& options,
+                                     const std::vector<dockerfile::Platform>& platforms);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
