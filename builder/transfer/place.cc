@@ -116,7 +116,7 @@ Result<std::unique_ptr<ImageSink>> Places::OpenSink(const Place& p, const Place*
       return OpenOciArchiveSink(p.path, p.tag, p.text);
     case PlaceKind::kDockerArchive: {
       std::optional<Reference> ref = p.ref;
-      if (!ref && from != nullptr && from->kind == PlaceKind::kRegistry &&
+      if (!ref && from != nullptr && from->kind == PlaceKind::kRegistry && from->ref &&
           !from->ref->tag().empty()) {
         ref = from->ref->WithTag(from->ref->tag());
       }

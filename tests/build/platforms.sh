@@ -56,6 +56,11 @@ one=$(hb "$T/one.log" --platform linux/arm64 --build-arg "BASE=$REG/base/multi:1
 expect "single-platform build is the index's arm64 entry" "$one" \
   "$(jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest' <<<"$raw")"
 
+# docker-archive output without -t (it once read the missing tag).
+hb "$T/archive.log" --platform linux/arm64 --build-arg "BASE=$REG/base/multi:1" \
+  --output "docker-archive:$T/one.tar" "$ctx" >/dev/null
+expect "docker-archive image" "$(skopeo inspect --config "docker-archive:$T/one.tar" | jq -r .architecture)" arm64
+
 # A platform named twice is a usage error.
 set +e
 "$HOIST" build --platform linux/amd64,linux/amd64 "$ctx" >/dev/null 2>"$T/twice.err"
