@@ -1,6 +1,5 @@
 #include "builder/build/cli_commands.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -283,12 +282,7 @@ int CliCommands::RunBuild() {
   if (platforms->size() == 1) {
     o.platform = (*platforms)[0];
   } else {
-    for (const std::optional<dockerfile::Platform>& p : *platforms) {  // all parsed
-      if (std::find(several.begin(), several.end(), *p) != several.end()) {
-        return Usage("--platform lists " + p->Format() + " twice");
-      }
-      several.push_back(*p);
-    }
+    for (const std::optional<dockerfile::Platform>& p : *platforms) several.push_back(*p);
   }
   std::optional<std::map<std::string, std::string>> args =
       dockerfile::ParseBuildArgs(f.build_args, kCmd);

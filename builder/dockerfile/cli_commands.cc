@@ -88,20 +88,12 @@ std::optional<std::vector<std::optional<Platform>>> ParsePlatformList(const std:
     out.emplace_back();
     return out;
   }
-  size_t start = 0;
-  for (;;) {
-    size_t comma = raw.find(',', start);
-    std::string one =
-        raw.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    Result<Platform> p = ParsePlatform(one);
-    if (!p.ok()) {
-      std::fprintf(stderr, "%s: invalid --platform: %s\n", cmd, p.status().message().c_str());
-      return std::nullopt;
-    }
-    out.emplace_back(*p);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+  Result<std::vector<Platform>> list = ParsePlatforms(raw);
+  if (!list.ok()) {
+    std::fprintf(stderr, "%s: invalid --platform: %s\n", cmd, list.status().message().c_str());
+    return std::nullopt;
   }
+  out.assign(list->begin(), list->end());
   return out;
 }
 

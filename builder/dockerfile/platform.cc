@@ -151,4 +151,22 @@ Result<Platform> ParsePlatform(std::string_view spec) {
   return p;
 }
 
+Result<std::vector<Platform>> ParsePlatforms(std::string_view list) {
+  std::vector<Platform> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = list.find(',', start);
+    Result<Platform> p = ParsePlatform(list.substr(start, comma - start));
+    if (!p.ok()) return p.status();
+    for (const Platform& seen : out) {
+      if (seen == *p) {
+        return Status(Code::kInvalidArgument, p->Format() + " is listed twice");
+      }
+    }
+    out.push_back(*p);
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
+
 }  // namespace hoist::dockerfile

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -30,5 +31,10 @@ Platform HostPlatform();
 // more than three parts, invalid characters). OS versions in parentheses
 // ("windows(10.0.17763)") are not supported.
 Result<Platform> ParsePlatform(std::string_view spec);
+
+// A comma-separated list of them ("linux/amd64,linux/arm64"), as --platform
+// takes it for a multi-platform build; kInvalidArgument naming the entry
+// that does not parse, or the platform listed twice (after normalising).
+Result<std::vector<Platform>> ParsePlatforms(std::string_view list);
 
 }  // namespace hoist::dockerfile

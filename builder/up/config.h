@@ -6,6 +6,7 @@
 //     - name, prefix, tag (default latest), depends_on: [names]
 //       and exactly one of
 //         dockerfile: { context, file, args: {K: V}, target, platform }
+//           (platform: os/arch, or a comma-separated list: an image index)
 //         source: REF | oci:DIR[:TAG] | oci-archive:FILE | docker-archive:FILE
 //         command: { run: "shell command", output: DIR }
 //   build: { parallel (default 3), retries, backoff, timeout }

@@ -66,10 +66,15 @@ Result<ProducedImage> DockerfileStrategy::Produce(const ImageSpec& spec, Context
   for (const auto& [k, v] : spec.dockerfile.args)
     o.build_args[k] = SubstituteRegistry(v, ctx.registry);
   o.target = spec.dockerfile.target;
+  // One platform, or several: one image each under an image index, as
+  // `hoist build --platform a,b` makes.
+  std::vector<dockerfile::Platform> platforms;
   if (!spec.dockerfile.platform.empty()) {
-    Result<dockerfile::Platform> p = dockerfile::ParsePlatform(spec.dockerfile.platform);
+    Result<std::vector<dockerfile::Platform>> p =
+        dockerfile::ParsePlatforms(spec.dockerfile.platform);
     if (!p.ok()) return StrategyError(p.status(), "platform", ctx);
-    o.platform = *p;
+    platforms = std::move(*p);
+    if (platforms.size() == 1) o.platform = platforms[0];
   }
   Result<std::optional<int64_t>> sde = layer::SourceDateEpochFromEnv();
   if (!sde.ok()) return StrategyError(sde.status(), "SOURCE_DATE_EPOCH", ctx);
@@ -87,7 +92,8 @@ Result<ProducedImage> DockerfileStrategy::Produce(const ImageSpec& spec, Context
 
   build::BuildProgress progress(build::ProgressStyle::kPlain, ctx.log);
   build::Builder builder(**store, *ctx.places, progress);
-  Result<build::BuildResult> r = builder.Build(o);
+  Result<build::BuildResult> r =
+      platforms.size() > 1 ? builder.BuildPlatforms(o, platforms) : builder.Build(o);
   if (!r.ok()) {
     progress.Message("error", "ERROR: " + r.status().message());
     return StrategyError(r.status(), "build", ctx);

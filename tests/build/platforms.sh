@@ -67,5 +67,5 @@ set +e
 rc=$?
 set -e
 expect "exit code for a repeated platform" "$rc" 2
-grep -q 'lists linux/amd64 twice' "$T/twice.err" || fail "no clear error: $(cat "$T/twice.err")"
+grep -q 'linux/amd64 is listed twice' "$T/twice.err" || fail "no clear error: $(cat "$T/twice.err")"
 echo "ok: multi-platform index $top"

@@ -333,6 +333,20 @@ TEST_CASE("platforms parse and normalise as containerd does", "[plan]") {
   CHECK_FALSE(ParsePlatform("linux//amd64").ok());
 }
 
+TEST_CASE("platform lists parse each entry and refuse one listed twice", "[plan]") {
+  Result<std::vector<Platform>> two = ParsePlatforms("linux/amd64,linux/arm64/v8");
+  REQUIRE(two.ok());
+  REQUIRE(two->size() == 2);
+  CHECK((*two)[0].Format() == "linux/amd64");
+  CHECK((*two)[1].Format() == "linux/arm64");
+  CHECK(ParsePlatforms("linux/arm64")->size() == 1);
+  Result<std::vector<Platform>> twice = ParsePlatforms("linux/amd64,linux/x86_64");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.status().message() == "linux/amd64 is listed twice");
+  CHECK_FALSE(ParsePlatforms("linux/amd64,").ok());
+  CHECK_FALSE(ParsePlatforms("linux/amd64,nonsense").ok());
+}
+
 TEST_CASE("exposed ports: ranges, protocols, host parts", "[plan]") {
   CHECK(*ParseExposedPorts({"80", "53/UDP", "9000-9002/tcp"}) ==
         std::vector<std::string>{"80/tcp", "53/udp", "9000/tcp", "9001/tcp", "9002/tcp"});
