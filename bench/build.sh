@@ -73,13 +73,9 @@ done
 mkdir -p "$WORK"
 
 # --- the registry both builders use ------------------------------------------
-REG_PID=
-cleanup() { if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi; }
-trap cleanup EXIT
-rm -rf "$WORK/registry"
-started=$(bash "$ROOT/bench/lib/start-hoist.sh" "$HOIST" "$WORK/registry") ||
-  die "the registry did not start (see $WORK/registry/registry.log)"
-read -r REG_PID REGISTRY <<<"$started"
+# shellcheck source=lib/run-registry.sh
+. "$ROOT/bench/lib/run-registry.sh"
+start_run_registry "$HOIST" "$WORK/registry"
 [ -f "$WORK/base/index.json" ] || bash "$ROOT/testdata/make-base-image.sh" "$WORK/base" >&2
 skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$WORK/base:latest" \
   "docker://$REGISTRY/base:latest" >/dev/null
@@ -161,7 +157,7 @@ echo 0 >"$WORK/change"
 if want app; then
   CHANGED=$APP/src/dir07/file0742.txt
   cp "$CHANGED" "$WORK/changed.orig"
-  trap 'cp "$WORK/changed.orig" "$CHANGED"; cleanup' EXIT
+  trap 'cp "$WORK/changed.orig" "$CHANGED"; stop_run_registry' EXIT
 fi
 BASE=$REGISTRY/base:latest
 export BASE REGISTRY HOIST WORK

@@ -50,13 +50,9 @@ if [ ! -s "$MINBASE_TAR" ]; then
   rm -rf "$WORK/minbase"
 fi
 
-REG_PID=
-cleanup() { if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi; }
-trap cleanup EXIT
-rm -rf "$WORK/registry"
-started=$(bash "$ROOT/bench/lib/start-hoist.sh" "$HOIST" "$WORK/registry") ||
-  die "the registry did not start (see $WORK/registry/registry.log)"
-read -r REG_PID REGISTRY <<<"$started"
+# shellcheck source=lib/run-registry.sh
+. "$ROOT/bench/lib/run-registry.sh"
+start_run_registry "$HOIST" "$WORK/registry"
 BASE=$REGISTRY/base/debian:bookworm-minbase
 mkdir -p "$WORK/import"
 ln -f "$MINBASE_TAR" "$WORK/import/minbase.tar" 2>/dev/null || cp "$MINBASE_TAR" "$WORK/import/minbase.tar"
