@@ -582,7 +582,9 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback) {
           if (sent_ok) left -= w;
         }
       } else {
-        std::vector<char> chunk(kSendChunk);
+        // No larger than the body: small blobs and Range slices are common.
+        std::vector<char> chunk(
+            static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(kSendChunk))));
         while (sent_ok && left > 0) {
           Result<size_t> r = resp.stream->Read(
               chunk.data(), static_cast<size_t>(std::min<int64_t>(left, chunk.size())));
