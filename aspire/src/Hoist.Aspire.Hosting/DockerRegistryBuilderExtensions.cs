@@ -254,6 +254,23 @@ public static partial class DockerRegistryBuilderExtensions
     }
 
     /// <summary>
+    /// Keeps the registry's storage in <paramref name="path"/> instead of <c>.hoist/VOLUME</c>
+    /// in the app host's folder: any directory, e.g. one a <c>hoist up</c> registry used
+    /// (the layout is the same).
+    /// </summary>
+    /// <param name="builder">The registry.</param>
+    /// <param name="path">The directory, relative to the app host's folder or absolute; created at start when missing.</param>
+    /// <returns>The registry's builder, for chaining.</returns>
+    public static IResourceBuilder<DockerRegistryResource> WithStorageDirectory(
+        this IResourceBuilder<DockerRegistryResource> builder, string path)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        builder.Resource.StorageDirectory = Path.GetFullPath(Path.Combine(builder.ApplicationBuilder.AppHostDirectory, path));
+        return builder;
+    }
+
+    /// <summary>
     /// Makes <paramref name="strategy"/> produce every image of the registry that names no
     /// strategy of its own, instead of the built-in Dockerfile and import strategies.
     /// </summary>

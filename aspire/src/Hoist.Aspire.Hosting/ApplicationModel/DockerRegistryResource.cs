@@ -25,7 +25,7 @@ public class DockerRegistryResource(string name, string command, string workingD
     public EndpointReference PrimaryEndpoint => _primaryEndpoint ??= new(this, PrimaryEndpointName);
 
     /// <summary>The registry's storage root (the <c>registry:2</c> on-disk layout).</summary>
-    public string StorageDirectory { get; } = storageDirectory;
+    public string StorageDirectory { get; internal set; } = storageDirectory;
 
     /// <summary>The registry's <c>host:port</c>, e.g. <c>127.0.0.1:41234</c>.</summary>
     public ReferenceExpression Address =>

@@ -37,17 +37,23 @@ internal sealed class ImagePublisher
     private readonly ResourceNotificationService _notifications;
     private readonly ResourceLoggerService _loggers;
     private readonly IReadOnlyDictionary<DockerRegistryImageAnnotation, DockerRegistryImageResource> _children;
+    private readonly ILogger _console;
 
     private ImagePublisher(
         DockerRegistryResource registry, string workingDirectory, ResourceNotificationService notifications,
-        ResourceLoggerService loggers, IReadOnlyDictionary<DockerRegistryImageAnnotation, DockerRegistryImageResource> children)
+        ResourceLoggerService loggers, IReadOnlyDictionary<DockerRegistryImageAnnotation, DockerRegistryImageResource> children,
+        ILogger console)
     {
         _registry = registry;
         _workingDirectory = workingDirectory;
         _notifications = notifications;
         _loggers = loggers;
         _children = children;
+        _console = console;
     }
+
+    /// <summary>The app host's own log category (its console), for one line per image outcome.</summary>
+    public const string ConsoleCategory = "Aspire.Hosting.Hoist";
 
     public static ImagePublisher Create(DockerRegistryResource registry, string workingDirectory, IServiceProvider services)
     {
@@ -58,7 +64,8 @@ internal sealed class ImagePublisher
         return new ImagePublisher(registry, workingDirectory,
             services.GetRequiredService<ResourceNotificationService>(),
             services.GetRequiredService<ResourceLoggerService>(),
-            children);
+            children,
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(ConsoleCategory));
     }
 
     /// <summary>Shows each image's full reference once the registry's address is known.</summary>
@@ -90,6 +97,7 @@ internal sealed class ImagePublisher
         var done = images.ToDictionary(i => i.Key, _ => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
         using var slots = new SemaphoreSlim(Math.Max(1, _registry.MaxParallelImageJobs));
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         registryLogger.LogInformation("producing {Count} image(s), at most {Parallel} at once", images.Count, _registry.MaxParallelImageJobs);
         await Task.WhenAll(images.Select(async image =>
         {
@@ -110,14 +118,18 @@ internal sealed class ImagePublisher
             registryLogger.LogInformation("{Image}: {State} {Detail}", image.Key, image.State,
                 image.IsPushed ? image.Digest : image.Error);
         }
+        var seconds = clock.Elapsed.TotalSeconds;
         if (failed.Count > 0)
         {
             registryLogger.LogError("{Failed} of {Count} image(s) failed: {Names}", failed.Count, images.Count,
                 string.Join(", ", failed.Select(i => i.Key)));
+            _console.LogError("{Registry}: {Pushed} of {Count} image(s) pushed in {Seconds:0.00} s; failed: {Names}", _registry.Name,
+                images.Count - failed.Count, images.Count, seconds, string.Join(", ", failed.Select(i => i.Key)));
         }
         else
         {
             registryLogger.LogInformation("all {Count} image(s) pushed", images.Count);
+            _console.LogInformation("{Registry}: all {Count} image(s) pushed in {Seconds:0.00} s", _registry.Name, images.Count, seconds);
         }
     }
 
@@ -187,6 +199,8 @@ internal sealed class ImagePublisher
             image.Digest = served;
             image.IsPushed = true;
             logger.LogInformation("pushed {Reference}@{Digest}", image.GetReference(registryUrl), served);
+            _console.LogInformation("{Registry}: {Image} pushed {Reference}@{Digest}{Build}", _registry.Name, image.ResourceName,
+                image.GetReference(registryUrl), served, image.BuildSummary is null ? "" : $" ({image.BuildSummary})");
             await SetStateAsync(image, DockerRegistryImageStates.Pushed).ConfigureAwait(false);
             return true;
         }
@@ -227,6 +241,7 @@ internal sealed class ImagePublisher
         image.IsPushed = false;
         image.Error = reason;
         _loggers.GetLogger(_children[image]).LogError("{Image} failed: {Reason}", image.Key, reason);
+        _console.LogError("{Registry}: {Image} failed: {Reason}", _registry.Name, image.ResourceName, reason);
         await SetStateAsync(image, DockerRegistryImageStates.Failed).ConfigureAwait(false);
         return false;
     }

@@ -86,6 +86,8 @@ internal sealed class RegistryLifecycle
             _registry.RegistryUrl = $"127.0.0.1:{_registry.PrimaryEndpoint.Port}";
             e.Services.GetRequiredService<ResourceLoggerService>().GetLogger(_registry)
                 .LogInformation("registry endpoint {Address}", _registry.RegistryUrl);
+            e.Services.GetRequiredService<ILoggerFactory>().CreateLogger(ImagePublisher.ConsoleCategory)
+                .LogInformation("{Registry}: REGISTRY={Address} (storage {Directory})", _registry.Name, _registry.RegistryUrl, _registry.StorageDirectory);
             await ImagePublisher.Create(_registry, _workingDirectory, e.Services)
                 .PublishReferencesAsync(_registry.RegistryUrl).ConfigureAwait(false);
         }
