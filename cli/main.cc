@@ -5,6 +5,7 @@
 
 #include "builder/build/cli_commands.h"
 #include "builder/dockerfile/cli_commands.h"
+#include "builder/engine/cli_commands.h"
 #include "builder/sandbox/sandbox.h"
 #include "builder/sandbox/snapshot.h"
 #include "builder/transfer/cli_commands.h"
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
   // Builds run as root of a user namespace with the caller's subordinate
   // ids when it has them (sandbox.h, ReexecInUserNamespace).
   if (argc > 1 && (std::string(argv[1]) == "build" || std::string(argv[1]) == "up" ||
-                   std::string(argv[1]) == "cache")) {
+                   std::string(argv[1]) == "cache" || std::string(argv[1]) == "engine")) {
     hoist::sandbox::ReexecInUserNamespace(argv);
     // A mount namespace of its own where it may make one: RUN's overlays
     // are private to this process and vanish with it.
@@ -97,6 +98,10 @@ int main(int argc, char** argv) {
   // (logic in builder/transfer/cli_commands.h).
   hoist::transfer::CliCommands transfer_commands(app);
   if (transfer_commands.Owns(argc, argv)) return transfer_commands.Run(argc, argv);
+
+  // `hoist engine`: the Docker Engine API's image half (builder/engine).
+  hoist::engine::CliCommands engine_commands(app, HOIST_VERSION);
+  if (engine_commands.Owns(argc, argv)) return engine_commands.Run(argc, argv);
 
   // `hoist up` / down / status / env (logic in builder/up/cli_commands.h).
   hoist::up::CliCommands up_commands(app);

@@ -38,6 +38,7 @@ enum class Code {
   // internal codes
   kNotFound,         // a storage path does not exist
   kInvalidArgument,  // bad input that is not a protocol error
+  kConflict,         // the request conflicts with the current state (Engine API 409)
   kIo,               // an operating-system call failed
   kInternal,
 };

@@ -200,9 +200,10 @@ Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {
 
   // Blobs the local images need: never removed.
   std::set<std::string> pinned;
-  Result<std::map<std::string, transfer::Descriptor>> images = ImageIndex(root).List();
+  Result<ImageIndexContents> images = ImageIndex(root).Read();
   if (!images.ok()) return images.status();
-  for (const auto& [name, d] : *images) WalkImage(store, d, &pinned);
+  for (const auto& [name, d] : images->names) WalkImage(store, d, &pinned);
+  for (const auto& [digest, d] : images->untagged) WalkImage(store, d, &pinned);
 
   std::vector<Entry> entries;
   std::string cache_dir = paths::CacheDir(root);

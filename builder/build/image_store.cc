@@ -37,8 +37,8 @@ Result<Descriptor> ParseDescriptor(const json& j) {
   return out;
 }
 
-Result<std::map<std::string, Descriptor>> ReadIndex(const std::string& path) {
-  std::map<std::string, Descriptor> out;
+Result<ImageIndexContents> ReadIndex(const std::string& path) {
+  ImageIndexContents out;
   Result<std::string> text = transfer::ReadSmallFile(path, kMaxIndexBytes);
   if (!text.ok()) {
     if (text.status().code() == Code::kNotFound) return out;
@@ -52,9 +52,41 @@ Result<std::map<std::string, Descriptor>> ReadIndex(const std::string& path) {
     Result<Descriptor> d = ParseDescriptor(*it);
     if (!d.ok())
       return Status(d.status().code(), path + ": " + it.key() + ": " + d.status().message());
-    out.emplace(it.key(), *d);
+    out.names.emplace(it.key(), *d);
+  }
+  if (j.contains("untagged") && j["untagged"].is_array()) {
+    for (const json& e : j["untagged"]) {
+      Result<Descriptor> d = ParseDescriptor(e);
+      if (!d.ok()) return Status(d.status().code(), path + ": untagged: " + d.status().message());
+      out.untagged.emplace(d->digest.str(), *d);
+    }
+  }
+  if (j.contains("repoDigests") && j["repoDigests"].is_object()) {
+    for (auto it = j["repoDigests"].begin(); it != j["repoDigests"].end(); ++it) {
+      if (!it->is_array()) continue;
+      for (const json& r : *it) {
+        if (r.is_string()) out.repo_digests[it.key()].insert(r.get<std::string>());
+      }
+    }
   }
   return out;
+}
+
+Status WriteIndex(const std::string& path, const ImageIndexContents& c) {
+  json names = json::object();
+  for (const auto& [n, d] : c.names) names[n] = DescriptorJson(d);
+  json out = {{"images", names}};
+  if (!c.untagged.empty()) {
+    json untagged = json::array();
+    for (const auto& [digest, d] : c.untagged) untagged.push_back(DescriptorJson(d));
+    out["untagged"] = untagged;
+  }
+  if (!c.repo_digests.empty()) {
+    json rd = json::object();
+    for (const auto& [digest, refs] : c.repo_digests) rd[digest] = refs;
+    out["repoDigests"] = rd;
+  }
+  return transfer::WriteFileAtomic(path, out.dump(2) + "\n");
 }
 
 // An exclusive flock on a lock file, released on destruction.
@@ -88,18 +120,29 @@ bool IsManifest(const std::string& media_type) {
 }  // namespace
 
 Status ImageIndex::Tag(const std::string& name, const Descriptor& manifest) {
+  return Update([&](ImageIndexContents& c) {
+    c.names[name] = manifest;
+    return Status::Ok();
+  });
+}
+
+Result<ImageIndexContents> ImageIndex::Read() const {
+  return ReadIndex(paths::Images(root_));
+}
+
+Status ImageIndex::Update(const std::function<Status(ImageIndexContents&)>& change) {
   Result<std::unique_ptr<FileLock>> lock = FileLock::Acquire(paths::ImagesLock(root_));
   if (!lock.ok()) return lock.status();
-  Result<std::map<std::string, Descriptor>> images = ReadIndex(paths::Images(root_));
-  if (!images.ok()) return images.status();
-  (*images)[name] = manifest;
-  json out = json::object();
-  for (const auto& [n, d] : *images) out[n] = DescriptorJson(d);
-  return transfer::WriteFileAtomic(paths::Images(root_), json{{"images", out}}.dump(2) + "\n");
+  Result<ImageIndexContents> c = ReadIndex(paths::Images(root_));
+  if (!c.ok()) return c.status();
+  HOIST_RETURN_IF_ERROR(change(*c));
+  return WriteIndex(paths::Images(root_), *c);
 }
 
 Result<std::map<std::string, Descriptor>> ImageIndex::List() const {
-  return ReadIndex(paths::Images(root_));
+  Result<ImageIndexContents> c = Read();
+  if (!c.ok()) return c.status();
+  return std::move(c->names);
 }
 
 Result<Descriptor> ImageIndex::Lookup(const std::string& name) const {

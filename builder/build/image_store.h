@@ -8,10 +8,12 @@
 //   Copy(StoreImageSource(built), LayoutSink)       --output oci:DIR
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "builder/store/content_store.h"
@@ -20,10 +22,24 @@
 
 namespace hoist::build {
 
-// <store>/images.json: {"images": {NAME: descriptor}}. Writers take an
-// flock on images.lock and replace the file atomically (temp + rename), so
-// concurrent builds never lose each other's names and readers never see a
-// torn file. Safe for concurrent use by threads and processes.
+// What images.json holds.
+struct ImageIndexContents {
+  // Local names (normalised references) -> the manifest or index they name.
+  std::map<std::string, transfer::Descriptor> names;
+  // Images kept without a name, by manifest digest: docker's "<none>"
+  // images (a build without -t, an image whose last tag moved away). The
+  // Engine API (`hoist engine`) keeps them; `hoist build` never does.
+  std::map<std::string, transfer::Descriptor> untagged;
+  // docker's RepoDigests: manifest digest -> "repo@digest" entries learnt
+  // by pushes and pulls.
+  std::map<std::string, std::set<std::string>> repo_digests;
+};
+
+// <store>/images.json: {"images": {NAME: descriptor}, "untagged": [...],
+// "repoDigests": {...}}. Writers take an flock on images.lock and replace
+// the file atomically (temp + rename), so concurrent builds never lose
+// each other's names and readers never see a torn file. Safe for
+// concurrent use by threads and processes.
 class ImageIndex {
  public:
   explicit ImageIndex(std::string store_root) : root_(std::move(store_root)) {}
@@ -35,6 +51,11 @@ class ImageIndex {
   Result<std::map<std::string, transfer::Descriptor>> List() const;
   // kNotFound when the name is not in the index.
   Result<transfer::Descriptor> Lookup(const std::string& name) const;
+  // The whole index.
+  Result<ImageIndexContents> Read() const;
+  // Reads, lets `change` edit, and writes the index back, all under the
+  // lock; nothing is written when `change` fails.
+  Status Update(const std::function<Status(ImageIndexContents&)>& change);
 
  private:
   std::string root_;
