@@ -357,11 +357,12 @@ struct Api::Impl {
     return o;
   }
 
-  // Where a name the client typed lives: names without a registry host
-  // go to --registry when one is set (docker.io otherwise, as docker does).
-  Result<Reference> Remote(const Reference& ref, const std::string& typed) const {
+  // Where a name lives: with --registry, Docker Hub names (the docker CLI
+  // sends "app" as docker.io/library/app, so they cannot be told apart from
+  // an explicit docker.io) go to that registry, path kept, as a mirror
+  // would serve them.
+  Result<Reference> Remote(const Reference& ref) const {
     if (opt.registry.empty() || ref.domain() != kDockerHubDomain) return ref;
-    if (typed.rfind("docker.io/", 0) == 0 || typed.rfind("index.docker.io/", 0) == 0) return ref;
     std::string s = opt.registry + "/" + ref.path();
     if (!ref.tag().empty()) s += ":" + ref.tag();
     if (ref.digest()) s += "@" + ref.digest()->str();
@@ -652,7 +653,7 @@ struct Api::Impl {
       SendError(w, 400, "invalid reference format: " + ref.status().message());
       return;
     }
-    Result<Reference> remote = Remote(*ref, spec);
+    Result<Reference> remote = Remote(*ref);
     Result<std::optional<Credential>> cred = DecodeAuthHeader(req.Header("x-registry-auth"));
     if (!remote.ok() || !cred.ok()) {
       SendStatus(w, !remote.ok() ? remote.status() : cred.status());
@@ -760,7 +761,7 @@ struct Api::Impl {
     if (!stream.Begin().ok()) return;
     transfer::Places places(ClientOptions(*cred));
     for (size_t i = 0; i < refs.size(); ++i) {
-      Result<Reference> dest = Remote(refs[i], name);
+      Result<Reference> dest = Remote(refs[i]);
       if (!dest.ok()) {
         stream.Error(dest.status().message());
         return;

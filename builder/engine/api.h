@@ -45,8 +45,8 @@ inline constexpr const char* kApiVersion = "1.47";
 inline constexpr const char* kMinApiVersion = "1.24";
 
 struct EngineOptions {
-  // The registry that names without a registry host resolve to for push
-  // and pull ("host:port"; "" = Docker Hub, as docker does).
+  // The registry that Docker Hub names ("app", "library/app") are pushed
+  // to and pulled from ("host:port"; "" = Docker Hub itself, as docker).
   std::string registry;
   transfer::Platform platform;           // the images' default platform
   RegistryClientOptions client;          // TLS, plain-HTTP hosts, retries
