@@ -1261,7 +1261,7 @@ struct Api::Impl {
     if (req.method == "GET") {
       for (const char* prefix : kObjects) {
         std::string p = prefix;
-        if (path.rfind(p, 0) == 0 && path.size() > p.size() &&
+        if (path.rfind(p, 0) == 0 && path.size() > p.size() + 5 &&
             path.compare(path.size() - 5, 5, "/json") == 0) {
           SendError(w, 404, "No such object: " + path.substr(p.size(), path.size() - p.size() - 5) +
                                 " (" + kNoContainers + ")");
