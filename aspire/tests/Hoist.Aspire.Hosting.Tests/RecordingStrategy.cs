@@ -7,7 +7,7 @@ namespace Hoist.Aspire.Hosting.Tests;
 /// A user's strategy: records each call (the annotation and the registry URL it was
 /// given), then imports the image with the built-in import strategy, for real.
 /// </summary>
-internal sealed class RecordingStrategy : IImageBuildStrategy
+public sealed class RecordingStrategy : IImageBuildStrategy
 {
     public ConcurrentQueue<(DockerRegistryImageAnnotation Annotation, string RegistryUrl)> Calls { get; } = new();
 

@@ -243,6 +243,23 @@ public sealed record HoistRunResult(int ExitCode, IReadOnlyList<string> Lines)
     /// <summary>How many lines of output a result keeps.</summary>
     public const int MaxLines = 200;
 
+    /// <summary>
+    /// What went wrong, as hoist said it: its last <c>ERROR: ...</c> line (a build), else its
+    /// last <c>hoist: ...</c> line (any other command), else the last three lines.
+    /// </summary>
+    public string ErrorMessage()
+    {
+        foreach (var prefix in new[] { "ERROR: ", "hoist: " })
+        {
+            var line = Lines.LastOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line[prefix.Length..];
+            }
+        }
+        return LastLines(3);
+    }
+
     /// <summary>The last <paramref name="count"/> non-empty lines, joined by newlines (for error messages).</summary>
     /// <param name="count">How many lines.</param>
     public string LastLines(int count) =>

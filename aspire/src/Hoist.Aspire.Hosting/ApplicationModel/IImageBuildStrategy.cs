@@ -124,7 +124,7 @@ public sealed class ImageBuildContext
         if (result.ExitCode != 0)
         {
             throw new ImageBuildException(
-                $"hoist {arguments[0]} exited with code {result.ExitCode}: {result.LastLines(3)}", retryable);
+                $"hoist {arguments[0]} exited with code {result.ExitCode}: {result.ErrorMessage()}", retryable);
         }
         return result;
     }
