@@ -60,10 +60,10 @@ internal static class AppHostRun
     }
 
     /// <summary>Every line a resource logged so far.</summary>
-    public static async Task<List<string>> GetLogsAsync(DistributedApplication app, string resourceName)
+    public static async Task<List<string>> GetLogsAsync(DistributedApplication app, IResource resource)
     {
         var lines = new List<string>();
-        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resourceName))
+        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resource))
         {
             // Each line's content starts with its timestamp.
             lines.AddRange(batch.Select(l => l.Content[(l.Content.IndexOf(' ') + 1)..]));

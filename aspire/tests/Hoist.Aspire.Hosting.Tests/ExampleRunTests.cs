@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hoist.Aspire.Hosting.Tests;
 
@@ -127,7 +128,7 @@ public sealed class ExampleRunTests(ExampleRunFixture run) : IClassFixture<Examp
         Assert.True(run.App.ResourceNotifications.TryGetCurrentState(broken.ResourceName, out var state));
         Assert.Equal(DockerRegistryImageStates.Failed, state.Snapshot.State?.Text);
         Assert.Equal(KnownResourceStateStyles.Error, state.Snapshot.State?.Style);
-        Assert.Contains(await AppHostRun.GetLogsAsync(run.App, broken.ResourceName), l => l.Contains("about to fail"));
+        Assert.Contains(await AppHostRun.GetLogsAsync(run.App, Child(broken)), l => l.Contains("about to fail"));
     }
 
     [Fact]
@@ -176,12 +177,16 @@ public sealed class ExampleRunTests(ExampleRunFixture run) : IClassFixture<Examp
     [Fact]
     public async Task AnImagesLogIsHoistsOutput()
     {
-        var lines = await AppHostRun.GetLogsAsync(run.App, run.Image("examples/app:1.0").ResourceName);
+        var lines = await AppHostRun.GetLogsAsync(run.App, Child(run.Image("examples/app:1.0")));
 
         Assert.Contains(lines, l => l.StartsWith("hoist build -t ", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("pushing " + run.Image("examples/app:1.0").GetReference(run.Registry.RegistryUrl!)));
         Assert.Contains(lines, l => l.StartsWith("built sha256:", StringComparison.Ordinal));
     }
+
+    private DockerRegistryImageResource Child(DockerRegistryImageAnnotation image) =>
+        run.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<DockerRegistryImageResource>()
+            .Single(r => r.Image == image);
 
     [Fact]
     public void AConsumerGetsTheRegistryAndTheDockerHost()
