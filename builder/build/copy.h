@@ -97,6 +97,12 @@ Result<std::unique_ptr<SourceTree>> OpenDirectoryTree(std::string name, const st
 // than the second its stat was taken (git's "racy clean" rule), so a file
 // rewritten within that second with the same size is hashed again.
 Status SaveIndex(SourceTree& tree);
+// Records content digests already known for files under `dir` (the
+// engine hashes context files while it receives them) in the stat index
+// at `index_path`, as if a build had hashed them now, so the next build
+// reads none of them. Other entries stay. Relative paths, '/'-separated.
+Status SeedIndex(const std::string& dir, const std::string& index_path,
+                 const std::vector<std::pair<std::string, Digest>>& known);
 
 // A stage's or an image's materialised root filesystem (rootfs.h) as a
 // SourceTree for COPY --from: nothing excluded, no persistent index, owners

@@ -123,6 +123,26 @@ class DirectoryTree : public SourceTree {
     return d;
   }
 
+  // An entry for a file whose digest the caller knows (SeedIndex).
+  void Seed(const std::string& rel, const Digest& d) {
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    struct stat st {};
+    if (::lstat((root_ + "/" + rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    IndexEntry e;
+    e.size = static_cast<uint64_t>(st.st_size);
+    e.mtime_ns = Ns(st.st_mtim);
+    e.ctime_ns = Ns(st.st_ctim);
+    e.ino = st.st_ino;
+    e.dev = st.st_dev;
+    e.stat_sec = now.tv_sec;
+    e.hex = d.hex();
+    e.trusted = true;
+    e.used = true;
+    std::lock_guard<std::mutex> lock(mu_);
+    index_[rel] = std::move(e);
+  }
+
   void LoadIndex() {
     if (index_path_.empty()) return;
     std::ifstream in(index_path_, std::ios::binary);
@@ -233,6 +253,16 @@ Result<std::unique_ptr<SourceTree>> OpenStageTree(std::string name, const std::s
 Status SaveIndex(SourceTree& tree) {
   auto* d = dynamic_cast<DirectoryTree*>(&tree);
   return d ? d->Save() : Status::Ok();
+}
+
+Status SeedIndex(const std::string& dir, const std::string& index_path,
+                 const std::vector<std::pair<std::string, Digest>>& known) {
+  Result<std::unique_ptr<SourceTree>> tree =
+      OpenTree("context", dir, dockerfile::DockerIgnore(), index_path, false);
+  if (!tree.ok()) return tree.status();
+  auto* d = static_cast<DirectoryTree*>(tree->get());
+  for (const auto& [rel, digest] : known) d->Seed(rel, digest);
+  return d->Save();
 }
 
 }  // namespace hoist::build

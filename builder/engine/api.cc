@@ -1,5 +1,7 @@
 #include "builder/engine/api.h"
 
+#include "builder/engine/context_sync.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include "builder/build/cache.h"
 #include "builder/build/cli_commands.h"
 #include "builder/build/context.h"
+#include "builder/build/copy.h"
 #include "builder/build/engine.h"
 #include "builder/build/image_store.h"
 #include "builder/build/paths.h"
@@ -369,6 +372,9 @@ struct Api::Impl {
     return Reference::Parse(s);
   }
 
+  // Where the build contexts' mirrors live (context_sync.h).
+  std::string MirrorsDir() const { return store.root() + "/engine/contexts"; }
+
   // Frees the blobs no image and no cache record uses any more.
   uint64_t FreeUnreferenced() {
     build::PruneOptions po;
@@ -525,39 +531,56 @@ struct Api::Impl {
     }
     bool quiet = req.QueryBool("q");
 
-    // The context: the request body, a tar (plain or compressed).
-    Result<std::unique_ptr<WorkDir>> work = WorkDir::Make(store.root());
-    if (!work.ok()) {
-      SendStatus(w, work.status());
+    // The context: the request body, a tar (plain or compressed), synced
+    // into this tag set's mirror (context_sync.h).
+    std::string key_text = dockerfile;
+    for (const Reference& t : tags) key_text += "\n" + t.String();
+    Result<std::unique_ptr<ContextMirror>> mirror =
+        ContextMirror::Acquire(MirrorsDir(), DigestOf(key_text).hex().substr(0, 16));
+    if (!mirror.ok()) {
+      SendStatus(w, mirror.status());
       return;
     }
-    const std::string tar = (*work)->path() + "/context.tar";
-    if (Status st = SaveBody(req, tar); !st.ok()) {
-      SendError(w, 400, "reading the build context: " + st.message());
+    const std::string& dir = (*mirror)->dir();
+    Result<SyncResult> sync = SyncTarToDir(req.body(), dir);
+    if (!sync.ok()) {
+      SendError(w, 400, "invalid build context: " + sync.status().message());
       return;
     }
     Result<std::unique_ptr<build::BuildContext>> ctx =
-        build::OpenContext(tar, dockerfile, (*work)->path() + "/ctx");
+        build::OpenContext(dir, dir + "/" + dockerfile, build::paths::WorkDir(store.root()));
     if (!ctx.ok()) {
-      std::string msg = ctx.status().message();
-      if (ctx.status().code() == Code::kNotFound && msg.find("Dockerfile") == std::string::npos &&
-          msg.find(dockerfile) == std::string::npos) {
-        msg = "Cannot locate specified Dockerfile: " + dockerfile + " (" + msg + ")";
-      }
+      std::string msg = ctx.status().code() == Code::kNotFound
+                            ? "Cannot locate specified Dockerfile: " + dockerfile
+                            : ctx.status().message();
       SendError(w, ctx.status().code() == Code::kNotFound ? 400 : HttpStatusOf(ctx.status()),
                 "invalid build context: " + msg);
       return;
     }
-    o.dockerfile = std::make_shared<const dockerfile::Source>((*ctx)->dockerfile_name,
-                                                             (*ctx)->dockerfile_text);
+    o.dockerfile = std::make_shared<const dockerfile::Source>(dockerfile, (*ctx)->dockerfile_text);
     o.context_dir = (*ctx)->dir;
     o.ignore = (*ctx)->ignore;
+    if ((*mirror)->persistent() && (*ctx)->index_id) {
+      // The files just written were hashed on the way in.
+      o.context_index = build::paths::ContextIndex(store.root(), *(*ctx)->index_id);
+      if (Status st = build::SeedIndex(dir, o.context_index, sync->hashed); !st.ok()) {
+        SendStatus(w, st);
+        return;
+      }
+    }
 
     // Credentials for base images: X-Registry-Config, a map of registry
     // host -> AuthConfig, becomes this build's docker config file.
     RegistryClientOptions client = opt.client;
+    std::unique_ptr<WorkDir> work;
     if (const std::string* rc = req.Header("x-registry-config"); rc != nullptr && !rc->empty()) {
-      Result<std::string> cfg = RegistryConfigFile(*rc, (*work)->path());
+      Result<std::unique_ptr<WorkDir>> wd = WorkDir::Make(store.root());
+      if (!wd.ok()) {
+        SendStatus(w, wd.status());
+        return;
+      }
+      work = std::move(*wd);
+      Result<std::string> cfg = RegistryConfigFile(*rc, work->path());
       if (!cfg.ok()) {
         SendStatus(w, cfg.status());
         return;
@@ -567,6 +590,13 @@ struct Api::Impl {
 
     JsonStream stream(w);
     if (!stream.Begin().ok()) return;
+    if (!quiet) {
+      stream.Stream("#0 [internal] load build context: " + std::to_string(sync->written) +
+                    " file(s) written (" +
+                    transfer::HumanBytes(static_cast<int64_t>(sync->bytes_written)) + "), " +
+                    std::to_string(sync->kept) + " unchanged, " + std::to_string(sync->removed) +
+                    " removed\n");
+    }
     Result<build::BuildResult> r = Status::Ok();
     {
       StreamFile out(stream);
@@ -1047,6 +1077,7 @@ struct Api::Impl {
     // so `docker builder prune` with or without --all removes them all.
     po.all = true;
     (void)req;
+    ContextMirror::RemoveIdle(MirrorsDir(), 0);
     Result<build::PruneReport> r = build::Prune(store, po);
     if (!r.ok()) {
       SendStatus(w, r.status());
