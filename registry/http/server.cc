@@ -10,8 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "common/log.h"
@@ -19,18 +24,16 @@
 namespace hoist::http {
 namespace {
 
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
 constexpr size_t kMaxHeadBytes = 64 * 1024;
+// A request line longer than this is answered 414 (RFC 9112, section 3).
+constexpr size_t kMaxTargetBytes = 8 * 1024;
 constexpr size_t kBufSize = 64 * 1024;
 // A streamed body sent through user space: small enough to stay in L2.
 constexpr size_t kSendChunk = 512 * 1024;
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 std::string_view ReasonPhrase(int status) {
   // One status per line reads as the table it is.
@@ -92,6 +95,47 @@ void LingeringClose(int fd) {
     ssize_t r = ::recv(fd, sink, sizeof sink, 0);
     if (r <= 0 && !(r < 0 && errno == EINTR)) break;
   }
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Asio needs an io_context to make a socket object; synchronous reads
+// never run it.
+net::io_context& SyncIoContext() {
+  static net::io_context ioc;
+  return ioc;
+}
+
+// An error status with no body; the connection closes after it.
+void SendError(int fd, int status) {
+  std::string r = "HTTP/1.1 " + std::to_string(status) + " " + std::string(ReasonPhrase(status)) +
+                  "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  SendAll(fd, r.data(), r.size());
+}
+
+// What RFC 9112 says to refuse that Beast's parser lets through: 0 when
+// the head is acceptable, else the status to answer before closing.
+int RejectHead(const Request& req, unsigned version, bool chunked, bool has_length) {
+  // Section 3.2: a client MUST send Host in HTTP/1.1.
+  if (version >= 11 && req.Header("Host") == nullptr) return 400;
+  // Origin form only (section 3.2.1); a registry has no proxy or CONNECT use.
+  if (req.target.empty() || req.target[0] != '/') return 400;
+  const std::string* te = req.Header("Transfer-Encoding");
+  if (te != nullptr) {
+    // Section 6.1: chunked must be the final coding; we know no other.
+    if (!chunked) return 501;
+    std::string_view v = *te;
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    if (!IEquals(v, "chunked")) return 501;
+    // Section 6.3: Content-Length with Transfer-Encoding may be smuggling.
+    if (has_length || req.Header("Content-Length") != nullptr) return 400;
+    if (version < 11) return 400;  // chunked is not HTTP/1.0
+  }
+  return 0;
 }
 
 int HexValue(char c) {
@@ -167,77 +211,35 @@ std::vector<std::string> Request::QueryAll(std::string_view key) const {
   return out;
 }
 
-// One connection: a read buffer shared by the request head and body.
+// One connection. Boost.Beast parses each request head (request line,
+// fields, framing: RFC 9112) and chunked bodies; a body with a
+// Content-Length, once Beast has framed it, is read straight from the
+// socket into the handler's buffer, sparing a copy of every pushed byte.
 struct Server::Conn : public ByteSource {
+  net::ip::tcp::socket sock;
   int fd;
   std::string remote;
   bool loopback = false;  // the peer is this machine (127.0.0.0/8, ::1)
   bool idle = true;       // guarded by Server::mu_
-  std::vector<char> buf = std::vector<char>(kBufSize);
-  size_t pos = 0, end = 0;  // unread bytes are buf[pos, end)
+  // The head must be complete by then (ms since the steady clock's epoch;
+  // 0: no deadline); the reaper shuts the socket's reading side down after.
+  std::atomic<int64_t> head_deadline_ms{0};
+  std::atomic<bool> timed_out{false};
+  beast::flat_buffer buf;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> parser;
 
   // Body state of the current request.
   bool expect_continue = false;
   bool continue_sent = false;
-  bool chunked = false;
-  int64_t remaining = 0;  // Content-Length bytes left, or bytes left in chunk
-  bool chunks_done = false;
+  bool direct = true;     // a Content-Length body (or none), read from the socket
+  int64_t remaining = 0;  // direct: bytes of the body left
   bool body_error = false;
   int64_t body_read = 0;
 
-  Conn(int f, std::string r) : fd(f), remote(std::move(r)) {}
-
-  // Fills the buffer with at least one more byte; false on EOF/error.
-  bool Fill() {
-    if (pos == end) pos = end = 0;
-    if (end == buf.size()) {
-      if (pos == 0) return false;  // line longer than the buffer
-      std::memmove(buf.data(), buf.data() + pos, end - pos);
-      end -= pos;
-      pos = 0;
-    }
-    while (true) {
-      ssize_t r = ::recv(fd, buf.data() + end, buf.size() - end, 0);
-      if (r > 0) {
-        end += static_cast<size_t>(r);
-        return true;
-      }
-      if (r < 0 && errno == EINTR) continue;
-      return false;
-    }
-  }
-
-  // Reads one CRLF-terminated line (without the CRLF); false on error.
-  bool ReadLine(std::string* line, size_t limit) {
-    line->clear();
-    while (true) {
-      for (size_t i = pos; i < end; ++i) {
-        if (buf[i] == '\n') {
-          line->append(buf.data() + pos, i - pos);
-          pos = i + 1;
-          if (!line->empty() && line->back() == '\r') line->pop_back();
-          return true;
-        }
-      }
-      line->append(buf.data() + pos, end - pos);
-      pos = end;
-      if (line->size() > limit || !Fill()) return false;
-    }
-  }
-
-  // Raw bytes from buffer or socket, at most n; 0 on EOF, -1 on error.
-  ssize_t RawRead(char* out, size_t n) {
-    if (pos < end) {
-      size_t k = std::min(n, end - pos);
-      std::memcpy(out, buf.data() + pos, k);
-      pos += k;
-      return static_cast<ssize_t>(k);
-    }
-    while (true) {
-      ssize_t r = ::recv(fd, out, n, 0);
-      if (r < 0 && errno == EINTR) continue;
-      return r;
-    }
+  Conn(net::io_context& ioc, int f, bool v6, std::string r) : sock(ioc), fd(f), remote(std::move(r)) {
+    beast::error_code ec;
+    sock.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), f, ec);
+    buf.reserve(kBufSize);
   }
 
   void MaybeSendContinue() {
@@ -248,49 +250,53 @@ struct Server::Conn : public ByteSource {
     }
   }
 
-  bool BodyDone() const { return chunked ? chunks_done : remaining == 0; }
+  bool BodyDone() const { return direct ? remaining == 0 : parser->is_done(); }
 
   Result<size_t> Read(char* out, size_t n) override {
     if (body_error) return Status(Code::kIo, "request body: connection failed");
     if (BodyDone() || n == 0) return size_t{0};
     MaybeSendContinue();
-    if (chunked && remaining == 0) {
-      std::string line;
-      if (!ReadLine(&line, 1024)) return Fail("bad chunk header");
-      size_t semi = line.find(';');
-      std::string_view hex = Trim(std::string_view(line).substr(0, semi));
-      if (hex.empty()) return Fail("bad chunk size");
-      int64_t size = 0;
-      for (char c : hex) {
-        int v = HexValue(c);
-        if (v < 0 || size > (int64_t{1} << 56)) return Fail("bad chunk size");
-        size = size * 16 + v;
+    if (direct) {
+      size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), remaining));
+      size_t got = 0;
+      if (buf.size() > 0) {  // what Beast read past the head
+        got = std::min(want, buf.size());
+        std::memcpy(out, buf.data().data(), got);
+        buf.consume(got);
+      } else {
+        while (true) {
+          ssize_t r = ::recv(fd, out, want, 0);
+          if (r < 0 && errno == EINTR) continue;
+          if (r <= 0) return Fail("connection closed before the body ended");
+          got = static_cast<size_t>(r);
+          break;
+        }
       }
-      if (size == 0) {
-        // Trailer section ends with an empty line.
-        do {
-          if (!ReadLine(&line, 8192)) return Fail("bad chunk trailer");
-        } while (!line.empty());
-        chunks_done = true;
-        return size_t{0};
+      remaining -= static_cast<int64_t>(got);
+      body_read += static_cast<int64_t>(got);
+      return got;
+    }
+    while (!parser->is_done()) {
+      parser->get().body().data = out;
+      parser->get().body().size = n;
+      beast::error_code ec;
+      bhttp::read(sock, buf, *parser, ec);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) return Fail(ec == bhttp::error::partial_message
+                              ? "connection closed before the body ended"
+                              : "bad chunked framing (" + ec.message() + ")");
+      size_t got = n - parser->get().body().size;
+      if (got > 0) {
+        body_read += static_cast<int64_t>(got);
+        return got;
       }
-      remaining = size;
     }
-    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), remaining));
-    ssize_t r = RawRead(out, want);
-    if (r <= 0) return Fail("connection closed before the body ended");
-    remaining -= r;
-    body_read += r;
-    if (chunked && remaining == 0) {
-      std::string crlf;
-      if (!ReadLine(&crlf, 2) || !crlf.empty()) return Fail("bad chunk terminator");
-    }
-    return static_cast<size_t>(r);
+    return size_t{0};
   }
 
-  Status Fail(const char* why) {
+  Status Fail(const std::string& why) {
     body_error = true;
-    return Status(Code::kIo, std::string("request body: ") + why);
+    return Status(Code::kIo, "request body: " + why);
   }
 };
 
@@ -352,6 +358,19 @@ Status Server::Listen(const std::string& host, int port) {
 }
 
 void Server::Run() {
+  // Slow clients: a head not complete by its deadline loses its reading
+  // side, so its read_header fails and it gets 408.
+  std::thread reaper([this] {
+    std::unique_lock<std::mutex> l(mu_);
+    while (!stopping_) {
+      reaper_wake_.wait_for(l, std::chrono::milliseconds(100));
+      int64_t now = SteadyMs();
+      for (Conn* c : conns_) {
+        int64_t d = c->head_deadline_ms.load();
+        if (d != 0 && now > d && !c->timed_out.exchange(true)) ::shutdown(c->fd, SHUT_RD);
+      }
+    }
+  });
   while (!stopping_.load()) {
     pollfd pfds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     int n = ::poll(pfds, 2, -1);
@@ -376,22 +395,31 @@ void Server::Run() {
       ::inet_ntop(AF_INET, &a4, name, sizeof name);
       loopback = (ntohl(a4.s_addr) >> 24) == 127;
     }
-    size_t active;
+    bool full;
     {
       std::lock_guard<std::mutex> l(mu_);
-      active = conns_.size();
+      // Threads not yet registered count through per_client_ already.
+      full = static_cast<int>(conns_.size()) >= opt_.max_connections ||
+             per_client_[name] >= opt_.max_connections_per_client;
+      if (!full) ++per_client_[name];
     }
-    if (active >= static_cast<size_t>(opt_.max_connections)) {
-      static const char k503[] =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      SendAll(fd, k503, sizeof k503 - 1);
+    if (full) {
+      SendError(fd, 503);
       ::close(fd);
       continue;
     }
-    std::thread(&Server::ServeConnection, this, fd, std::string(name), loopback).detach();
+    std::thread(&Server::ServeConnection, this, fd, std::string(name), loopback,
+                ss.ss_family == AF_INET6)
+        .detach();
   }
   ::close(listen_fd_);
   listen_fd_ = -1;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  reaper_wake_.notify_all();
+  reaper.join();
   // Grace period: busy connections finish their request; idle ones were
   // shut down by Shutdown().
   std::unique_lock<std::mutex> l(mu_);
@@ -409,8 +437,8 @@ void Server::Shutdown() {
   }
 }
 
-void Server::ServeConnection(int fd, std::string remote, bool loopback) {
-  Conn conn(fd, std::move(remote));
+void Server::ServeConnection(int fd, std::string remote, bool loopback, bool v6) {
+  Conn conn(SyncIoContext(), fd, v6, std::move(remote));
   conn.loopback = loopback;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -423,11 +451,10 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
-  std::string line;
   bool linger = false;
   while (true) {
     // Idle: wait for the next request (bounded), unless the buffer has one.
-    if (conn.pos == conn.end) {
+    if (conn.buf.size() == 0) {
       pollfd p{fd, POLLIN, 0};
       int n = ::poll(&p, 1, opt_.idle_timeout_sec * 1000);
       if (n <= 0) break;
@@ -440,44 +467,38 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback) {
     auto start = std::chrono::steady_clock::now();
     Request req;
     Response resp;
-    bool keep_alive = true;
-    bool head_ok = conn.ReadLine(&line, 8192);
-    if (head_ok && line.empty()) head_ok = conn.ReadLine(&line, 8192);  // stray CRLF
-    if (!head_ok) break;
-    // Request line: METHOD SP target SP HTTP/x.y
-    size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-    bool bad = sp1 == std::string::npos || sp2 == sp1;
-    std::string version;
-    if (!bad) {
-      req.method = line.substr(0, sp1);
-      req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-      version = line.substr(sp2 + 1);
-      bad = version.rfind("HTTP/1.", 0) != 0 || req.target.empty() || req.target[0] != '/';
+
+    // The head, parsed by Beast, complete within head_timeout_sec
+    // (slow clients get 408).
+    conn.parser.emplace();
+    conn.parser->header_limit(kMaxHeadBytes);
+    conn.parser->body_limit(boost::none);  // bodies stream to the handler
+    conn.head_deadline_ms = SteadyMs() + int64_t{opt_.head_timeout_sec} * 1000;
+    beast::error_code ec;
+    bhttp::read_header(conn.sock, conn.buf, *conn.parser, ec);
+    conn.head_deadline_ms = 0;
+    if (ec) {
+      if (conn.timed_out) {
+        SendError(fd, 408);
+      } else if (ec == bhttp::error::header_limit) {
+        // The request line alone too long (Beast has not parsed it): 414;
+        // else the fields: 431.
+        SendError(fd, conn.parser->get().target().empty() ? 414 : 431);
+      } else if (ec != bhttp::error::end_of_stream && ec != net::error::eof &&
+                 ec != net::error::connection_reset && ec != net::error::shut_down &&
+                 ec != net::error::operation_aborted && ec != net::error::bad_descriptor) {
+        SendError(fd, 400);
+      }
+      break;
     }
-    size_t head_bytes = line.size();
-    while (!bad) {
-      if (!conn.ReadLine(&line, 8192)) {
-        bad = true;
-        break;
-      }
-      if (line.empty()) break;
-      head_bytes += line.size();
-      if (head_bytes > kMaxHeadBytes) {
-        bad = true;
-        break;
-      }
-      size_t colon = line.find(':');
-      if (colon == std::string::npos || colon == 0) {
-        bad = true;
-        break;
-      }
-      req.headers.emplace_back(line.substr(0, colon),
-                               std::string(Trim(std::string_view(line).substr(colon + 1))));
-    }
-    if (bad) {
-      static const char k400[] =
-          "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      SendAll(fd, k400, sizeof k400 - 1);
+    const auto& msg = conn.parser->get();
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    for (const auto& f : msg) req.headers.emplace_back(f.name_string(), f.value());
+    int reject = RejectHead(req, msg.version(), conn.parser->chunked(),
+                            conn.parser->content_length().has_value());
+    if (reject != 0) {
+      SendError(fd, reject);
       break;
     }
     size_t q = req.target.find('?');
@@ -497,32 +518,15 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback) {
       }
     }
     req.remote = conn.remote;
-    const std::string* conn_hdr = req.Header("Connection");
-    if (version == "HTTP/1.0") {
-      keep_alive = conn_hdr && IEquals(*conn_hdr, "keep-alive");
-    } else if (conn_hdr && IEquals(*conn_hdr, "close")) {
-      keep_alive = false;
-    }
-    const std::string* te = req.Header("Transfer-Encoding");
-    const std::string* cl = req.Header("Content-Length");
-    conn.chunked = te && te->find("chunked") != std::string::npos;
-    conn.chunks_done = false;
-    conn.remaining = 0;
+    bool keep_alive = msg.keep_alive();
+    conn.direct = !conn.parser->chunked();
+    conn.remaining = conn.direct ? static_cast<int64_t>(conn.parser->content_length().value_or(0)) : 0;
     conn.body_error = false;
     conn.body_read = 0;
-    if (!conn.chunked && cl) {
-      char* endp = nullptr;
-      long long v = std::strtoll(cl->c_str(), &endp, 10);
-      if (endp == cl->c_str() || *endp != '\0' || v < 0) {
-        static const char k400[] =
-            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        SendAll(fd, k400, sizeof k400 - 1);
-        break;
-      }
-      conn.remaining = v;
-      req.content_length = v;
-    }
-    req.chunked = conn.chunked;
+    req.chunked = conn.parser->chunked();
+    req.content_length = conn.direct && conn.parser->content_length()
+                             ? static_cast<int64_t>(*conn.parser->content_length())
+                             : -1;
     const std::string* expect = req.Header("Expect");
     conn.expect_continue = expect && IEquals(*expect, "100-continue");
     conn.continue_sent = false;
@@ -535,7 +539,7 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback) {
     if (!conn.BodyDone()) {
       if (conn.expect_continue && !conn.continue_sent) {
         keep_alive = false;  // the client may never send it
-      } else if (!conn.body_error && (conn.chunked || conn.remaining <= 1 << 20)) {
+      } else if (!conn.body_error && (!conn.direct || conn.remaining <= 1 << 20)) {
         char sink[16384];
         while (!conn.BodyDone()) {
           Result<size_t> r = conn.Read(sink, sizeof sink);
@@ -619,9 +623,12 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback) {
     if (stopping_) break;
   }
   if (linger) LingeringClose(fd);
-  ::close(fd);
   std::lock_guard<std::mutex> l(mu_);
   conns_.erase(&conn);
+  --per_client_[conn.remote];
+  if (per_client_[conn.remote] <= 0) per_client_.erase(conn.remote);
+  beast::error_code ignored;
+  conn.sock.close(ignored);  // the socket owns fd
   if (conns_.empty()) all_done_.notify_all();
 }
 
