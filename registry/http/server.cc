@@ -437,6 +437,14 @@ void Server::Shutdown() {
   }
 }
 
+void Server::ServeSocket(int fd, std::string remote) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++per_client_[remote];  // as the accept loop counts its connections
+  }
+  ServeConnection(fd, std::move(remote), /*loopback=*/true, /*v6=*/false);
+}
+
 void Server::ServeConnection(int fd, std::string remote, bool loopback, bool v6) {
   Conn conn(SyncIoContext(), fd, v6, std::move(remote));
   conn.loopback = loopback;

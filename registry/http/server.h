@@ -120,6 +120,9 @@ class Server {
   // Stops accepting, closes idle connections, lets busy ones finish their
   // current request. Safe to call from any thread (not a signal handler).
   void Shutdown();
+  // Serves one connected stream socket (TCP, or a socketpair in tests and
+  // the fuzz target) on the calling thread until it ends; closes `fd`.
+  void ServeSocket(int fd, std::string remote);
 
  private:
   struct Conn;
