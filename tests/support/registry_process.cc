@@ -22,7 +22,10 @@ namespace hoist::itest {
 namespace {
 
 constexpr int kPollMs = 50;
-constexpr int kStartPolls = 100;  // 100 x 50 ms = 5 s for the address file
+// 1200 x 50 ms = 60 s for the address file: generous for a loaded machine
+// (the sanitizer pass under load), free otherwise (the wait ends with the
+// file, or with the process).
+constexpr int kStartPolls = 1200;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -184,7 +187,7 @@ bool RegistryProcess::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
   }
   Kill();
-  error_ = "registry did not write " + addr_file_ + " within 5 s; log:\n" + Log();
+  error_ = "registry did not write " + addr_file_ + " within 60 s; log:\n" + Log();
   return false;
 }
 
