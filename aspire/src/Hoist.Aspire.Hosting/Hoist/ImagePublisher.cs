@@ -199,8 +199,9 @@ internal sealed class ImagePublisher
             image.Digest = served;
             image.IsPushed = true;
             logger.LogInformation("pushed {Reference}@{Digest}", image.GetReference(registryUrl), served);
-            _console.LogInformation("{Registry}: {Image} pushed {Reference}@{Digest}{Build}", _registry.Name, image.ResourceName,
-                image.GetReference(registryUrl), served, image.BuildSummary is null ? "" : $" ({image.BuildSummary})");
+            _console.LogInformation("{Registry}: {Image} pushed {Reference}@{Digest} in {Seconds:0.00} s{Build}", _registry.Name,
+                image.ResourceName, image.GetReference(registryUrl), served, (DateTimeOffset.UtcNow - image.StartedAt!.Value).TotalSeconds,
+                image.BuildSummary is null ? "" : $" ({image.BuildSummary})");
             await SetStateAsync(image, DockerRegistryImageStates.Pushed).ConfigureAwait(false);
             return true;
         }
