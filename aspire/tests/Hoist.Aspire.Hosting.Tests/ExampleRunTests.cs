@@ -15,6 +15,7 @@ public sealed class ExampleRunFixture : IAsyncLifetime
 {
     public DistributedApplication App { get; private set; } = null!;
     public DockerRegistryResource Registry { get; private set; } = null!;
+    public DockerApiResource DockerApi { get; private set; } = null!;
     public RecordingStrategy Strategy { get; } = new();
     public string ConsumerOutput { get; } = Path.Combine(TestEnvironment.NewDirectory("consumer"), "env.txt");
     public string Directory { get; } = TestEnvironment.NewDirectory("example-run");
@@ -44,6 +45,7 @@ public sealed class ExampleRunFixture : IAsyncLifetime
             .WithReference(api)
             .WaitFor(registry);
         Registry = registry.Resource;
+        DockerApi = api.Resource;
 
         App = await builder.BuildAsync();
         using var cts = new CancellationTokenSource(AppHostRun.Timeout);
@@ -51,6 +53,7 @@ public sealed class ExampleRunFixture : IAsyncLifetime
         await App.ResourceNotifications.WaitForResourceHealthyAsync(Registry.Name, cts.Token);
         await AppHostRun.WaitForImagesAsync(App, Registry);
         await App.ResourceNotifications.WaitForResourceAsync("consumer", KnownResourceStates.Finished, cts.Token);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync(DockerApi.Name, cts.Token);
     }
 
     public async Task DisposeAsync()
@@ -196,6 +199,19 @@ public sealed class ExampleRunTests(ExampleRunFixture run) : IClassFixture<Examp
         Assert.Equal(run.Registry.RegistryUrl, lines[0]);
         Assert.Matches(@"^tcp://127\.0\.0\.1:\d+$", lines[1]);
         Assert.Equal(run.Registry.RegistryUrl, lines[2]);
+    }
+
+    [Fact]
+    public async Task TheDockerApiAnswersPingAtDockerHost()
+    {
+        var dockerHost = await run.DockerApi.DockerHost.GetValueAsync(default);
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+
+        using var response = await http.GetAsync(dockerHost!.Replace("tcp://", "http://", StringComparison.Ordinal) + "/_ping");
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("OK", await response.Content.ReadAsStringAsync());
+        Assert.Equal(dockerHost, File.ReadAllLines(run.ConsumerOutput)[1]);
     }
 
     [Fact]
