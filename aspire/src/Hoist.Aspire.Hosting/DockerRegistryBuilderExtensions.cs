@@ -187,20 +187,8 @@ public static partial class DockerRegistryBuilderExtensions
                 nameof(platform));
         }
 
-        return AddImage(builder, new DockerRegistryImageAnnotation
-        {
-            ImageName = imageName,
-            ImageNamePrefix = imageNamePrefix,
-            Tag = tag,
-            DockerfileContext = context,
-            DockerfilePath = dockerfile,
-            BuildArgs = args,
-            Target = target,
-            Platform = platform,
-            DependsOn = ResolveDependencies(builder.Resource, dependsOn),
-            BuildStrategy = buildStrategy,
-            ResourceName = ChildName(builder, imageName, tag),
-        });
+        return AddImage(builder, imageName, imageNamePrefix, tag, dependsOn, buildStrategy,
+            context: context, dockerfile: dockerfile, buildArgs: args, target: target, platform: platform);
     }
 
     /// <summary>
@@ -241,16 +229,7 @@ public static partial class DockerRegistryBuilderExtensions
             source = transport + absolute + sourceImage[(transport.Length + path.Length)..];
         }
 
-        return AddImage(builder, new DockerRegistryImageAnnotation
-        {
-            ImageName = imageName,
-            ImageNamePrefix = imageNamePrefix,
-            Tag = tag,
-            SourceImage = source,
-            DependsOn = ResolveDependencies(builder.Resource, dependsOn),
-            BuildStrategy = buildStrategy,
-            ResourceName = ChildName(builder, imageName, tag),
-        });
+        return AddImage(builder, imageName, imageNamePrefix, tag, dependsOn, buildStrategy, source: source);
     }
 
     /// <summary>
@@ -398,14 +377,33 @@ public static partial class DockerRegistryBuilderExtensions
         ImageNames.ThrowIfNotTag(tag, nameof(tag));
     }
 
+    // Records the image on the registry and adds its child resource; the arguments are checked.
     private static IResourceBuilder<DockerRegistryResource> AddImage(
-        IResourceBuilder<DockerRegistryResource> builder, DockerRegistryImageAnnotation image)
+        IResourceBuilder<DockerRegistryResource> builder, string imageName, string imageNamePrefix, string tag,
+        IEnumerable<string>? dependsOn, IImageBuildStrategy? buildStrategy,
+        string? context = null, string? dockerfile = null, IReadOnlyDictionary<string, string>? buildArgs = null,
+        string? target = null, string? platform = null, string? source = null)
     {
+        var image = new DockerRegistryImageAnnotation
+        {
+            ImageName = imageName,
+            ImageNamePrefix = imageNamePrefix,
+            Tag = tag,
+            DockerfileContext = context,
+            DockerfilePath = dockerfile,
+            BuildArgs = buildArgs ?? new Dictionary<string, string>(),
+            Target = target,
+            Platform = platform,
+            SourceImage = source,
+            DependsOn = ResolveDependencies(builder.Resource, dependsOn),
+            BuildStrategy = buildStrategy,
+            ResourceName = ChildName(builder, imageName, tag),
+        };
         if (builder.Resource.Images.Any(i => i.Key == image.Key))
         {
             throw new ArgumentException(
                 $"The registry '{builder.Resource.Name}' already has an image {image.Key}; each image needs its own name, prefix or tag.",
-                nameof(image.ImageName));
+                nameof(imageName));
         }
         builder.WithAnnotation(image);
         builder.ApplicationBuilder.AddResource(new DockerRegistryImageResource(image.ResourceName, builder.Resource, image))

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using Microsoft.Extensions.Configuration;
 
 namespace Hoist.Aspire.Hosting.Tests;
@@ -52,14 +53,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task ARegistryThatEndsBeforeItIsHealthyIsStartedAgain()
     {
-        var directory = TestEnvironment.NewDirectory("retry");
-        var storage = Path.Combine(directory, "storage");
-        File.WriteAllText(storage, "a file where the storage directory should be");
-        var builder = AppHostRun.Create(directory);
-        var registry = builder.AddDockerRegistry("registry")
-            .WithStorageDirectory(storage)
-            .WithImageBuildOptions(maxRetries: 3, backoff: TimeSpan.FromSeconds(1));
-        registry.WithRegistryImage(imageName: "busybox", imageNamePrefix: "library", sourceImage: $"oci:{TestEnvironment.BaseLayout}");
+        var (builder, registry, storage) = RegistryOnAFile(maxRetries: 3, backoff: TimeSpan.FromSeconds(1));
         await using var app = await builder.BuildAsync();
         using var cts = new CancellationTokenSource(AppHostRun.Timeout);
 
@@ -78,14 +72,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task ARegistryThatNeverStartsFailsItsImages()
     {
-        var directory = TestEnvironment.NewDirectory("never");
-        var storage = Path.Combine(directory, "storage");
-        File.WriteAllText(storage, "a file where the storage directory should be");
-        var builder = AppHostRun.Create(directory);
-        var registry = builder.AddDockerRegistry("registry")
-            .WithStorageDirectory(storage)
-            .WithImageBuildOptions(maxRetries: 2, backoff: TimeSpan.FromMilliseconds(200));
-        registry.WithRegistryImage(imageName: "busybox", imageNamePrefix: "library", sourceImage: $"oci:{TestEnvironment.BaseLayout}");
+        var (builder, registry, _) = RegistryOnAFile(maxRetries: 2, backoff: TimeSpan.FromMilliseconds(200));
         await using var app = await builder.BuildAsync();
 
         await app.StartAsync();
@@ -151,6 +138,21 @@ public sealed class LifecycleTests
         Assert.Equal(("/opt/a/hoist", "HOIST_PATH"), HoistTool.Locate(configured, stamped));
         Assert.Equal(("/opt/b/hoist", "the HoistPath MSBuild property"), HoistTool.Locate(unconfigured, stamped));
         Assert.Equal("PATH", HoistTool.Locate(unconfigured, typeof(LifecycleTests).Assembly).Source);
+    }
+
+    // A registry whose storage directory is a file, so it exits at once, with one image.
+    private static (IDistributedApplicationTestingBuilder Builder, IResourceBuilder<DockerRegistryResource> Registry, string Storage)
+        RegistryOnAFile(int maxRetries, TimeSpan backoff)
+    {
+        var directory = TestEnvironment.NewDirectory("blocked");
+        var storage = Path.Combine(directory, "storage");
+        File.WriteAllText(storage, "a file where the storage directory should be");
+        var builder = AppHostRun.Create(directory);
+        var registry = builder.AddDockerRegistry("registry")
+            .WithStorageDirectory(storage)
+            .WithImageBuildOptions(maxRetries: maxRetries, backoff: backoff);
+        registry.WithRegistryImage(imageName: "busybox", imageNamePrefix: "library", sourceImage: $"oci:{TestEnvironment.BaseLayout}");
+        return (builder, registry, storage);
     }
 
     private static async Task<DistributedApplicationException> StartWithHoistAsync(string hoist)

@@ -13,11 +13,8 @@ namespace Aspire.Hosting.ApplicationModel;
 /// started is retryable (the retry's build is all cache hits), a failure before is not.
 /// Safe for concurrent use.
 /// </remarks>
-public sealed partial class DockerfileBuildStrategy : IImageBuildStrategy
+public sealed partial class DockerfileBuildStrategy : HoistImageStrategy
 {
-    private readonly HoistTool? _hoist;
-    private readonly string? _workingDirectory;
-
     /// <summary>A strategy used through <see cref="BuildAsync(ImageBuildContext)"/>, as the integration does.</summary>
     public DockerfileBuildStrategy()
     {
@@ -27,23 +24,12 @@ public sealed partial class DockerfileBuildStrategy : IImageBuildStrategy
     /// <param name="hoist">The hoist binary.</param>
     /// <param name="workingDirectory">Where relative paths start.</param>
     public DockerfileBuildStrategy(HoistTool hoist, string workingDirectory)
+        : base(hoist, workingDirectory)
     {
-        ArgumentNullException.ThrowIfNull(hoist);
-        ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
-        _hoist = hoist;
-        _workingDirectory = workingDirectory;
     }
 
     /// <inheritdoc/>
-    public Task BuildAsync(DockerRegistryImageAnnotation annotation, string registryUrl) =>
-        BuildAsync(annotation, registryUrl, CancellationToken.None);
-
-    /// <inheritdoc/>
-    public Task BuildAsync(DockerRegistryImageAnnotation annotation, string registryUrl, CancellationToken cancellationToken) =>
-        BuildAsync(StandaloneContext.Create(annotation, registryUrl, _hoist, _workingDirectory, nameof(DockerfileBuildStrategy), cancellationToken));
-
-    /// <inheritdoc/>
-    public async Task BuildAsync(ImageBuildContext context)
+    public override async Task BuildAsync(ImageBuildContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var image = context.Annotation;
@@ -123,12 +109,9 @@ public sealed partial class DockerfileBuildStrategy : IImageBuildStrategy
 /// A local source (<c>oci:</c>, <c>oci-archive:</c>, <c>docker-archive:</c>) that does not
 /// exist fails at once; any other failure of the copy is retryable. Safe for concurrent use.
 /// </remarks>
-public sealed class ImageImportStrategy : IImageBuildStrategy
+public sealed class ImageImportStrategy : HoistImageStrategy
 {
     private static readonly string[] s_localTransports = ["oci:", "oci-archive:", "docker-archive:"];
-
-    private readonly HoistTool? _hoist;
-    private readonly string? _workingDirectory;
 
     /// <summary>A strategy used through <see cref="BuildAsync(ImageBuildContext)"/>, as the integration does.</summary>
     public ImageImportStrategy()
@@ -139,23 +122,12 @@ public sealed class ImageImportStrategy : IImageBuildStrategy
     /// <param name="hoist">The hoist binary.</param>
     /// <param name="workingDirectory">Where relative paths start.</param>
     public ImageImportStrategy(HoistTool hoist, string workingDirectory)
+        : base(hoist, workingDirectory)
     {
-        ArgumentNullException.ThrowIfNull(hoist);
-        ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
-        _hoist = hoist;
-        _workingDirectory = workingDirectory;
     }
 
     /// <inheritdoc/>
-    public Task BuildAsync(DockerRegistryImageAnnotation annotation, string registryUrl) =>
-        BuildAsync(annotation, registryUrl, CancellationToken.None);
-
-    /// <inheritdoc/>
-    public Task BuildAsync(DockerRegistryImageAnnotation annotation, string registryUrl, CancellationToken cancellationToken) =>
-        BuildAsync(StandaloneContext.Create(annotation, registryUrl, _hoist, _workingDirectory, nameof(ImageImportStrategy), cancellationToken));
-
-    /// <inheritdoc/>
-    public async Task BuildAsync(ImageBuildContext context)
+    public override async Task BuildAsync(ImageBuildContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var image = context.Annotation;
@@ -207,19 +179,48 @@ public sealed class ImageImportStrategy : IImageBuildStrategy
     }
 }
 
-/// <summary>The context of a strategy called without one.</summary>
-internal static class StandaloneContext
+/// <summary>
+/// What the built-in strategies share: they run hoist, and can be called without an
+/// <see cref="ImageBuildContext"/> when they were given the hoist binary and a working directory.
+/// </summary>
+public abstract class HoistImageStrategy : IImageBuildStrategy
 {
-    public static ImageBuildContext Create(
-        DockerRegistryImageAnnotation annotation, string registryUrl, HoistTool? hoist, string? workingDirectory,
-        string strategy, CancellationToken cancellationToken)
+    private readonly HoistTool? _hoist;
+    private readonly string? _workingDirectory;
+
+    /// <summary>A strategy used through <see cref="BuildAsync(ImageBuildContext)"/> only.</summary>
+    protected HoistImageStrategy()
     {
-        if (hoist is null || workingDirectory is null)
+    }
+
+    /// <summary>A strategy that can also be called without a context.</summary>
+    /// <param name="hoist">The hoist binary.</param>
+    /// <param name="workingDirectory">Where relative paths start.</param>
+    protected HoistImageStrategy(HoistTool hoist, string workingDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(hoist);
+        ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
+        _hoist = hoist;
+        _workingDirectory = workingDirectory;
+    }
+
+    /// <inheritdoc/>
+    public Task BuildAsync(DockerRegistryImageAnnotation annotation, string registryUrl) =>
+        BuildAsync(annotation, registryUrl, CancellationToken.None);
+
+    /// <inheritdoc/>
+    /// <exception cref="InvalidOperationException">The strategy was made without a hoist binary and a working directory.</exception>
+    public Task BuildAsync(DockerRegistryImageAnnotation annotation, string registryUrl, CancellationToken cancellationToken)
+    {
+        if (_hoist is null || _workingDirectory is null)
         {
             throw new InvalidOperationException(
-                $"{strategy} needs a HoistTool and a working directory to run without an ImageBuildContext; construct it with them.");
+                $"{GetType().Name} needs a HoistTool and a working directory to run without an ImageBuildContext; construct it with them.");
         }
-        return new ImageBuildContext(annotation, registryUrl, hoist, workingDirectory,
-            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, reportState: null, cancellationToken);
+        return BuildAsync(new ImageBuildContext(annotation, registryUrl, _hoist, _workingDirectory,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, reportState: null, cancellationToken));
     }
+
+    /// <inheritdoc/>
+    public abstract Task BuildAsync(ImageBuildContext context);
 }
