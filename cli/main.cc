@@ -39,6 +39,13 @@ int main(int argc, char** argv) {
   serve->add_option("--log-level", level, "debug|info|warn|error")->default_str("info");
   serve->add_option("--log-format", format, "text|json")->default_str("text");
   serve->add_option("--addr-file", addr_file, "Also write the bound address to this file");
+  std::string htpasswd, access_policy;
+  serve->add_option("--htpasswd", htpasswd,
+                    "Basic authentication from this htpasswd file (bcrypt: htpasswd -B)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--access-policy", access_policy,
+                    "Who may pull, push and delete which repositories (YAML; see README)")
+      ->check(CLI::ExistingFile);
 
   CLI::App* gc = registry->add_subcommand(
       "gc", "Delete blobs no manifest references, and stale upload sessions");
@@ -132,6 +139,8 @@ int main(int argc, char** argv) {
     }
     if (!addr.empty()) opt.config.addr = addr;
     if (!root.empty()) opt.config.root = root;
+    if (!htpasswd.empty()) opt.config.htpasswd = htpasswd;
+    if (!access_policy.empty()) opt.config.access_policy = access_policy;
     if (!level.empty() && !hoist::log::ParseLevel(level, &opt.config.log_level)) {
       std::fprintf(stderr, "hoist: --log-level must be debug|info|warn|error\n");
       return 2;

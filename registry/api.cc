@@ -214,9 +214,10 @@ Target MatchRoute(std::string_view path) {
   return t;
 }
 
-Api::Api(const Config& config, storage::StorageDriver& driver)
+Api::Api(const Config& config, storage::StorageDriver& driver, Gate gate)
     : config_(config),
       driver_(driver),
+      gate_(std::move(gate)),
       blobs_(driver),
       uploads_(driver, blobs_),
       manifests_(driver, blobs_) {}
@@ -235,10 +236,59 @@ void Api::Handle(Request& req, Response& resp) {
     Status st = ValidateRepositoryName(t.name);
     if (!st.ok()) return WriteError(st, resp);
   }
-  Dispatch(t, req, resp);
+  // Access control, for every endpoint, before any handler (access.h).
+  Result<Identity> who = gate_.Authenticate(req);
+  Status allowed = who.ok() ? Authorize(t, req, *who) : who.status();
+  if (!allowed.ok()) {
+    WriteError(allowed, resp);
+    if (allowed.code() == Code::kUnauthorized) resp.Set("WWW-Authenticate", gate_.Challenge());
+    return;
+  }
+  Dispatch(t, req, resp, *who);
 }
 
-void Api::Dispatch(const Target& t, Request& req, Response& resp) {
+Status Api::Authorize(const Target& t, Request& req, const Identity& who) {
+  if (!gate_.enabled()) return Status::Ok();
+  const std::string& m = req.method;
+  bool read = m == "GET" || m == "HEAD";
+  auto need = [&](Action a, const std::string& repo) {
+    return gate_.Allows(who, repo, a)
+               ? Status::Ok()
+               : gate_.Refusal(who, std::string(ActionName(a)) + " " + repo);
+  };
+  switch (t.route) {
+    case Route::kHealth:
+      return Status::Ok();
+    case Route::kBase:  // signing in, as distribution answers it
+      return who.anonymous() ? gate_.Refusal(who, "use this registry") : Status::Ok();
+    case Route::kCatalog:  // filtered to what the caller may pull
+      return Status::Ok();
+    case Route::kTags:
+    case Route::kReferrers:
+      return need(Action::kPull, t.name);
+    case Route::kManifest:
+    case Route::kBlob:
+      if (read) return need(Action::kPull, t.name);
+      return need(m == "DELETE" ? Action::kDelete : Action::kPush, t.name);
+    case Route::kUploadStart: {
+      HOIST_RETURN_IF_ERROR(need(Action::kPush, t.name));
+      // A mount needs pull on its source; without it, a plain session
+      // (distribution-spec: the registry may always decline a mount).
+      std::optional<std::string> from = req.Query("from");
+      if (from && !gate_.Allows(who, *from, Action::kPull)) {
+        std::erase_if(req.query, [](const auto& kv) { return kv.first == "mount" || kv.first == "from"; });
+      }
+      return Status::Ok();
+    }
+    case Route::kUpload:
+      return need(Action::kPush, t.name);
+    case Route::kNone:
+      break;
+  }
+  return Status::Ok();
+}
+
+void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity& who) {
   const std::string& m = req.method;
   bool get = m == "GET" || m == "HEAD";
   switch (t.route) {
@@ -249,7 +299,7 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp) {
       if (get) return Health(resp);
       break;
     case Route::kCatalog:
-      if (m == "GET") return Catalog(req, resp);
+      if (m == "GET") return Catalog(req, resp, who);
       break;
     case Route::kTags:
       if (m == "GET") return TagsList(t, req, resp);
@@ -293,7 +343,7 @@ void Api::Health(Response& resp) {
   SetJson(resp, 200, R"({"status":"ok"})");
 }
 
-void Api::Catalog(Request& req, Response& resp) {
+void Api::Catalog(Request& req, Response& resp, const Identity& who) {
   int64_t n;
   if (!ParsePageSize(req, kCatalogPageMax, &n)) {
     return WriteError(Status(Code::kPaginationInvalid, "n must be a non-negative integer"), resp);
@@ -301,6 +351,7 @@ void Api::Catalog(Request& req, Response& resp) {
   n = std::min(n, kCatalogPageMax);
   Result<std::vector<std::string>> repos = manifests_.Repositories();
   if (!repos.ok()) return WriteError(repos.status(), resp);
+  std::erase_if(*repos, [&](const std::string& r) { return !gate_.Allows(who, r, Action::kPull); });
   std::vector<std::string> page = Paginate(*repos, req, n, "/v2/_catalog", resp);
   SetJson(resp, 200, json{{"repositories", page}}.dump());
 }

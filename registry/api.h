@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "registry/access.h"
 #include "registry/blob_store.h"
 #include "registry/config.h"
 #include "registry/http/server.h"
@@ -40,17 +41,21 @@ Target MatchRoute(std::string_view path);
 
 class Api {
  public:
-  // `driver` must outlive the Api. Safe for concurrent use.
-  Api(const Config& config, storage::StorageDriver& driver);
+  // `driver` must outlive the Api. `gate` authenticates and authorises
+  // every request before its handler runs. Safe for concurrent use.
+  Api(const Config& config, storage::StorageDriver& driver, Gate gate = Gate());
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
   void Handle(http::Request& req, http::Response& resp);
 
  private:
-  void Dispatch(const Target& t, http::Request& req, http::Response& resp);
+  void Dispatch(const Target& t, http::Request& req, http::Response& resp, const Identity& who);
+  // What the request needs of the gate: OK, or the refusal. May drop a
+  // mount the caller may not read from (the upload then starts plainly).
+  Status Authorize(const Target& t, http::Request& req, const Identity& who);
   void Health(http::Response& resp);
-  void Catalog(http::Request& req, http::Response& resp);
+  void Catalog(http::Request& req, http::Response& resp, const Identity& who);
   void TagsList(const Target& t, http::Request& req, http::Response& resp);
   void GetManifest(const Target& t, http::Request& req, http::Response& resp);
   void PutManifest(const Target& t, http::Request& req, http::Response& resp);
@@ -69,6 +74,7 @@ class Api {
 
   Config config_;
   storage::StorageDriver& driver_;
+  Gate gate_;
   BlobStore blobs_;
   UploadStore uploads_;
   ManifestStore manifests_;

@@ -25,7 +25,20 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (root.IsNull()) return Status::Ok();
-    HOIST_RETURN_IF_ERROR(CheckKeys(root, path, {"http", "storage", "log", "limits"}));
+    HOIST_RETURN_IF_ERROR(
+        CheckKeys(root, path, {"http", "storage", "log", "limits", "auth", "access"}));
+    if (auto auth = root["auth"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(auth, path + ": auth", {"htpasswd"}));
+      if (auto h = auth["htpasswd"]) {
+        HOIST_RETURN_IF_ERROR(CheckKeys(h, path + ": auth.htpasswd", {"path", "realm"}));
+        if (h["path"]) c->htpasswd = h["path"].as<std::string>();
+        if (h["realm"]) c->realm = h["realm"].as<std::string>();
+      }
+    }
+    if (auto access = root["access"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(access, path + ": access", {"policy"}));
+      if (access["policy"]) c->access_policy = access["policy"].as<std::string>();
+    }
     if (auto http = root["http"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(http, path + ": http", {"addr"}));
       if (http["addr"]) c->addr = http["addr"].as<std::string>();

@@ -22,6 +22,11 @@ struct Config {
   log::Format log_format = log::Format::kText;
   bool access_log = true;
   int64_t max_manifest_bytes = 4 << 20;  // distribution-spec: at least 4 MB
+  // Access (access.h): an htpasswd file (Basic authentication), its realm,
+  // and an access policy file; empty: none.
+  std::string htpasswd;
+  std::string realm = "hoist";
+  std::string access_policy;
 };
 
 // Loads `path` over the defaults in `*config`. Unknown keys are errors.

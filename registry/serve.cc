@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <thread>
 
@@ -42,7 +43,27 @@ int Serve(const ServeOptions& options) {
   }
   std::string root = std::filesystem::absolute(cfg.root).lexically_normal().string();
   auto driver = storage::NewFilesystemDriver(root);
-  Api api(cfg, *driver);
+  // Access (access.h): refuse to start on a bad file rather than serve
+  // with less protection than configured.
+  std::optional<Htpasswd> htpasswd;
+  std::optional<AccessPolicy> policy;
+  if (!cfg.htpasswd.empty()) {
+    Result<Htpasswd> h = Htpasswd::Load(cfg.htpasswd);
+    if (!h.ok()) {
+      log::Error(h.status().message());
+      return 1;
+    }
+    htpasswd = std::move(*h);
+  }
+  if (!cfg.access_policy.empty()) {
+    Result<AccessPolicy> p = AccessPolicy::Load(cfg.access_policy);
+    if (!p.ok()) {
+      log::Error(p.status().message());
+      return 1;
+    }
+    policy = std::move(*p);
+  }
+  Api api(cfg, *driver, Gate(std::move(htpasswd), std::move(policy), cfg.realm));
 
   std::string host;
   int port = 0;
