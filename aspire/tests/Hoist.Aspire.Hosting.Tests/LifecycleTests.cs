@@ -89,6 +89,49 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task ARetryableFailureIsRetriedWithBackoffUntilThePushWorks()
+    {
+        var builder = AppHostRun.Create(TestEnvironment.NewDirectory("flaky"));
+        var flaky = new FlakyStrategy(failures: 2);
+        var registry = builder.AddDockerRegistry("registry").WithImageBuildOptions(maxRetries: 3, backoff: TimeSpan.FromMilliseconds(300));
+        registry.WithRegistryImage(imageName: "busybox", imageNamePrefix: "library", sourceImage: $"oci:{TestEnvironment.BaseLayout}",
+            buildStrategy: flaky);
+        await using var app = await builder.BuildAsync();
+
+        await app.StartAsync();
+        await AppHostRun.WaitForImagesAsync(app, registry.Resource);
+
+        var image = registry.Resource.Images[0];
+        Assert.True(image.IsPushed, image.Error);
+        Assert.Equal(3, image.Attempts);
+        Assert.Equal(3, flaky.Calls.Count);
+        var gaps = flaky.Calls.Zip(flaky.Calls.Skip(1), (a, b) => b - a).ToList();
+        Assert.True(gaps[0] >= TimeSpan.FromMilliseconds(280), $"first retry after {gaps[0]}");
+        Assert.True(gaps[1] >= TimeSpan.FromMilliseconds(580), $"second retry after {gaps[1]} (the backoff doubles)");
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task RetriesEndAfterMaxRetries()
+    {
+        var builder = AppHostRun.Create(TestEnvironment.NewDirectory("flaky"));
+        var flaky = new FlakyStrategy(failures: 10);
+        var registry = builder.AddDockerRegistry("registry").WithImageBuildOptions(maxRetries: 2, backoff: TimeSpan.FromMilliseconds(100));
+        registry.WithRegistryImage(imageName: "busybox", imageNamePrefix: "library", sourceImage: $"oci:{TestEnvironment.BaseLayout}",
+            buildStrategy: flaky);
+        await using var app = await builder.BuildAsync();
+
+        await app.StartAsync();
+        await AppHostRun.WaitForImagesAsync(app, registry.Resource);
+
+        var image = registry.Resource.Images[0];
+        Assert.False(image.IsPushed);
+        Assert.Equal("push refused (attempt 3)", image.Error);
+        Assert.Equal(3, flaky.Calls.Count);
+        await app.StopAsync();
+    }
+
+    [Fact]
     public async Task AMissingHoistIsAClearErrorAtStart()
     {
         var missing = Path.Combine(TestEnvironment.NewDirectory("missing"), "hoist");
@@ -175,6 +218,30 @@ public sealed class LifecycleTests
             }
         }
         throw new Xunit.Sdk.XunitException($"expected a DistributedApplicationException, got {ex}");
+    }
+
+    // Fails the first `failures` calls as a refused push would, then imports for real.
+    private sealed class FlakyStrategy(int failures) : IImageBuildStrategy
+    {
+        public List<TimeSpan> Calls { get; } = [];
+
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+        public Task BuildAsync(DockerRegistryImageAnnotation annotation, string registryUrl) =>
+            throw new InvalidOperationException("the integration calls the context overload");
+
+        public Task BuildAsync(ImageBuildContext context)
+        {
+            lock (Calls)
+            {
+                Calls.Add(_clock.Elapsed);
+                if (Calls.Count <= failures)
+                {
+                    throw new ImageBuildException($"push refused (attempt {Calls.Count})", retryable: true);
+                }
+            }
+            return new ImageImportStrategy().BuildAsync(context);
+        }
     }
 
     private static string Script(string name, string body)
