@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"
 #include "common/status.h"
 
 namespace hoist {
@@ -49,8 +50,5 @@ class CredentialStore {
  private:
   std::string path_;
 };
-
-std::string Base64Encode(std::string_view in);
-Result<std::string> Base64Decode(std::string_view in);
 
 }  // namespace hoist

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <memory>
 
-#include "common/credentials.h"
+#include "common/base64.h"
 
 namespace hoist::registry {
 namespace {
