@@ -280,8 +280,15 @@ Status Api::Authorize(const Target& t, Request& req, const Identity& who) {
       }
       return Status::Ok();
     }
-    case Route::kUpload:
-      return need(Action::kPush, t.name);
+    case Route::kUpload: {
+      HOIST_RETURN_IF_ERROR(need(Action::kPush, t.name));
+      // A session belongs to the user who opened it.
+      std::string owner = uploads_.Owner(t.name, t.ref);
+      if (!owner.empty() && owner != who.user) {
+        return Status(Code::kDenied, "upload " + t.ref + " belongs to another user");
+      }
+      return Status::Ok();
+    }
     case Route::kNone:
       break;
   }
@@ -314,7 +321,7 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity
       if (m == "DELETE") return DeleteBlob(t, resp);
       break;
     case Route::kUploadStart:
-      if (m == "POST") return StartUpload(t, req, resp);
+      if (m == "POST") return StartUpload(t, req, resp, who);
       break;
     case Route::kUpload:
       if (get) return UploadStatus(t, resp);  // HEAD too, as distribution
@@ -492,7 +499,7 @@ void Api::UploadAccepted(const Target& t, const std::string& id, int64_t offset,
 
 // distribution-spec v1.1: end-4a (session), end-4b (single POST), end-4c
 // (digest-algorithm), end-11 (mount).
-void Api::StartUpload(const Target& t, Request& req, Response& resp) {
+void Api::StartUpload(const Target& t, Request& req, Response& resp, const Identity& who) {
   std::optional<std::string> mount = req.Query("mount");
   if (mount) {
     Result<Digest> d = ParseDigestParam(*mount);
@@ -527,7 +534,7 @@ void Api::StartUpload(const Target& t, Request& req, Response& resp) {
     }
     alg = *pa;
   }
-  Result<std::string> id = uploads_.Start(t.name, alg);
+  Result<std::string> id = uploads_.Start(t.name, alg, gate_.enabled() ? who.user : "");
   if (!id.ok()) return WriteError(id.status(), resp);
   if (!digest || mount) return UploadAccepted(t, *id, 0, 202, resp);
   // Single POST: the body is the whole blob.

@@ -62,7 +62,7 @@ class Api {
   void DeleteManifest(const Target& t, http::Response& resp);
   void GetBlob(const Target& t, http::Request& req, http::Response& resp);
   void DeleteBlob(const Target& t, http::Response& resp);
-  void StartUpload(const Target& t, http::Request& req, http::Response& resp);
+  void StartUpload(const Target& t, http::Request& req, http::Response& resp, const Identity& who);
   void UploadStatus(const Target& t, http::Response& resp);
   Result<int64_t> AppendBody(const Target& t, http::Request& req);
   void PatchUpload(const Target& t, http::Request& req, http::Response& resp);

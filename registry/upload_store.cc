@@ -109,9 +109,11 @@ void UploadStore::Forget(const std::string& id) {
   sessions_.erase(id);
 }
 
-Result<std::string> UploadStore::Start(std::string_view repo, DigestAlgorithm algorithm) {
+Result<std::string> UploadStore::Start(std::string_view repo, DigestAlgorithm algorithm,
+                                       const std::string& owner) {
   std::string id = NewUuid();
   HOIST_RETURN_IF_ERROR(d_.PutContent(paths::UploadStartedAt(repo, id), Rfc3339Now()));
+  if (!owner.empty()) HOIST_RETURN_IF_ERROR(d_.PutContent(paths::UploadOwner(repo, id), owner));
   Result<std::unique_ptr<storage::FileWriter>> w = d_.Writer(paths::UploadData(repo, id), false);
   if (!w.ok()) return w.status();
   HOIST_RETURN_IF_ERROR((*w)->Commit());
@@ -120,6 +122,12 @@ Result<std::string> UploadStore::Start(std::string_view repo, DigestAlgorithm al
   s->hash = std::make_unique<Digester>(algorithm);
   s->hashed = 0;
   return id;
+}
+
+std::string UploadStore::Owner(std::string_view repo, const std::string& id) {
+  if (!IsValidId(id)) return "";
+  Result<std::string> o = d_.GetContent(paths::UploadOwner(repo, id));
+  return o.ok() ? *o : "";
 }
 
 Result<int64_t> UploadStore::Offset(std::string_view repo, const std::string& id) {

@@ -32,8 +32,12 @@ class UploadStore {
  public:
   UploadStore(storage::StorageDriver& driver, BlobStore& blobs) : d_(driver), blobs_(blobs) {}
 
-  // Starts a session hashing with `algorithm`; returns its id.
-  Result<std::string> Start(std::string_view repo, DigestAlgorithm algorithm);
+  // Starts a session hashing with `algorithm`; returns its id. A non-empty
+  // `owner` (the signed-in user) is kept with the session's state.
+  Result<std::string> Start(std::string_view repo, DigestAlgorithm algorithm,
+                            const std::string& owner = "");
+  // The user who opened the session ("" when anonymous or unknown).
+  std::string Owner(std::string_view repo, const std::string& id);
   // Bytes received so far; kBlobUploadUnknown for an unknown session.
   Result<int64_t> Offset(std::string_view repo, const std::string& id);
   // Appends `body` to the session. With `range`, its start must equal the

@@ -45,6 +45,9 @@ std::string UploadData(std::string_view repo, std::string_view uuid) {
 std::string UploadStartedAt(std::string_view repo, std::string_view uuid) {
   return UploadDir(repo, uuid) + "/startedat";
 }
+std::string UploadOwner(std::string_view repo, std::string_view uuid) {
+  return UploadDir(repo, uuid) + "/hoist-owner";
+}
 std::string ReferrersDir(std::string_view repo, const Digest& subject) {
   return Repository(repo) + "/_referrers/" + Alg(subject) + "/" + subject.hex();
 }

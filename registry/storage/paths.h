@@ -41,6 +41,8 @@ std::string UploadsDir(std::string_view repo);
 std::string UploadDir(std::string_view repo, std::string_view uuid);
 std::string UploadData(std::string_view repo, std::string_view uuid);
 std::string UploadStartedAt(std::string_view repo, std::string_view uuid);
+// hoist only: the user who opened the session (access.h); registry:2 ignores it.
+std::string UploadOwner(std::string_view repo, std::string_view uuid);
 std::string ReferrersDir(std::string_view repo, const Digest& subject);
 std::string ReferrerLink(std::string_view repo, const Digest& subject, const Digest& referrer);
 

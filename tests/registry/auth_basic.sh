@@ -150,6 +150,11 @@ for who in anonymous wrong puller outsider; do
   check "$who" "$want" PUT "$loc?digest=sha256:$(printf abc | sha256sum | cut -d' ' -f1)"
   check "$who" "$want" DELETE "$loc"
 done
+# The session is pusher's: deleter may push to team/app too, but not
+# through pusher's session.
+check deleter 403 PATCH "$loc" --data-binary abc -H 'Content-Type: application/octet-stream'
+grep -q 'belongs to another user' "$T/body" || fail "foreign session message: $(cat "$T/body")"
+check deleter 403 DELETE "$loc"
 check pusher 204 DELETE "$loc"
 check deleter 202 DELETE "/v2/team/del/manifests/$DEL_MDIG"
 log "$CHECKED requests checked against the matrix"
