@@ -39,7 +39,16 @@ int main(int argc, char** argv) {
   serve->add_option("--log-level", level, "debug|info|warn|error")->default_str("info");
   serve->add_option("--log-format", format, "text|json")->default_str("text");
   serve->add_option("--addr-file", addr_file, "Also write the bound address to this file");
-  std::string htpasswd, access_policy;
+  std::string htpasswd, access_policy, tls_cert, tls_key, tls_client_ca;
+  bool allow_plain_http = false;
+  serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); reloaded on SIGHUP")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", tls_key, "TLS private key (PEM)")->check(CLI::ExistingFile);
+  serve->add_option("--tls-client-ca", tls_client_ca,
+                    "Require client certificates signed by this CA (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  serve->add_flag("--allow-plain-http", allow_plain_http,
+                  "Serve plain HTTP on a non-loopback address (refused otherwise)");
   serve->add_option("--htpasswd", htpasswd,
                     "Basic authentication from this htpasswd file (bcrypt: htpasswd -B)")
       ->check(CLI::ExistingFile);
@@ -141,6 +150,10 @@ int main(int argc, char** argv) {
     if (!root.empty()) opt.config.root = root;
     if (!htpasswd.empty()) opt.config.htpasswd = htpasswd;
     if (!access_policy.empty()) opt.config.access_policy = access_policy;
+    if (!tls_cert.empty()) opt.config.tls_cert = tls_cert;
+    if (!tls_key.empty()) opt.config.tls_key = tls_key;
+    if (!tls_client_ca.empty()) opt.config.tls_client_ca = tls_client_ca;
+    if (allow_plain_http) opt.config.allow_plain_http = true;
     if (!level.empty() && !hoist::log::ParseLevel(level, &opt.config.log_level)) {
       std::fprintf(stderr, "hoist: --log-level must be debug|info|warn|error\n");
       return 2;

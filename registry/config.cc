@@ -40,8 +40,16 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       if (access["policy"]) c->access_policy = access["policy"].as<std::string>();
     }
     if (auto http = root["http"]) {
-      HOIST_RETURN_IF_ERROR(CheckKeys(http, path + ": http", {"addr"}));
+      HOIST_RETURN_IF_ERROR(CheckKeys(http, path + ": http", {"addr", "tls", "allow_plain_http"}));
       if (http["addr"]) c->addr = http["addr"].as<std::string>();
+      if (http["allow_plain_http"]) c->allow_plain_http = http["allow_plain_http"].as<bool>();
+      if (auto tls = http["tls"]) {
+        HOIST_RETURN_IF_ERROR(
+            CheckKeys(tls, path + ": http.tls", {"certificate", "key", "clientca"}));
+        if (tls["certificate"]) c->tls_cert = tls["certificate"].as<std::string>();
+        if (tls["key"]) c->tls_key = tls["key"].as<std::string>();
+        if (tls["clientca"]) c->tls_client_ca = tls["clientca"].as<std::string>();
+      }
     }
     if (auto st = root["storage"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(st, path + ": storage", {"root", "delete"}));

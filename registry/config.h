@@ -27,6 +27,10 @@ struct Config {
   std::string htpasswd;
   std::string realm = "hoist";
   std::string access_policy;
+  // TLS (http::TlsFiles); empty: plain HTTP, which a non-loopback address
+  // only gets with allow_plain_http.
+  std::string tls_cert, tls_key, tls_client_ca;
+  bool allow_plain_http = false;
 };
 
 // Loads `path` over the defaults in `*config`. Unknown keys are errors.

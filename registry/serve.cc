@@ -75,6 +75,34 @@ int Serve(const ServeOptions& options) {
   http::ServerOptions sopt;
   sopt.access_log = cfg.access_log;
   http::Server server([&api](http::Request& q, http::Response& r) { api.Handle(q, r); }, sopt);
+  if (!cfg.tls_cert.empty() || !cfg.tls_key.empty()) {
+    if (cfg.tls_cert.empty() || cfg.tls_key.empty()) {
+      log::Error("TLS needs both a certificate and a key (--tls-cert, --tls-key)");
+      return 1;
+    }
+    st = server.EnableTls({cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca});
+    if (!st.ok()) {
+      log::Error(st.message());
+      return 1;
+    }
+  } else if (!cfg.tls_client_ca.empty()) {
+    log::Error("--tls-client-ca needs --tls-cert and --tls-key");
+    return 1;
+  }
+  // Plain HTTP beyond this machine carries passwords and images in the
+  // clear: only when asked for, and said loudly.
+  bool loopback_host = host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" ||
+                       host == "[::1]";
+  if (!server.tls() && !loopback_host) {
+    if (!cfg.allow_plain_http) {
+      log::Error("refusing plain HTTP on a non-loopback address; give --tls-cert and --tls-key, "
+                 "or --allow-plain-http",
+                 {{"addr", cfg.addr}});
+      return 1;
+    }
+    log::Warn("serving plain HTTP on a non-loopback address (--allow-plain-http)",
+              {{"addr", cfg.addr}});
+  }
 
   // Signals go to one thread that waits for them; every other thread,
   // including the connection threads started later, has them blocked.
@@ -82,6 +110,7 @@ int Serve(const ServeOptions& options) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -100,11 +129,20 @@ int Serve(const ServeOptions& options) {
   }
   std::printf("%s\n", bound.c_str());
   std::fflush(stdout);
-  log::Info("registry listening", {{"addr", bound}, {"root", root}});
+  log::Info("registry listening",
+            {{"addr", bound}, {"root", root}, {"tls", server.tls() ? "on" : "off"}});
 
   std::thread waiter([&server, set] {
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+      // A renewed certificate: new connections get it; a bad file keeps the old.
+      Status r = server.ReloadTls();
+      if (r.ok()) {
+        log::Info("TLS certificate reloaded");
+      } else {
+        log::Error("TLS reload failed; the old certificate stays", {{"error", r.message()}});
+      }
+    }
     log::Info("signal received, draining", {{"signal", std::to_string(sig)}});
     server.Shutdown();
   });

@@ -39,7 +39,17 @@
 #include "common/io.h"
 #include "common/status.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace hoist::http {
+
+// TLS (OpenSSL, TLS 1.2 and 1.3): PEM files of the certificate chain and
+// the key; a client CA makes client certificates required (mutual TLS).
+struct TlsFiles {
+  std::string cert, key, client_ca;
+};
 
 // Case-insensitive ASCII comparison for header names.
 bool IEquals(std::string_view a, std::string_view b);
@@ -110,6 +120,13 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Speaks TLS on every connection from now on. kInvalidArgument naming the
+  // file when a certificate, key or CA does not load or match.
+  Status EnableTls(const TlsFiles& files);
+  // Loads the same files again (after a renewal; SIGHUP in `serve`): new
+  // connections get the new certificate. On an error the old one stays.
+  Status ReloadTls();
+  bool tls() { return TlsContext() != nullptr; }
   // Binds and listens on host:port (port 0 picks a free one).
   Status Listen(const std::string& host, int port);
   // "host:port" actually bound, with [] around IPv6 hosts.
@@ -138,6 +155,10 @@ class Server {
   std::condition_variable all_done_;
   std::set<Conn*> conns_;  // guarded by mu_
   std::map<std::string, int> per_client_;  // open connections by address; guarded by mu_
+  std::shared_ptr<boost::asio::ssl::context> TlsContext();
+  std::mutex tls_mu_;
+  TlsFiles tls_files_;                             // guarded by tls_mu_
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // guarded by tls_mu_
   std::condition_variable reaper_wake_;
 };
 

@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${FUZZ_DIR:-$(dirname "$(dirname "${HOIST:-$ROOT/build/cli/hoist}")")/fuzz-http}
 # shellcheck source=../support/fuzz_lib.sh
 source "$ROOT/tests/support/fuzz_lib.sh"
-FUZZ_LIBS="-lcrypto -lpthread" fuzz_build "$OUT" http_fuzzer "$ROOT/registry/http $ROOT/common" \
+FUZZ_LIBS="-lssl -lcrypto -lpthread" fuzz_build "$OUT" http_fuzzer "$ROOT/registry/http $ROOT/common" \
   "$ROOT/registry/http/server.cc" "$ROOT"/common/{status,log}.cc \
   "$ROOT/tests/registry/fuzz/http_fuzzer.cc"
 if (($# > 0)); then
