@@ -8,7 +8,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <chrono>
+#include <string_view>
 #include <thread>
 
 namespace hoist::engine {
@@ -171,6 +173,52 @@ class Writer : public ResponseWriter {
   bool started_ = false, streaming_ = false, ended_ = false, failed_ = false;
 };
 
+// Reads one request head into `p`. RFC 9112, section 2.2: a recipient MAY
+// take a bare LF as a line terminator, and Engine API clients rely on it
+// (Docker.DotNet ends header lines with Environment.NewLine, "\n" on
+// Linux; Go's net/http, under dockerd, accepts that). Beast does not, so
+// the head, up to its blank line, is normalised to CRLF before Beast
+// parses it; the body's bytes stay as they came.
+template <class Socket>
+void ReadHead(Socket& sock, beast::flat_buffer& buf, http::request_parser<http::buffer_body>& p,
+              beast::error_code& ec) {
+  size_t scanned = 0;
+  while (true) {
+    std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
+    size_t end = std::string_view::npos;
+    for (size_t i = std::max<size_t>(scanned, 1); i < data.size(); ++i) {
+      if (data[i] != '\n') continue;
+      if (data[i - 1] == '\n' || (data[i - 1] == '\r' && i >= 2 && data[i - 2] == '\n')) {
+        end = i + 1;
+        break;
+      }
+    }
+    if (end != std::string_view::npos) {
+      std::string head;
+      head.reserve(end + 64);
+      for (size_t i = 0; i < end; ++i) {
+        if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r')) head += '\r';
+        head += data[i];
+      }
+      buf.consume(end);
+      p.put(net::buffer(head), ec);
+      if (!ec && !p.is_header_done()) ec = http::error::partial_message;
+      return;
+    }
+    if (data.size() > kHeaderLimit) {
+      ec = http::error::header_limit;
+      return;
+    }
+    scanned = data.size();
+    size_t n = sock.read_some(buf.prepare(kReadBuffer), ec);
+    if (ec) {
+      if ((ec == net::error::eof) && buf.size() == 0) ec = http::error::end_of_stream;
+      return;
+    }
+    buf.commit(n);
+  }
+}
+
 // Answers a request Beast could not parse, then the connection closes.
 template <class Socket>
 void SendBadRequest(Socket& sock, const beast::error_code& why) {
@@ -249,7 +297,7 @@ struct Server::Impl {
       parser.body_limit(boost::none);  // bodies stream to their handler
       parser.header_limit(kHeaderLimit);
       beast::error_code ec;
-      http::read_header(sock, buf, parser, ec);
+      ReadHead(sock, buf, parser, ec);
       if (ec) {
         if (ec != http::error::end_of_stream && ec != net::error::eof &&
             ec != net::error::connection_reset && ec != net::error::bad_descriptor &&

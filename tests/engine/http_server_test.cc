@@ -92,6 +92,21 @@ TEST_CASE("engine http: bodies by length and chunked, decoded queries", "[engine
   CHECK(out.find("\r\n\r\nPOST /c hello world") != std::string::npos);
 }
 
+TEST_CASE("engine http: bare LF line ends are taken (RFC 9112 section 2.2, Docker.DotNet)",
+          "[engine]") {
+  Running r;
+  // What Docker.DotNet sends on Linux: CRLF after the request line, LF
+  // after each field, CRLF for the blank line.
+  std::string out = r.Exchange(
+      "POST /v1.41/x?q=1 HTTP/1.1\r\nUser-Agent: Docker.DotNet\nHost: h\nContent-Length: 4\n"
+      "Connection: close\n\r\nbody");
+  CHECK(out.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(out.find("POST /v1.41/x body") != std::string::npos);
+  // All LF, and a body holding LFs of its own that stay as they are.
+  out = r.Exchange("POST /y HTTP/1.1\nHost: h\nContent-Length: 5\nConnection: close\n\na\nb\nc");
+  CHECK(out.find("POST /y a\nb\nc") != std::string::npos);
+}
+
 TEST_CASE("engine http: keep-alive answers every request on one connection", "[engine]") {
   Running r;
   std::string out = r.Exchange(
