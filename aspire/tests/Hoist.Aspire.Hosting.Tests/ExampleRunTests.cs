@@ -66,8 +66,18 @@ public sealed class ExampleRunFixture : IAsyncLifetime
     }
 }
 
-[Collection(AppHostCollection.Name)]
-public sealed class ExampleRunTests(ExampleRunFixture run) : IClassFixture<ExampleRunFixture>
+/// <summary>
+/// The classes that share the one example run: they run one at a time, alone, like the
+/// other app host runs (<see cref="AppHostCollection"/>).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ExampleRunCollection : ICollectionFixture<ExampleRunFixture>
+{
+    public const string Name = "the example run";
+}
+
+[Collection(ExampleRunCollection.Name)]
+public sealed class ExampleRunTests(ExampleRunFixture run)
 {
     [Fact]
     public async Task TheRegistryIsHealthyOnADynamicLoopbackPort()
