@@ -46,6 +46,22 @@ struct IndexEntry {
   bool trusted = false;  // hashed by this process, or loaded and not racy
   bool used = false;     // looked up or made by this process
 
+  // A trusted entry for a file of `st` whose content is `d`, stat taken in
+  // second `stat_sec`.
+  static IndexEntry For(const struct stat& st, int64_t stat_sec, const Digest& d) {
+    IndexEntry e;
+    e.size = static_cast<uint64_t>(st.st_size);
+    e.mtime_ns = Ns(st.st_mtim);
+    e.ctime_ns = Ns(st.st_ctim);
+    e.ino = st.st_ino;
+    e.dev = st.st_dev;
+    e.stat_sec = stat_sec;
+    e.hex = d.hex();
+    e.trusted = true;
+    e.used = true;
+    return e;
+  }
+
   bool Same(const struct stat& st) const {
     return size == static_cast<uint64_t>(st.st_size) && mtime_ns == Ns(st.st_mtim) &&
            ctime_ns == Ns(st.st_ctim) && ino == st.st_ino && dev == st.st_dev;
@@ -106,18 +122,8 @@ class DirectoryTree : public SourceTree {
     uint64_t bytes = 0;
     Result<Digest> d = HashFd(fd, host, &bytes);
     if (!d.ok()) return d.status();
-    IndexEntry e;
-    e.size = static_cast<uint64_t>(st.st_size);
-    e.mtime_ns = Ns(st.st_mtim);
-    e.ctime_ns = Ns(st.st_ctim);
-    e.ino = st.st_ino;
-    e.dev = st.st_dev;
-    e.stat_sec = now.tv_sec;
-    e.hex = d->hex();
-    e.trusted = true;
-    e.used = true;
     std::lock_guard<std::mutex> lock(mu_);
-    index_[rel] = std::move(e);
+    index_[rel] = IndexEntry::For(st, now.tv_sec, *d);
     ++stats_.hashed;
     stats_.hashed_bytes += bytes;
     return d;
@@ -129,18 +135,8 @@ class DirectoryTree : public SourceTree {
     ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
     struct stat st {};
     if (::lstat((root_ + "/" + rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-    IndexEntry e;
-    e.size = static_cast<uint64_t>(st.st_size);
-    e.mtime_ns = Ns(st.st_mtim);
-    e.ctime_ns = Ns(st.st_ctim);
-    e.ino = st.st_ino;
-    e.dev = st.st_dev;
-    e.stat_sec = now.tv_sec;
-    e.hex = d.hex();
-    e.trusted = true;
-    e.used = true;
     std::lock_guard<std::mutex> lock(mu_);
-    index_[rel] = std::move(e);
+    index_[rel] = IndexEntry::For(st, now.tv_sec, d);
   }
 
   void LoadIndex() {

@@ -903,24 +903,33 @@ struct Api::Impl {
   }
 
   static json LabelsOf(const LocalImage& i) {
-    if (i.config.contains("config") && i.config["config"].is_object() &&
-        i.config["config"].contains("Labels") && i.config["config"]["Labels"].is_object()) {
-      return i.config["config"]["Labels"];
-    }
-    return json::object();
+    json cfg = ConfigMember(i, "config", json::object());
+    return cfg.contains("Labels") && cfg["Labels"].is_object() ? cfg["Labels"] : json::object();
   }
 
   // ---- GET /images/{name}/json, /history ----------------------------------
 
-  void Inspect(ResponseWriter& w, const std::string& name) {
+  // The image `name` names, or nullopt after answering the error.
+  std::optional<LocalImage> FindOrAnswer(ResponseWriter& w, const std::string& name) {
     Result<LocalImage> i = images.Find(name);
     if (!i.ok()) {
       SendStatus(w, i.status());
-      return;
+      return std::nullopt;
     }
-    json cfg = i->config.contains("config") && i->config["config"].is_object()
-                   ? i->config["config"]
-                   : json::object();
+    return std::move(*i);
+  }
+
+  // A member of the image config ("config", "history", ...) when it has
+  // the type wanted, else `fallback`.
+  static json ConfigMember(const LocalImage& i, const char* key, json fallback) {
+    if (i.config.contains(key) && i.config[key].type() == fallback.type()) return i.config[key];
+    return fallback;
+  }
+
+  void Inspect(ResponseWriter& w, const std::string& name) {
+    std::optional<LocalImage> i = FindOrAnswer(w, name);
+    if (!i) return;
+    json cfg = ConfigMember(*i, "config", json::object());
     // The container config docker fills in for images.
     for (const char* k : {"Hostname", "Domainname", "User", "WorkingDir", "Image"}) {
       if (!cfg.contains(k)) cfg[k] = "";
@@ -963,14 +972,9 @@ struct Api::Impl {
   }
 
   void History(ResponseWriter& w, const std::string& name) {
-    Result<LocalImage> i = images.Find(name);
-    if (!i.ok()) {
-      SendStatus(w, i.status());
-      return;
-    }
-    json hist = i->config.contains("history") && i->config["history"].is_array()
-                    ? i->config["history"]
-                    : json::array();
+    std::optional<LocalImage> i = FindOrAnswer(w, name);
+    if (!i) return;
+    json hist = ConfigMember(*i, "history", json::array());
     json out = json::array();
     size_t layer = 0;
     for (const json& h : hist) {

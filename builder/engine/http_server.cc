@@ -1,5 +1,7 @@
 #include "builder/engine/http_server.h"
 
+#include "common/url.h"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,26 +33,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-void SplitTarget(const std::string& target, Request* req) {
-  size_t q = target.find('?');
-  req->path = PercentDecode(target.substr(0, q), false);
-  if (q == std::string::npos) return;
-  std::string_view rest = std::string_view(target).substr(q + 1);
-  while (!rest.empty()) {
-    size_t amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    if (!pair.empty()) {
-      size_t eq = pair.find('=');
-      std::string key = PercentDecode(pair.substr(0, eq), true);
-      std::string value =
-          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
-      req->query.emplace_back(std::move(key), std::move(value));
-    }
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
 }
 
 // The request body, read through the parser (which undoes chunking).
@@ -235,18 +217,11 @@ void SendBadRequest(Socket& sock, const beast::error_code& why) {
 }  // namespace
 
 std::optional<std::string> Request::Query(std::string_view key) const {
-  for (const auto& [k, v] : query) {
-    if (k == key) return v;
-  }
-  return std::nullopt;
+  return url::QueryValue(query, key);
 }
 
 std::vector<std::string> Request::QueryAll(std::string_view key) const {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : query) {
-    if (k == key) out.push_back(v);
-  }
-  return out;
+  return url::QueryValues(query, key);
 }
 
 bool Request::QueryBool(std::string_view key) const {
@@ -259,28 +234,6 @@ bool Request::QueryBool(std::string_view key) const {
 const std::string* Request::Header(std::string_view lower_name) const {
   auto it = headers.find(std::string(lower_name));
   return it == headers.end() ? nullptr : &it->second;
-}
-
-std::string PercentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() + 0 && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else if (s[i] == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
 }
 
 struct Server::Impl {
@@ -310,7 +263,7 @@ struct Server::Impl {
       Request req;
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
-      SplitTarget(req.target, &req);
+      url::SplitTarget(req.target, &req.path, &req.query);
       for (const auto& f : msg) req.headers[Lower(f.name_string())] = std::string(f.value());
       const std::string* expect = req.Header("expect");
       BodySource<Socket> body(sock, buf, parser,

@@ -101,8 +101,5 @@ class Server {
   std::string address_;
 };
 
-// RFC 3986 percent-decoding; with plus_is_space, '+' decodes to ' '
-// (query strings, as Go's net/url reads them).
-std::string PercentDecode(std::string_view s, bool plus_is_space);
 
 }  // namespace hoist::engine

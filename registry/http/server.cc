@@ -145,12 +145,6 @@ int RejectHead(const Request& req, unsigned version, bool chunked, bool has_leng
   return 0;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -165,37 +159,6 @@ bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string PercentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
-      i += 2;
-    } else if (s[i] == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::string PercentEncode(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 const std::string* Request::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (IEquals(k, name)) return &v;
@@ -204,18 +167,11 @@ const std::string* Request::Header(std::string_view name) const {
 }
 
 std::optional<std::string> Request::Query(std::string_view key) const {
-  for (const auto& [k, v] : query) {
-    if (k == key) return v;
-  }
-  return std::nullopt;
+  return url::QueryValue(query, key);
 }
 
 std::vector<std::string> Request::QueryAll(std::string_view key) const {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : query) {
-    if (k == key) out.push_back(v);
-  }
-  return out;
+  return url::QueryValues(query, key);
 }
 
 // One connection. Boost.Beast parses each request head (request line,
@@ -645,22 +601,7 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback, bool v6)
       conn.SendError(reject);
       break;
     }
-    size_t q = req.target.find('?');
-    req.path = PercentDecode(std::string_view(req.target).substr(0, q), false);
-    if (q != std::string::npos) {
-      std::string_view qs = std::string_view(req.target).substr(q + 1);
-      while (!qs.empty()) {
-        size_t amp = qs.find('&');
-        std::string_view kv = qs.substr(0, amp);
-        size_t eq = kv.find('=');
-        if (!kv.empty()) {
-          req.query.emplace_back(PercentDecode(kv.substr(0, eq), true),
-                                 eq == kv.npos ? "" : PercentDecode(kv.substr(eq + 1), true));
-        }
-        if (amp == std::string_view::npos) break;
-        qs.remove_prefix(amp + 1);
-      }
-    }
+    url::SplitTarget(req.target, &req.path, &req.query);
     req.remote = conn.remote;
     bool keep_alive = msg.keep_alive();
     conn.direct = !conn.parser->chunked();

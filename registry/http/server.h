@@ -38,6 +38,7 @@
 
 #include "common/io.h"
 #include "common/status.h"
+#include "common/url.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -162,8 +163,8 @@ class Server {
   std::condition_variable reaper_wake_;
 };
 
-// RFC 3986 percent-decoding ('+' stays '+', except in queries: see below).
-std::string PercentDecode(std::string_view s, bool plus_is_space);
-std::string PercentEncode(std::string_view s);
+// RFC 3986 percent-decoding and encoding (common/url.h).
+using url::PercentDecode;
+using url::PercentEncode;
 
 }  // namespace hoist::http

@@ -88,47 +88,42 @@ public sealed class LifecycleTests
         await app.StopAsync();
     }
 
-    [Fact]
-    public async Task ARetryableFailureIsRetriedWithBackoffUntilThePushWorks()
+    // An app host whose one import fails `failures` times (a FlakyStrategy),
+    // run until its image job ends; the image and the strategy's calls.
+    private static async Task<(DockerRegistryImageAnnotation Image, FlakyStrategy Flaky)> RunFlakyImportAsync(
+        int failures, int maxRetries, TimeSpan backoff)
     {
         var builder = AppHostRun.Create(TestEnvironment.NewDirectory("flaky"));
-        var flaky = new FlakyStrategy(failures: 2);
-        var registry = builder.AddDockerRegistry("registry").WithImageBuildOptions(maxRetries: 3, backoff: TimeSpan.FromMilliseconds(300));
+        var flaky = new FlakyStrategy(failures: failures);
+        var registry = builder.AddDockerRegistry("registry").WithImageBuildOptions(maxRetries: maxRetries, backoff: backoff);
         registry.WithRegistryImage(imageName: "busybox", imageNamePrefix: "library", sourceImage: $"oci:{TestEnvironment.BaseLayout}",
             buildStrategy: flaky);
         await using var app = await builder.BuildAsync();
-
         await app.StartAsync();
         await AppHostRun.WaitForImagesAsync(app, registry.Resource);
+        await app.StopAsync();
+        return (registry.Resource.Images[0], flaky);
+    }
 
-        var image = registry.Resource.Images[0];
+    [Fact]
+    public async Task ARetryableFailureIsRetriedWithBackoffUntilThePushWorks()
+    {
+        var (image, flaky) = await RunFlakyImportAsync(failures: 2, maxRetries: 3, TimeSpan.FromMilliseconds(300));
         Assert.True(image.IsPushed, image.Error);
         Assert.Equal(3, image.Attempts);
         Assert.Equal(3, flaky.Calls.Count);
         var gaps = flaky.Calls.Zip(flaky.Calls.Skip(1), (a, b) => b - a).ToList();
         Assert.True(gaps[0] >= TimeSpan.FromMilliseconds(280), $"first retry after {gaps[0]}");
         Assert.True(gaps[1] >= TimeSpan.FromMilliseconds(580), $"second retry after {gaps[1]} (the backoff doubles)");
-        await app.StopAsync();
     }
 
     [Fact]
     public async Task RetriesEndAfterMaxRetries()
     {
-        var builder = AppHostRun.Create(TestEnvironment.NewDirectory("flaky"));
-        var flaky = new FlakyStrategy(failures: 10);
-        var registry = builder.AddDockerRegistry("registry").WithImageBuildOptions(maxRetries: 2, backoff: TimeSpan.FromMilliseconds(100));
-        registry.WithRegistryImage(imageName: "busybox", imageNamePrefix: "library", sourceImage: $"oci:{TestEnvironment.BaseLayout}",
-            buildStrategy: flaky);
-        await using var app = await builder.BuildAsync();
-
-        await app.StartAsync();
-        await AppHostRun.WaitForImagesAsync(app, registry.Resource);
-
-        var image = registry.Resource.Images[0];
+        var (image, flaky) = await RunFlakyImportAsync(failures: 10, maxRetries: 2, TimeSpan.FromMilliseconds(100));
         Assert.False(image.IsPushed);
         Assert.Equal("push refused (attempt 3)", image.Error);
         Assert.Equal(3, flaky.Calls.Count);
-        await app.StopAsync();
     }
 
     [Fact]
