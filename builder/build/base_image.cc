@@ -1,5 +1,7 @@
 #include "builder/build/base_image.h"
 
+#include "common/media_types.h"
+
 #include "builder/build/image_store.h"
 #include "builder/transfer/copy.h"
 #include "common/reference.h"
@@ -74,8 +76,17 @@ Result<std::shared_ptr<const BaseImage>> BaseImageResolver::Pull(
       if (m.ok() && !m->is_index() && HasImageWhole(store_, m->descriptor())) top = m->descriptor();
     }
   }
+  // A local image of that name (the Engine API's), whole in the store.
+  if (!top && lookup_.local) {
+    if (std::optional<transfer::Descriptor> d = lookup_.local(*ref); d && HasImageWhole(store_, *d)) {
+      Result<transfer::Descriptor> picked = PlatformManifest(store_, *d, want);
+      if (!picked.ok()) return NameRef(ref_text, picked.status());
+      top = *picked;
+    }
+  }
+  const Reference from = lookup_.remote ? lookup_.remote(*ref) : *ref;
   if (!top) {
-    Result<transfer::Place> place = transfer::ParsePlace(ref->String());
+    Result<transfer::Place> place = transfer::ParsePlace(from.String());
     if (!place.ok()) return NameRef(ref_text, place.status());
     Result<std::unique_ptr<transfer::ImageSource>> src = places_.OpenSource(*place);
     if (!src.ok()) return NameRef(ref_text, src.status());
@@ -92,7 +103,7 @@ Result<std::shared_ptr<const BaseImage>> BaseImageResolver::Pull(
   Result<BaseImage> img = LoadStoredImage(store_, *top);
   if (!img.ok()) return NameRef(ref_text, img.status());
   img->ref = ref->String();
-  img->location = transfer::RemoteLocation{ref->domain(), ref->path()};
+  img->location = transfer::RemoteLocation{from.domain(), from.path()};
   img->blobs_fetched = fetched;
   img->bytes_fetched = bytes;
 
@@ -108,6 +119,19 @@ Result<std::shared_ptr<const BaseImage>> BaseImageResolver::Pull(
   for (const LayerRef& l : img->layers) rec.blobs.push_back(l.digest);
   HOIST_RETURN_IF_ERROR(cache_.Put(rec));
   return std::make_shared<const BaseImage>(std::move(*img));
+}
+
+Result<transfer::Descriptor> PlatformManifest(const store::ContentStore& store,
+                                              const transfer::Descriptor& top,
+                                              const transfer::Platform& want) {
+  if (!media::IsIndexType(top.media_type)) return top;
+  Result<std::string> bytes = ReadSmallBlob(store, top.digest);
+  if (!bytes.ok()) return bytes.status();
+  Result<transfer::Manifest> m = transfer::MakeManifest(top.media_type, std::move(*bytes));
+  if (!m.ok()) return m.status();
+  Result<transfer::ManifestContents> c = transfer::ParseManifest(*m);
+  if (!c.ok()) return c.status();
+  return transfer::SelectPlatform(*m, *c, want);
 }
 
 Result<BaseImage> LoadStoredImage(const store::ContentStore& store,

@@ -26,6 +26,7 @@
 #include "builder/dockerfile/platform.h"
 #include "builder/store/content_store.h"
 #include "builder/transfer/place.h"
+#include "common/reference.h"
 
 namespace hoist::build {
 
@@ -40,13 +41,23 @@ struct BaseImage {
   int64_t bytes_fetched = 0;
 };
 
+// How a caller with local image names (the Engine API) resolves bases:
+// `local` answers a reference with an image the store holds (docker's
+// classic builder uses a local image without pulling), `remote` maps a
+// reference to where it is pulled from. Either may be empty. Called from
+// the build's threads.
+struct BaseLookup {
+  std::function<std::optional<transfer::Descriptor>(const Reference&)> local;
+  std::function<Reference(const Reference&)> remote;
+};
+
 class BaseImageResolver {
  public:
   // `places` opens registry clients (shared connections and tokens);
   // `jobs` blobs are fetched at once.
   BaseImageResolver(store::ContentStore& store, BuildCache& cache, transfer::Places& places,
-                    int jobs)
-      : store_(store), cache_(cache), places_(places), jobs_(jobs) {}
+                    int jobs, BaseLookup lookup = {})
+      : store_(store), cache_(cache), places_(places), jobs_(jobs), lookup_(std::move(lookup)) {}
   BaseImageResolver(const BaseImageResolver&) = delete;
   BaseImageResolver& operator=(const BaseImageResolver&) = delete;
 
@@ -75,10 +86,16 @@ class BaseImageResolver {
   BuildCache& cache_;
   transfer::Places& places_;
   int jobs_;
+  BaseLookup lookup_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Slot> slots_;
 };
+
+// `top` itself, or, for an index, its manifest for `want` (all stored).
+Result<transfer::Descriptor> PlatformManifest(const store::ContentStore& store,
+                                              const transfer::Descriptor& top,
+                                              const transfer::Platform& want);
 
 // Reads an image manifest and its config from the store into a BaseImage
 // (layers paired with the config's diff IDs). kManifestInvalid when they

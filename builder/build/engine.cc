@@ -1304,7 +1304,8 @@ Result<BuildResult> Builder::Build(const BuildOptions& options) {
   Impl& b = *impl_;
   auto t0 = std::chrono::steady_clock::now();
   b.opt = &options;
-  b.resolver = std::make_unique<BaseImageResolver>(b.store, b.cache, b.places, options.jobs);
+  b.resolver = std::make_unique<BaseImageResolver>(b.store, b.cache, b.places, options.jobs,
+                                                   options.base_lookup);
   b.stages.clear();
   b.context.reset();
   b.cancel = false;

@@ -94,6 +94,9 @@ struct BuildOptions {
   std::map<std::string, SecretSource> secrets;
   std::map<std::string, std::string> ssh;
   std::chrono::milliseconds run_timeout{0};
+  // Local image names and registry mapping for base images (base_image.h);
+  // `hoist engine` sets it, `hoist build` does not.
+  BaseLookup base_lookup;
 };
 
 struct BuildResult {

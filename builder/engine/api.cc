@@ -523,6 +523,19 @@ struct Api::Impl {
     }
     o.target = req.Query("target").value_or("");
     o.no_cache = req.QueryBool("nocache");
+    // Bases: a local image of that name first, as docker's classic builder
+    // does (unless pull=1); else pulled, Docker Hub names from --registry.
+    const bool pull = req.QueryBool("pull");
+    o.base_lookup.local = [this, pull](const Reference& ref) -> std::optional<Descriptor> {
+      if (pull) return std::nullopt;
+      Result<LocalImage> img = images.Find(ref.String());
+      if (!img.ok()) return std::nullopt;
+      return img->top;
+    };
+    o.base_lookup.remote = [this](const Reference& ref) {
+      Result<Reference> r = Remote(ref);
+      return r.ok() ? *r : ref;
+    };
     o.jobs = opt.jobs;
     build::BuildFlags run_flags;  // isolation and snapshotter from the environment
     if (Status st = build::ApplyRunFlags(run_flags, &o); !st.ok()) {

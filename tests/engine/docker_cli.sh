@@ -132,6 +132,23 @@ dk_ok "$T/reloaded" image inspect --format '{{.Id}}' app:1
 docker save app:1 | docker load >"$T/load2" 2>&1 || { cat "$T/load2" >&2; fail "save | load"; }
 expect_in "$T/load2" "Loaded image: app:1"
 
+# ---- bases: a local image by its name, else through --registry -----------------
+# docker's classic builder uses a local image of the FROM name without
+# pulling; `docker pull` + `docker tag` make one that no registry holds.
+dk_ok "$T/pull-base" pull "$BASE"
+dk_ok "$T/tag-base" tag "$BASE" localbase:7
+printf 'FROM localbase:7\nRUN echo local > /which\n' >"$T/Dockerfile.local"
+mkdir -p "$T/ctx-local" && cp "$T/Dockerfile.local" "$T/ctx-local/Dockerfile"
+dk_ok "$T/build-local" build -t fromlocal:1 "$T/ctx-local"
+expect_in "$T/build-local" "Successfully tagged fromlocal:1"
+# A Docker Hub name no local image has comes from --registry ($REG/library/...).
+"$HOIST" copy --quiet "$BASE" "$REG/library/hubname:2" >/dev/null
+printf 'FROM hubname:2\nRUN echo mirrored > /which\n' >"$T/ctx-local/Dockerfile"
+dk_ok "$T/build-hub" build -t fromhub:1 "$T/ctx-local"
+expect_in "$T/build-hub" "Successfully tagged fromhub:1"
+grep -q "method=GET uri=/v2/library/hubname/manifests/2" "$REG_LOG" || fail "hubname:2 was not pulled from --registry"
+dk_ok "$T/rmi-bases" rmi fromlocal:1 fromhub:1 localbase:7 "$BASE"
+
 # ---- rmi and image prune -----------------------------------------------------
 # A build without -t leaves an untagged image; rebuilding a tag leaves the
 # old one dangling.
