@@ -55,8 +55,9 @@ void SplitTarget(std::string_view target, std::string* path, Query* query) {
     std::string_view kv = qs.substr(0, amp);
     size_t eq = kv.find('=');
     if (!kv.empty()) {
-      query->emplace_back(PercentDecode(kv.substr(0, eq), true),
-                          eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1), true));
+      query->emplace_back(
+          PercentDecode(kv.substr(0, eq), true),
+          eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1), true));
     }
     if (amp == std::string_view::npos) break;
     qs.remove_prefix(amp + 1);

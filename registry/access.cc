@@ -15,8 +15,8 @@ namespace hoist::registry {
 namespace {
 
 bool IsBcrypt(const std::string& h) {
-  return h.size() == 60 && (h.rfind("$2a$", 0) == 0 || h.rfind("$2b$", 0) == 0 ||
-                            h.rfind("$2y$", 0) == 0);
+  return h.size() == 60 &&
+         (h.rfind("$2a$", 0) == 0 || h.rfind("$2b$", 0) == 0 || h.rfind("$2y$", 0) == 0);
 }
 
 Status Bad(const std::string& where, const std::string& what) {
@@ -68,7 +68,8 @@ bool Htpasswd::Verify(const std::string& user, const std::string& password) cons
   static const std::string kDummy = [] {
     char salt[CRYPT_GENSALT_OUTPUT_SIZE];
     struct crypt_data data {};
-    if (::crypt_gensalt_rn("$2b$", 10, nullptr, 0, salt, sizeof salt) == nullptr) return std::string();
+    if (::crypt_gensalt_rn("$2b$", 10, nullptr, 0, salt, sizeof salt) == nullptr)
+      return std::string();
     const char* h = ::crypt_r("not a password", salt, &data);
     return std::string(h != nullptr ? h : "");
   }();
@@ -94,9 +95,10 @@ Result<AccessPolicy> AccessPolicy::Load(const std::string& path) {
     if (YAML::Node groups = root["groups"]) {
       if (!groups.IsMap()) return Bad(path, "groups: expected a mapping of group -> [users]");
       for (const auto& g : groups) {
-        if (!g.second.IsSequence()) return Bad(path, "groups." + g.first.as<std::string>() +
-                                                         ": expected a list of users");
-        for (const auto& u : g.second) p.groups_[g.first.as<std::string>()].insert(u.as<std::string>());
+        if (!g.second.IsSequence())
+          return Bad(path, "groups." + g.first.as<std::string>() + ": expected a list of users");
+        for (const auto& u : g.second)
+          p.groups_[g.first.as<std::string>()].insert(u.as<std::string>());
       }
     }
     YAML::Node repos = root["repositories"];
@@ -121,8 +123,8 @@ Result<AccessPolicy> AccessPolicy::Load(const std::string& path) {
             rule.who[slot].push_back(who);
           }
         } else {
-          return Bad(path, where + ": unknown key \"" + key +
-                               "\" (allowed: match, pull, push, delete)");
+          return Bad(path,
+                     where + ": unknown key \"" + key + "\" (allowed: match, pull, push, delete)");
         }
       }
       if (rule.pattern.empty()) return Bad(path, where + ": match is required");

@@ -252,9 +252,8 @@ Status Api::Authorize(const Target& t, Request& req, const Identity& who) {
   const std::string& m = req.method;
   bool read = m == "GET" || m == "HEAD";
   auto need = [&](Action a, const std::string& repo) {
-    return gate_.Allows(who, repo, a)
-               ? Status::Ok()
-               : gate_.Refusal(who, std::string(ActionName(a)) + " " + repo);
+    return gate_.Allows(who, repo, a) ? Status::Ok()
+                                      : gate_.Refusal(who, std::string(ActionName(a)) + " " + repo);
   };
   switch (t.route) {
     case Route::kHealth:
@@ -276,7 +275,8 @@ Status Api::Authorize(const Target& t, Request& req, const Identity& who) {
       // (distribution-spec: the registry may always decline a mount).
       std::optional<std::string> from = req.Query("from");
       if (from && !gate_.Allows(who, *from, Action::kPull)) {
-        std::erase_if(req.query, [](const auto& kv) { return kv.first == "mount" || kv.first == "from"; });
+        std::erase_if(req.query,
+                      [](const auto& kv) { return kv.first == "mount" || kv.first == "from"; });
       }
       return Status::Ok();
     }
@@ -340,8 +340,8 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity
 
 void Api::Health(Response& resp) {
   static std::atomic<uint64_t> counter{0};
-  std::string probe = "/.hoist-healthz-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(counter++);
+  std::string probe =
+      "/.hoist-healthz-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   Status st = driver_.PutContent(probe, "ok");
   if (st.ok()) st = driver_.Delete(probe);
   if (!st.ok()) {
@@ -386,10 +386,10 @@ void Api::GetManifest(const Target& t, Request& req, Response& resp) {
       ok = ok || a == m->media_type || a == "*/*" || a == "application/*";
     }
     if (!ok) {
-      return WriteError(Status(Code::kManifestUnknown, "manifest " + t.ref + " is " +
-                                                           m->media_type +
-                                                           ", which the Accept header excludes"),
-                        resp);
+      return WriteError(
+          Status(Code::kManifestUnknown, "manifest " + t.ref + " is " + m->media_type +
+                                             ", which the Accept header excludes"),
+          resp);
     }
   }
   resp.status = 200;
@@ -411,8 +411,7 @@ void Api::PutManifest(const Target& t, Request& req, Response& resp) {
   const std::string* ct = req.Header("Content-Type");
   std::vector<std::string> extra = req.QueryAll("tag");
   if (!extra.empty() && t.ref.find(':') == std::string::npos) {
-    return WriteError(Status(Code::kManifestInvalid, "tag= parameters need a PUT by digest"),
-                      resp);
+    return WriteError(Status(Code::kManifestInvalid, "tag= parameters need a PUT by digest"), resp);
   }
   Result<PutManifestResult> r = manifests_.Put(t.name, t.ref, ct ? *ct : "", *body, extra);
   if (!r.ok()) return WriteError(r.status(), resp);

@@ -6,8 +6,8 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "common/log.h"
@@ -91,13 +91,14 @@ int Serve(const ServeOptions& options) {
   }
   // Plain HTTP beyond this machine carries passwords and images in the
   // clear: only when asked for, and said loudly.
-  bool loopback_host = host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" ||
-                       host == "[::1]";
+  bool loopback_host =
+      host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
   if (!server.tls() && !loopback_host) {
     if (!cfg.allow_plain_http) {
-      log::Error("refusing plain HTTP on a non-loopback address; give --tls-cert and --tls-key, "
-                 "or --allow-plain-http",
-                 {{"addr", cfg.addr}});
+      log::Error(
+          "refusing plain HTTP on a non-loopback address; give --tls-cert and --tls-key, "
+          "or --allow-plain-http",
+          {{"addr", cfg.addr}});
       return 1;
     }
     log::Warn("serving plain HTTP on a non-loopback address (--allow-plain-http)",

@@ -1,17 +1,15 @@
 #include "builder/engine/api.h"
 
-#include "builder/engine/context_sync.h"
-
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <fnmatch.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -24,6 +22,7 @@
 #include "builder/build/image_store.h"
 #include "builder/build/paths.h"
 #include "builder/dockerfile/platform.h"
+#include "builder/engine/context_sync.h"
 #include "builder/store/file_io.h"
 #include "builder/transfer/archive.h"
 #include "builder/transfer/copy.h"
@@ -613,9 +612,8 @@ struct Api::Impl {
     Result<build::BuildResult> r = Status::Ok();
     {
       StreamFile out(stream);
-      build::BuildProgress progress(quiet ? build::ProgressStyle::kQuiet
-                                          : build::ProgressStyle::kPlain,
-                                    out.file());
+      build::BuildProgress progress(
+          quiet ? build::ProgressStyle::kQuiet : build::ProgressStyle::kPlain, out.file());
       transfer::Places places(client);
       build::Builder builder(store, places, progress);
       r = several.empty() ? builder.Build(o) : builder.BuildPlatforms(o, several);
@@ -853,8 +851,9 @@ struct Api::Impl {
     std::vector<std::string> since = FilterValues(*filters, "since");
     json out = json::array();
     std::vector<LocalImage> sorted = *all;
-    std::stable_sort(sorted.begin(), sorted.end(),
-                     [](const LocalImage& a, const LocalImage& b) { return a.created > b.created; });
+    std::stable_sort(sorted.begin(), sorted.end(), [](const LocalImage& a, const LocalImage& b) {
+      return a.created > b.created;
+    });
     for (const LocalImage& i : sorted) {
       if (!dangling.empty()) {
         bool want = dangling[0] == "true" || dangling[0] == "1";
@@ -947,8 +946,8 @@ struct Api::Impl {
     for (const char* k : {"Hostname", "Domainname", "User", "WorkingDir", "Image"}) {
       if (!cfg.contains(k)) cfg[k] = "";
     }
-    for (const char* k : {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
-                          "StdinOnce"}) {
+    for (const char* k :
+         {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"}) {
       if (!cfg.contains(k)) cfg[k] = false;
     }
     for (const char* k : {"Env", "Cmd", "Entrypoint", "Volumes", "OnBuild", "Labels"}) {
@@ -1007,8 +1006,12 @@ struct Api::Impl {
     }
     std::reverse(out.begin(), out.end());
     if (out.empty()) {
-      out.push_back({{"Id", i->id.str()}, {"Created", i->created}, {"CreatedBy", ""},
-                     {"Tags", nullptr}, {"Size", i->size}, {"Comment", ""}});
+      out.push_back({{"Id", i->id.str()},
+                     {"Created", i->created},
+                     {"CreatedBy", ""},
+                     {"Tags", nullptr},
+                     {"Size", i->size},
+                     {"Comment", ""}});
     }
     out[0]["Id"] = i->id.str();
     std::vector<std::string> tags;
@@ -1034,9 +1037,10 @@ struct Api::Impl {
     }
     Result<Reference> r = Reference::Parse(repo + (tag.empty() ? "" : ":" + tag));
     if (!r.ok() || r->digest()) {
-      SendError(w, 400, "invalid tag " + repo + (tag.empty() ? "" : ":" + tag) + ": " +
-                            (r.ok() ? "refusing to create a tag with a digest reference"
-                                    : r.status().message()));
+      SendError(
+          w, 400,
+          "invalid tag " + repo + (tag.empty() ? "" : ":" + tag) + ": " +
+              (r.ok() ? "refusing to create a tag with a digest reference" : r.status().message()));
       return;
     }
     Result<LocalImage> i = images.Find(name);
@@ -1083,9 +1087,9 @@ struct Api::Impl {
     json deleted = json::array();
     for (const std::string& id : *ids) deleted.push_back({{"Deleted", id}});
     uint64_t freed = FreeUnreferenced();
-    SendJson(w, 200,
-             {{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted},
-              {"SpaceReclaimed", freed}});
+    SendJson(
+        w, 200,
+        {{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", freed}});
   }
 
   void PruneBuildCache(Request& req, ResponseWriter& w) {
@@ -1122,8 +1126,9 @@ struct Api::Impl {
         return;
       }
       if (!(other->id == img->id)) {
-        SendError(w, 501, "hoist engine saves one image per request; save " + names[0] +
-                              " and " + names[k] + " separately");
+        SendError(w, 501,
+                  "hoist engine saves one image per request; save " + names[0] + " and " +
+                      names[k] + " separately");
         return;
       }
     }
@@ -1131,8 +1136,8 @@ struct Api::Impl {
     std::optional<Reference> tag;
     for (const std::string& n : names) {
       Result<Reference> r = Reference::Parse(n);
-      if (r.ok() && std::find(img->names.begin(), img->names.end(), r->String()) !=
-                        img->names.end()) {
+      if (r.ok() &&
+          std::find(img->names.begin(), img->names.end(), r->String()) != img->names.end()) {
         tag = *r;
         break;
       }
@@ -1287,8 +1292,8 @@ struct Api::Impl {
     if (c.empty() && !body->value("identitytoken", "").empty()) {
       c = {"<token>", body->value("identitytoken", "")};
     }
-    RegistryClient client(*host, ClientOptions(c.empty() ? std::nullopt
-                                                         : std::optional<Credential>(c)));
+    RegistryClient client(*host,
+                          ClientOptions(c.empty() ? std::nullopt : std::optional<Credential>(c)));
     Status st = client.Ping(true);
     if (!st.ok()) {
       int code = st.code() == Code::kUnauthorized || st.code() == Code::kDenied ? 401 : 500;
@@ -1311,21 +1316,21 @@ struct Api::Impl {
         std::string p = prefix;
         if (path.rfind(p, 0) == 0 && path.size() > p.size() + 5 &&
             path.compare(path.size() - 5, 5, "/json") == 0) {
-          SendError(w, 404, "No such object: " + path.substr(p.size(), path.size() - p.size() - 5) +
-                                " (" + kNoContainers + ")");
+          SendError(w, 404,
+                    "No such object: " + path.substr(p.size(), path.size() - p.size() - 5) + " (" +
+                        kNoContainers + ")");
           return;
         }
         if (path.rfind(p, 0) == 0 && path.size() > p.size() &&
-            path.find('/', p.size()) == std::string::npos && p != "/containers/" &&
-            p != "/exec/") {
-          SendError(w, 404, "No such object: " + path.substr(p.size()) + " (" + kNoContainers +
-                                ")");
+            path.find('/', p.size()) == std::string::npos && p != "/containers/" && p != "/exec/") {
+          SendError(w, 404,
+                    "No such object: " + path.substr(p.size()) + " (" + kNoContainers + ")");
           return;
         }
       }
     }
-    SendError(w, 501, std::string(kNoContainers) + ": " + req.method + " " + path +
-                          " is not available");
+    SendError(w, 501,
+              std::string(kNoContainers) + ": " + req.method + " " + path + " is not available");
   }
 
   // ---- routing -------------------------------------------------------------

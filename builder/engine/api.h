@@ -48,10 +48,10 @@ struct EngineOptions {
   // The registry that Docker Hub names ("app", "library/app") are pushed
   // to and pulled from ("host:port"; "" = Docker Hub itself, as docker).
   std::string registry;
-  transfer::Platform platform;           // the images' default platform
-  RegistryClientOptions client;          // TLS, plain-HTTP hosts, retries
-  std::string version = "0.0.0";         // hoist's, for /version
-  int jobs = 4;                          // blobs transferred at once
+  transfer::Platform platform;    // the images' default platform
+  RegistryClientOptions client;   // TLS, plain-HTTP hosts, retries
+  std::string version = "0.0.0";  // hoist's, for /version
+  int jobs = 4;                   // blobs transferred at once
 };
 
 class Api {

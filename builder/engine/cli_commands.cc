@@ -54,9 +54,9 @@ CliCommands::CliCommands(CLI::App& app, std::string version)
       "engine",
       "Serve the image half of the Docker Engine API (docker build/pull/push/images/tag/"
       "save/load/rmi) with no dockerd");
-  engine_->add_option("--socket", socket_,
-                      "Unix socket to listen on (default " + DefaultSocket() +
-                          "); DOCKER_HOST=unix://PATH");
+  engine_->add_option(
+      "--socket", socket_,
+      "Unix socket to listen on (default " + DefaultSocket() + "); DOCKER_HOST=unix://PATH");
   engine_->add_option("--addr", addr_,
                       "Listen on loopback TCP instead, HOST:PORT (port 0 picks one); "
                       "DOCKER_HOST=tcp://HOST:PORT");
@@ -101,8 +101,8 @@ int CliCommands::Run(int argc, char** argv) {
     if (!p.ok()) return Fail(2, "--platform: " + p.status().message());
     opt.platform = *p;
   }
-  Result<std::unique_ptr<store::ContentStore>> store = store::ContentStore::OpenRoot(
-      root_.empty() ? store::ContentStore::DefaultRoot() : root_);
+  Result<std::unique_ptr<store::ContentStore>> store =
+      store::ContentStore::OpenRoot(root_.empty() ? store::ContentStore::DefaultRoot() : root_);
   if (!store.ok()) return Fail(1, "local store: " + store.status().message());
 
   // Signals go to one thread that waits for them (as in registry serve).

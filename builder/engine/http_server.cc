@@ -1,19 +1,19 @@
 #include "builder/engine/http_server.h"
 
-#include "common/url.h"
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <chrono>
 #include <string_view>
 #include <thread>
+
+#include "common/url.h"
 
 namespace hoist::engine {
 namespace {
@@ -359,8 +359,8 @@ Status Server::ListenTcp(const std::string& host, int port) {
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     impl_->tcp.reset();
-    return Status(Code::kIo, "listen on " + host + ":" + std::to_string(port) + ": " +
-                                          ec.message());
+    return Status(Code::kIo,
+                  "listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   }
   net::ip::tcp::endpoint bound = a.local_endpoint(ec);
   std::string h = bound.address().to_string();

@@ -101,5 +101,4 @@ class Server {
   std::string address_;
 };
 
-
 }  // namespace hoist::engine

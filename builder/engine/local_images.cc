@@ -141,7 +141,8 @@ Result<LocalImage> LocalImages::Find(const std::string& what) const {
       for (const std::string& n : i.names) {
         if (n == ref->String()) return i;
       }
-      if (ref->digest() && (i.top.digest == *ref->digest() || i.manifest.digest == *ref->digest())) {
+      if (ref->digest() &&
+          (i.top.digest == *ref->digest() || i.manifest.digest == *ref->digest())) {
         for (const std::string& n : i.names) {
           if (RepoOf(n) == ref->Name()) return i;
         }
@@ -179,9 +180,8 @@ Status LocalImages::Tag(const Reference& ref, const Descriptor& top) {
     c.names[name] = top;
     c.untagged.erase(top.digest.str());
     if (before) {
-      bool named = std::any_of(c.names.begin(), c.names.end(), [&](const auto& e) {
-        return e.second.digest == before->digest;
-      });
+      bool named = std::any_of(c.names.begin(), c.names.end(),
+                               [&](const auto& e) { return e.second.digest == before->digest; });
       if (!named) c.untagged[before->digest.str()] = *before;
     }
     return Status::Ok();
@@ -212,14 +212,14 @@ Result<std::vector<DeleteEvent>> LocalImages::Remove(const std::string& what, bo
   std::vector<DeleteEvent> events;
   // By name: that name goes; the image goes with its last name.
   Result<Reference> ref = Reference::Parse(what);
-  bool by_name = ref.ok() && std::find(img->names.begin(), img->names.end(), ref->String()) !=
-                                 img->names.end();
+  bool by_name = ref.ok() &&
+                 std::find(img->names.begin(), img->names.end(), ref->String()) != img->names.end();
   std::set<std::string> repos;
   for (const std::string& n : img->names) repos.insert(RepoOf(n));
   if (!by_name && repos.size() > 1 && !force) {
     return Status(Code::kConflict, "conflict: unable to delete " + img->ShortId() +
-                                            " (must be forced) - image is referenced in "
-                                            "multiple repositories");
+                                       " (must be forced) - image is referenced in "
+                                       "multiple repositories");
   }
   Status st = index_.Update([&](build::ImageIndexContents& c) {
     events.clear();
@@ -227,9 +227,8 @@ Result<std::vector<DeleteEvent>> LocalImages::Remove(const std::string& what, bo
     for (const std::string& n : drop) {
       if (c.names.erase(n) > 0) events.push_back({false, Familiar(n)});
     }
-    bool named = std::any_of(c.names.begin(), c.names.end(), [&](const auto& e) {
-      return e.second.digest == img->top.digest;
-    });
+    bool named = std::any_of(c.names.begin(), c.names.end(),
+                             [&](const auto& e) { return e.second.digest == img->top.digest; });
     if (!named) {
       c.untagged.erase(img->top.digest.str());
       auto rd = c.repo_digests.find(img->top.digest.str());

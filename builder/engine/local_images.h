@@ -29,7 +29,7 @@ struct LocalImage {
   transfer::Descriptor manifest;  // the platform's image manifest
   transfer::Manifest manifest_bytes;
   Digest id = Digest::FromHex(DigestAlgorithm::kSha256, std::string(64, '0'));  // config digest
-  nlohmann::json config;                  // the image config
+  nlohmann::json config;                                                        // the image config
   std::vector<transfer::Descriptor> layers;
   std::vector<std::string> names;         // normalised references, sorted
   std::vector<std::string> repo_digests;  // "repo@sha256:…" (familiar repo)

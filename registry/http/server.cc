@@ -5,13 +5,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -145,7 +144,6 @@ int RejectHead(const Request& req, unsigned version, bool chunked, bool has_leng
   return 0;
 }
 
-
 }  // namespace
 
 bool IEquals(std::string_view a, std::string_view b) {
@@ -201,7 +199,8 @@ struct Server::Conn : public ByteSource {
   bool body_error = false;
   int64_t body_read = 0;
 
-  Conn(net::io_context& ioc, int f, bool v6, std::string r) : sock(ioc), fd(f), remote(std::move(r)) {
+  Conn(net::io_context& ioc, int f, bool v6, std::string r)
+      : sock(ioc), fd(f), remote(std::move(r)) {
     beast::error_code ec;
     sock.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), f, ec);
     buf.reserve(kBufSize);
@@ -284,9 +283,10 @@ struct Server::Conn : public ByteSource {
       beast::error_code ec;
       ReadBody(ec);
       if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) return Fail(ec == bhttp::error::partial_message
-                              ? "connection closed before the body ended"
-                              : "bad chunked framing (" + ec.message() + ")");
+      if (ec)
+        return Fail(ec == bhttp::error::partial_message
+                        ? "connection closed before the body ended"
+                        : "bad chunked framing (" + ec.message() + ")");
       size_t got = n - parser->get().body().size;
       if (got > 0) {
         body_read += static_cast<int64_t>(got);
@@ -605,7 +605,8 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback, bool v6)
     req.remote = conn.remote;
     bool keep_alive = msg.keep_alive();
     conn.direct = !conn.parser->chunked();
-    conn.remaining = conn.direct ? static_cast<int64_t>(conn.parser->content_length().value_or(0)) : 0;
+    conn.remaining =
+        conn.direct ? static_cast<int64_t>(conn.parser->content_length().value_or(0)) : 0;
     conn.body_error = false;
     conn.body_read = 0;
     req.chunked = conn.parser->chunked();

@@ -101,12 +101,12 @@ struct Response {
 using Handler = std::function<void(Request&, Response&)>;
 
 struct ServerOptions {
-  int idle_timeout_sec = 60;    // keep-alive connection idle limit
-  int io_timeout_sec = 120;     // a stalled send or receive
-  int max_connections = 2048;   // beyond this, new connections get 503
+  int idle_timeout_sec = 60;             // keep-alive connection idle limit
+  int io_timeout_sec = 120;              // a stalled send or receive
+  int max_connections = 2048;            // beyond this, new connections get 503
   int max_connections_per_client = 256;  // per client address, likewise
-  int head_timeout_sec = 10;    // a request head must be complete by then (else 408)
-  int shutdown_grace_sec = 10;  // in-flight requests get this long
+  int head_timeout_sec = 10;             // a request head must be complete by then (else 408)
+  int shutdown_grace_sec = 10;           // in-flight requests get this long
   bool access_log = true;
   // Loopback peers get streamed bodies through a buffer, which is faster
   // there than sendfile(2); true gives them sendfile too (tests use it to
@@ -154,11 +154,11 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable all_done_;
-  std::set<Conn*> conns_;  // guarded by mu_
+  std::set<Conn*> conns_;                  // guarded by mu_
   std::map<std::string, int> per_client_;  // open connections by address; guarded by mu_
   std::shared_ptr<boost::asio::ssl::context> TlsContext();
   std::mutex tls_mu_;
-  TlsFiles tls_files_;                             // guarded by tls_mu_
+  TlsFiles tls_files_;                              // guarded by tls_mu_
   std::shared_ptr<boost::asio::ssl::context> tls_;  // guarded by tls_mu_
   std::condition_variable reaper_wake_;
 };

@@ -71,7 +71,8 @@ TEST_CASE("context sync: writes, keeps unchanged files, removes what is gone", "
   CHECK(first->kept == 0);
   CHECK(Slurp(mirror + "/sub/b.txt") == "beta");
   CHECK(fs::read_symlink(mirror + "/link") == "a.txt");
-  struct stat a {}, h {};
+  struct stat a {
+  }, h{};
   REQUIRE(::stat((mirror + "/a.txt").c_str(), &a) == 0);
   REQUIRE(::stat((mirror + "/hard").c_str(), &h) == 0);
   CHECK(a.st_ino == h.st_ino);
@@ -117,16 +118,15 @@ TEST_CASE("context sync: writes, keeps unchanged files, removes what is gone", "
                                          "sub/b.txt"});
 }
 
-TEST_CASE("context sync: unsafe archives are refused and nothing leaves the mirror",
-          "[engine]") {
+TEST_CASE("context sync: unsafe archives are refused and nothing leaves the mirror", "[engine]") {
   TempDir t;
   const std::string mirror = t.path() + "/mirror";
   fs::create_directories(t.path() + "/outside");
   for (const auto& [name, script] : std::vector<std::pair<std::string, std::string>>{
            {"dotdot", "add('../evil', b'x')"},
            {"absolute", "add('/evil', b'x')"},
-           {"through-link", "add('l', kind=tarfile.SYMTYPE, link='" + t.path() +
-                                "/outside')\nadd('l/evil', b'x')"},
+           {"through-link",
+            "add('l', kind=tarfile.SYMTYPE, link='" + t.path() + "/outside')\nadd('l/evil', b'x')"},
            {"hardlink-out", "add('h', kind=tarfile.LNKTYPE, link='../outside/x')"},
        }) {
     CAPTURE(name);

@@ -34,7 +34,8 @@ http::Request WithBasic(const std::string& user_pass) {
 TEST_CASE("htpasswd: bcrypt entries from htpasswd -B verify; others are refused", "[access]") {
   Files f;
   std::string path = f.dir + "/htpasswd";
-  REQUIRE(std::system(("htpasswd -B -b -C 4 -c '" + path + "' alice s3cret 2>/dev/null").c_str()) == 0);
+  REQUIRE(std::system(("htpasswd -B -b -C 4 -c '" + path + "' alice s3cret 2>/dev/null").c_str()) ==
+          0);
   REQUIRE(std::system(("htpasswd -B -b -C 4 '" + path + "' bob 'pa:ss' 2>/dev/null").c_str()) == 0);
   Result<Htpasswd> h = Htpasswd::Load(path);
   REQUIRE(h.ok());
@@ -101,7 +102,8 @@ repositories:
 TEST_CASE("gate: identities from Basic credentials, refusals in the spec's codes", "[access]") {
   Files f;
   std::string path = f.dir + "/htpasswd";
-  REQUIRE(std::system(("htpasswd -B -b -C 4 -c '" + path + "' alice s3cret 2>/dev/null").c_str()) == 0);
+  REQUIRE(std::system(("htpasswd -B -b -C 4 -c '" + path + "' alice s3cret 2>/dev/null").c_str()) ==
+          0);
   Gate open;
   CHECK_FALSE(open.enabled());
   CHECK(open.Allows(Identity{}, "any/thing", Action::kDelete));

@@ -38,10 +38,11 @@ void Echo(Request& req, Response& resp) {
 }
 
 struct Running {
-  explicit Running(ServerOptions opt = {}) : server(Echo, [&] {
-    opt.access_log = false;
-    return opt;
-  }()) {
+  explicit Running(ServerOptions opt = {})
+      : server(Echo, [&] {
+          opt.access_log = false;
+          return opt;
+        }()) {
     REQUIRE(server.Listen("127.0.0.1", 0).ok());
     port = std::stoi(server.BoundAddress().substr(server.BoundAddress().rfind(':') + 1));
     thread = std::thread([this] { server.Run(); });
@@ -90,7 +91,8 @@ struct Running {
 
 int CountResponses(const std::string& out) {
   int n = 0;
-  for (size_t at = out.find("HTTP/1.1 "); at != std::string::npos; at = out.find("HTTP/1.1 ", at + 1)) {
+  for (size_t at = out.find("HTTP/1.1 "); at != std::string::npos;
+       at = out.find("HTTP/1.1 ", at + 1)) {
     ++n;
   }
   return n;
@@ -109,26 +111,53 @@ TEST_CASE("http framing: refusals, each with one response and no smuggled second
        "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length : " + std::to_string(next.size()) +
            "\r\n\r\n" + next,
        400},
-      {"two different Content-Length", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab" + next, 400},
-      {"Content-Length: +0", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: +0\r\n\r\n" + next, 400},
-      {"Content-Length: -1", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n" + next, 400},
-      {"Content-Length: 1x", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n" + next, 400},
-      {"Content-Length list of different values", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 4\r\n\r\nabcd" + next, 400},
-      {"chunked, identity", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + next, 501},
-      {"xchunked", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + next, 501},
-      {"gzip, chunked", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + next, 501},
-      {"Content-Length with chunked", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + next, 400},
+      {"two different Content-Length",
+       "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab" + next,
+       400},
+      {"Content-Length: +0", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: +0\r\n\r\n" + next,
+       400},
+      {"Content-Length: -1", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n" + next,
+       400},
+      {"Content-Length: 1x", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n" + next,
+       400},
+      {"Content-Length list of different values",
+       "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 4\r\n\r\nabcd" + next, 400},
+      {"chunked, identity",
+       "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" +
+           next,
+       501},
+      {"xchunked",
+       "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + next, 501},
+      {"gzip, chunked",
+       "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + next,
+       501},
+      {"Content-Length with chunked",
+       "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n" +
+           next,
+       400},
       {"no Host in HTTP/1.1", "GET /a HTTP/1.1\r\n\r\n" + next, 400},
-      {"NUL in a field value", std::string("GET /a HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 39) + next, 400},
-      {"control character in a field value", "GET /a HTTP/1.1\r\nHost: h\r\nX: a\x01z\r\n\r\n" + next, 400},
+      {"NUL in a field value",
+       std::string("GET /a HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 39) + next, 400},
+      {"control character in a field value",
+       "GET /a HTTP/1.1\r\nHost: h\r\nX: a\x01z\r\n\r\n" + next, 400},
       {"space in a field name", "GET /a HTTP/1.1\r\nHost: h\r\nX Y: 1\r\n\r\n" + next, 400},
       {"bad request line", "GET  /a HTTP/1.1\r\nHost: h\r\n\r\n" + next, 400},
       {"HTTP/2 preface as HTTP/1", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + next, 400},
       {"absolute-form target", "GET http://h/a HTTP/1.1\r\nHost: h\r\n\r\n" + next, 400},
-      {"bad chunk size", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n" + next, 400},
-      {"chunk without its CRLF", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX1\r\na\r\n0\r\n\r\n" + next, 400},
-      {"request line too long", "GET /" + std::string(70000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", 414},
-      {"fields too large", "GET /a HTTP/1.1\r\nHost: h\r\nX: " + std::string(70000, 'a') + "\r\n\r\n", 431},
+      {"bad chunk size",
+       "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n" +
+           next,
+       400},
+      {"chunk without its CRLF",
+       "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n2\r\nabXX1\r\na\r\n0\r\n\r\n" +
+           next,
+       400},
+      {"request line too long", "GET /" + std::string(70000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n",
+       414},
+      {"fields too large",
+       "GET /a HTTP/1.1\r\nHost: h\r\nX: " + std::string(70000, 'a') + "\r\n\r\n", 431},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -154,17 +183,20 @@ TEST_CASE("http framing: what must work still works", "[http]") {
   // RFC 9112 allows these two either way; Beast accepts them, and the
   // framing stays unambiguous: a list of one length repeated (section 6.3)
   // and obsolete line folding read as a space (section 5.2).
-  out = r.Exchange("POST /g HTTP/1.1\r\nHost: h\r\nContent-Length: 2, 2\r\n\r\nhi"
-                   "GET /h HTTP/1.1\r\nHost: h\r\nX: 1\r\n 2\r\nConnection: close\r\n\r\n");
+  out = r.Exchange(
+      "POST /g HTTP/1.1\r\nHost: h\r\nContent-Length: 2, 2\r\n\r\nhi"
+      "GET /h HTTP/1.1\r\nHost: h\r\nX: 1\r\n 2\r\nConnection: close\r\n\r\n");
   CHECK(CountResponses(out) == 2);
   CHECK(out.find("POST /g 2:hi") != std::string::npos);
   CHECK(out.find("GET /h 0:") != std::string::npos);
   // HTTP/1.0 needs no Host; chunked transfer coding names are case-blind.
   CHECK(r.Exchange("GET /d HTTP/1.0\r\n\r\n").find("GET /d 0:") != std::string::npos);
-  CHECK(r.Exchange("POST /e HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n")
+  CHECK(r.Exchange(
+             "POST /e HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n")
             .find("POST /e 1:z") != std::string::npos);
   // Expect: 100-continue gets its interim response before the body.
-  out = r.Exchange("PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok");
+  out = r.Exchange(
+      "PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok");
   CHECK(out.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ", 0) == 0);
 }
 
