@@ -32,8 +32,6 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
 constexpr size_t kMaxHeadBytes = 64 * 1024;
-// A request line longer than this is answered 414 (RFC 9112, section 3).
-constexpr size_t kMaxTargetBytes = 8 * 1024;
 constexpr size_t kBufSize = 64 * 1024;
 // A streamed body sent through user space: small enough to stay in L2.
 constexpr size_t kSendChunk = 512 * 1024;

@@ -14,7 +14,7 @@ OUT=${FUZZ_DIR:-$(dirname "$(dirname "${HOIST:-$ROOT/build/cli/hoist}")")/fuzz-h
 # shellcheck source=../support/fuzz_lib.sh
 source "$ROOT/tests/support/fuzz_lib.sh"
 FUZZ_LIBS="-lssl -lcrypto -lpthread" fuzz_build "$OUT" http_fuzzer "$ROOT/registry/http $ROOT/common" \
-  "$ROOT/registry/http/server.cc" "$ROOT"/common/{status,log}.cc \
+  "$ROOT/registry/http/server.cc" "$ROOT"/common/{status,log,url}.cc \
   "$ROOT/tests/registry/fuzz/http_fuzzer.cc"
 if (($# > 0)); then
   exec "$OUT/http_fuzzer" "$@"
