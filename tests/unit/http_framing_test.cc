@@ -20,6 +20,8 @@
 namespace hoist::http {
 namespace {
 
+using namespace std::string_literals;  // "...\0..."s keeps the NUL
+
 // Answers "METHOD PATH BODY-BYTES".
 void Echo(Request& req, Response& resp) {
   std::string body;
@@ -138,7 +140,7 @@ TEST_CASE("http framing: refusals, each with one response and no smuggled second
        400},
       {"no Host in HTTP/1.1", "GET /a HTTP/1.1\r\n\r\n" + next, 400},
       {"NUL in a field value",
-       std::string("GET /a HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 39) + next, 400},
+       "GET /a HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n"s + next, 400},
       {"control character in a field value",
        "GET /a HTTP/1.1\r\nHost: h\r\nX: a\x01z\r\n\r\n" + next, 400},
       {"space in a field name", "GET /a HTTP/1.1\r\nHost: h\r\nX Y: 1\r\n\r\n" + next, 400},
