@@ -609,7 +609,7 @@ struct Api::Impl {
                     std::to_string(sync->kept) + " unchanged, " + std::to_string(sync->removed) +
                     " removed\n");
     }
-    Result<build::BuildResult> r = Status::Ok();
+    Result<build::BuildResult> r = Status(Code::kInternal, "the build did not run");
     {
       StreamFile out(stream);
       build::BuildProgress progress(
