@@ -195,13 +195,8 @@ class JsonCopyProgress : public transfer::Progress {
 // empty object means no credentials.
 Result<std::optional<Credential>> DecodeAuthHeader(const std::string* header) {
   if (header == nullptr || header->empty()) return std::optional<Credential>();
-  std::string b64 = *header;
-  for (char& c : b64) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (b64.size() % 4 != 0) b64 += '=';
-  Result<std::string> raw = Base64Decode(b64);
+  // Base64Decode takes base64url and missing padding as well.
+  Result<std::string> raw = Base64Decode(*header);
   if (!raw.ok()) {
     return Status(Code::kInvalidArgument, "invalid X-Registry-Auth header: not base64");
   }
@@ -373,6 +368,25 @@ struct Api::Impl {
 
   // Where the build contexts' mirrors live (context_sync.h).
   std::string MirrorsDir() const { return store.root() + "/engine/contexts"; }
+
+  // Copies with docker's pull or push messages on `stream`; nullopt after
+  // streaming the error.
+  std::optional<transfer::CopySummary> CopyReporting(transfer::ImageSource& src,
+                                                     transfer::ImageSink& sink, JsonStream& stream,
+                                                     bool push,
+                                                     std::optional<transfer::Platform> platform) {
+    JsonCopyProgress progress(stream, push);
+    transfer::CopyOptions co;
+    co.platform = std::move(platform);
+    co.jobs = opt.jobs;
+    co.progress = &progress;
+    Result<transfer::CopySummary> sum = transfer::Copy(src, sink, co);
+    if (!sum.ok()) {
+      stream.Error(sum.status().message());
+      return std::nullopt;
+    }
+    return std::move(*sum);
+  }
 
   // Frees the blobs no image and no cache record uses any more.
   uint64_t FreeUnreferenced() {
@@ -644,13 +658,8 @@ struct Api::Impl {
 
   // X-Registry-Config -> a docker config file with those "auths".
   static Result<std::string> RegistryConfigFile(const std::string& header, const std::string& dir) {
-    std::string b64 = header;
-    for (char& c : b64) {
-      if (c == '-') c = '+';
-      if (c == '_') c = '/';
-    }
-    while (b64.size() % 4 != 0) b64 += '=';
-    Result<std::string> raw = Base64Decode(b64);
+    // Base64Decode takes base64url and missing padding as well.
+    Result<std::string> raw = Base64Decode(header);
     json j = raw.ok() ? json::parse(*raw, nullptr, false) : json();
     if (!j.is_object()) {
       return Status(Code::kInvalidArgument, "invalid X-Registry-Config header");
@@ -724,20 +733,9 @@ struct Api::Impl {
     stream.StatusLine("Pulling from " + remote->path(),
                       ref->tag().empty() ? ref->digest()->str() : ref->tag());
     build::StoreImageSink sink(store);
-    JsonCopyProgress progress(stream, false);
-    transfer::CopyOptions co;
-    co.platform = platform;
-    co.jobs = opt.jobs;
-    co.progress = &progress;
-    Result<transfer::CopySummary> sum = transfer::Copy(src, sink, co);
-    if (!sum.ok()) {
-      stream.Error(sum.status().message());
-      return;
-    }
-    Descriptor d;
-    d.media_type = sum->top.media_type;
-    d.digest = sum->top.digest;
-    d.size = static_cast<int64_t>(sum->top.bytes.size());
+    std::optional<transfer::CopySummary> sum = CopyReporting(src, sink, stream, false, platform);
+    if (!sum) return;
+    Descriptor d = sum->top.descriptor();
     Result<LocalImage> before = images.Find(ref->String());
     bool same = before.ok() && before->top.digest == d.digest;
     Status st = ref->tag().empty() ? images.KeepUntagged(d) : images.Tag(*ref, d);
@@ -810,15 +808,9 @@ struct Api::Impl {
       stream.StatusLine("The push refers to repository [" + dest->Name() + "]");
       build::StoreImageSource src(store, found[i].top, refs[i].String());
       transfer::RemoteSink sink(places.Client(dest->domain()), *dest);
-      JsonCopyProgress progress(stream, true);
-      transfer::CopyOptions co;
-      co.jobs = opt.jobs;
-      co.progress = &progress;
-      Result<transfer::CopySummary> sum = transfer::Copy(src, sink, co);
-      if (!sum.ok()) {
-        stream.Error(sum.status().message());
-        return;
-      }
+      std::optional<transfer::CopySummary> sum =
+          CopyReporting(src, sink, stream, true, std::nullopt);
+      if (!sum) return;
       images.AddRepoDigest(found[i].top, *dest);
       const std::string digest = sum->top.digest.str();
       const size_t size = sum->top.bytes.size();
@@ -1247,10 +1239,7 @@ struct Api::Impl {
         stream.Error("loading the image: " + sum.status().message());
         return;
       }
-      Descriptor d;
-      d.media_type = sum->top.media_type;
-      d.digest = sum->top.digest;
-      d.size = static_cast<int64_t>(sum->top.bytes.size());
+      Descriptor d = sum->top.descriptor();
       Result<LocalImage> img = images.Load(d);
       if (!img.ok()) {
         stream.Error("loading the image: " + img.status().message());
