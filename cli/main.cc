@@ -44,17 +44,40 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); reloaded on SIGHUP")
       ->check(CLI::ExistingFile);
   serve->add_option("--tls-key", tls_key, "TLS private key (PEM)")->check(CLI::ExistingFile);
-  serve->add_option("--tls-client-ca", tls_client_ca,
-                    "Require client certificates signed by this CA (mutual TLS)")
+  serve
+      ->add_option("--tls-client-ca", tls_client_ca,
+                   "Require client certificates signed by this CA (mutual TLS)")
       ->check(CLI::ExistingFile);
   serve->add_flag("--allow-plain-http", allow_plain_http,
                   "Serve plain HTTP on a non-loopback address (refused otherwise)");
-  serve->add_option("--htpasswd", htpasswd,
-                    "Basic authentication from this htpasswd file (bcrypt: htpasswd -B)")
+  serve
+      ->add_option("--htpasswd", htpasswd,
+                   "Basic authentication from this htpasswd file (bcrypt: htpasswd -B)")
       ->check(CLI::ExistingFile);
-  serve->add_option("--access-policy", access_policy,
-                    "Who may pull, push and delete which repositories (YAML; see README)")
+  serve
+      ->add_option("--access-policy", access_policy,
+                   "Who may pull, push and delete which repositories (YAML; see README)")
       ->check(CLI::ExistingFile);
+  hoist::registry::TokenSettings token;
+  int64_t max_uploads = 0, upload_idle = 0;
+  serve->add_option("--token-service", token.service,
+                    "Bearer-token authentication: the service name tokens are issued for");
+  serve->add_option("--token-issuer", token.issuer, "Bearer tokens: the issuer they must name");
+  serve
+      ->add_option("--token-cert-bundle", token.cert_bundle,
+                   "Bearer tokens: certificates (PEM) of the keys that sign them")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--token-realm", token.realm,
+                    "Bearer tokens: where clients get them (default: this registry's /token)");
+  serve
+      ->add_option("--token-key", token.signing_key,
+                   "Issue tokens at /token, signed with this key (its certificate in the bundle)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--token-expiration", token.ttl_seconds, "Issued tokens' lifetime, in seconds");
+  serve->add_option("--max-uploads", max_uploads,
+                    "Upload sessions open at once (beyond: 429); default 256");
+  serve->add_option("--upload-idle", upload_idle,
+                    "Seconds an upload session may sit idle before it expires; default 3600");
 
   CLI::App* gc = registry->add_subcommand(
       "gc", "Delete blobs no manifest references, and stale upload sessions");
@@ -154,6 +177,17 @@ int main(int argc, char** argv) {
     if (!tls_key.empty()) opt.config.tls_key = tls_key;
     if (!tls_client_ca.empty()) opt.config.tls_client_ca = tls_client_ca;
     if (allow_plain_http) opt.config.allow_plain_http = true;
+    hoist::registry::TokenSettings& t = opt.config.token;
+    for (auto [flag, field] : {std::pair{&token.service, &t.service},
+                               {&token.issuer, &t.issuer},
+                               {&token.cert_bundle, &t.cert_bundle},
+                               {&token.realm, &t.realm},
+                               {&token.signing_key, &t.signing_key}}) {
+      if (!flag->empty()) *field = *flag;
+    }
+    if (serve->count("--token-expiration") > 0) t.ttl_seconds = token.ttl_seconds;
+    if (max_uploads > 0) opt.config.max_uploads = max_uploads;
+    if (upload_idle > 0) opt.config.upload_idle_seconds = upload_idle;
     if (!level.empty() && !hoist::log::ParseLevel(level, &opt.config.log_level)) {
       std::fprintf(stderr, "hoist: --log-level must be debug|info|warn|error\n");
       return 2;

@@ -1,6 +1,7 @@
 #include "common/url.h"
 
 #include <cctype>
+#include <iterator>
 
 namespace hoist::url {
 namespace {
@@ -45,23 +46,30 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-void SplitTarget(std::string_view target, std::string* path, Query* query) {
-  size_t q = target.find('?');
-  *path = PercentDecode(target.substr(0, q), false);
-  if (q == std::string_view::npos) return;
-  std::string_view qs = target.substr(q + 1);
+Query ParseQuery(std::string_view qs) {
+  Query query;
   while (!qs.empty()) {
     size_t amp = qs.find('&');
     std::string_view kv = qs.substr(0, amp);
     size_t eq = kv.find('=');
     if (!kv.empty()) {
-      query->emplace_back(
+      query.emplace_back(
           PercentDecode(kv.substr(0, eq), true),
           eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1), true));
     }
     if (amp == std::string_view::npos) break;
     qs.remove_prefix(amp + 1);
   }
+  return query;
+}
+
+void SplitTarget(std::string_view target, std::string* path, Query* query) {
+  size_t q = target.find('?');
+  *path = PercentDecode(target.substr(0, q), false);
+  if (q == std::string_view::npos) return;
+  Query parsed = ParseQuery(target.substr(q + 1));
+  query->insert(query->end(), std::make_move_iterator(parsed.begin()),
+                std::make_move_iterator(parsed.end()));
 }
 
 std::optional<std::string> QueryValue(const Query& q, std::string_view key) {

@@ -18,6 +18,9 @@ using Query = std::vector<std::pair<std::string, std::string>>;
 std::string PercentDecode(std::string_view s, bool plus_is_space);
 // Escapes all but unreserved characters, '/' and ':'.
 std::string PercentEncode(std::string_view s);
+// "x=1&y" (a query string, or an application/x-www-form-urlencoded body)
+// -> {{"x","1"},{"y",""}}.
+Query ParseQuery(std::string_view query);
 // "/a%20b?x=1&y" -> path "/a b", query {{"x","1"},{"y",""}}.
 void SplitTarget(std::string_view target, std::string* path, Query* query);
 // The first value of `key`, or nullopt; every value of `key`, in order.

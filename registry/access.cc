@@ -5,11 +5,16 @@
 #include <openssl/crypto.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "common/base64.h"
+#include "common/names.h"
+#include "common/url.h"
 
 namespace hoist::registry {
 namespace {
@@ -167,40 +172,197 @@ bool AccessPolicy::Allows(const Identity& who, const std::string& repo, Action a
   return false;
 }
 
-Gate::Gate(std::optional<Htpasswd> htpasswd, std::optional<AccessPolicy> policy, std::string realm)
-    : htpasswd_(std::move(htpasswd)), policy_(std::move(policy)), realm_(std::move(realm)) {}
+namespace {
+
+// The three repository actions a token may grant, by name.
+const Action kActions[] = {Action::kPull, Action::kPush, Action::kDelete};
+
+// Splits "Basic <base64(user:password)>"; false when malformed.
+bool ParseBasic(const std::string& value, std::string* user, std::string* password) {
+  Result<std::string> raw = Base64Decode(value);
+  size_t colon = raw.ok() ? raw->find(':') : std::string::npos;
+  if (colon == std::string::npos) return false;
+  *user = raw->substr(0, colon);
+  *password = raw->substr(colon + 1);
+  return true;
+}
+
+bool HasScheme(const std::string& value, std::string_view scheme) {
+  return value.size() > scheme.size() && http::IEquals(value.substr(0, scheme.size()), scheme) &&
+         value[scheme.size()] == ' ';
+}
+
+// A Host header fit to go inside a quoted challenge parameter.
+std::string SafeHost(const std::string* host) {
+  std::string out;
+  if (host == nullptr) return out;
+  for (char c : *host) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || std::strchr(".-:[]", c)) out += c;
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<Identity> Gate::Authenticate(const http::Request& req) const {
   const std::string* auth = req.Header("Authorization");
   if (!enabled() || auth == nullptr) return Identity{};
-  if (auth->size() < 6 || !http::IEquals(auth->substr(0, 6), "Basic ")) {
+  if (o_.verifier) {
+    if (!HasScheme(*auth, "Bearer")) {
+      return Status(Code::kUnauthorized, "this registry takes bearer tokens (want Bearer)");
+    }
+    Result<TokenClaims> claims_r =
+        o_.verifier->Verify(auth->substr(7), static_cast<int64_t>(::time(nullptr)));
+    if (!claims_r.ok()) return claims_r.status();
+    TokenClaims claims = std::move(*claims_r);
+    Identity who{claims.subject, std::move(claims)};
+    return who;
+  }
+  if (!HasScheme(*auth, "Basic")) {
     return Status(Code::kUnauthorized, "unsupported authorization scheme (want Basic)");
   }
-  Result<std::string> raw = Base64Decode(auth->substr(6));
-  size_t colon = raw.ok() ? raw->find(':') : std::string::npos;
-  if (colon == std::string::npos) {
+  std::string user, password;
+  if (!ParseBasic(auth->substr(6), &user, &password)) {
     return Status(Code::kUnauthorized, "malformed Basic credentials");
   }
-  std::string user = raw->substr(0, colon);
-  if (!htpasswd_ || !htpasswd_->Verify(user, raw->substr(colon + 1))) {
+  if (!o_.htpasswd || !o_.htpasswd->Verify(user, password)) {
     return Status(Code::kUnauthorized, "invalid username or password");
   }
-  return Identity{user};
+  return Identity{user, std::nullopt};
 }
 
 bool Gate::Allows(const Identity& who, const std::string& repo, Action a) const {
   if (!enabled()) return true;
-  if (policy_) return policy_->Allows(who, repo, a);
+  if (o_.verifier) return who.token && who.token->Grants("repository", repo, ActionName(a));
+  if (o_.policy) return o_.policy->Allows(who, repo, a);
   return !who.anonymous();  // htpasswd without a policy: any signed-in user
 }
 
-Status Gate::Refusal(const Identity& who, const std::string& what) const {
+bool Gate::AllowsCatalog(const Identity& who) const {
+  if (!o_.verifier) return true;  // filtered by Lists
+  return who.token && who.token->Grants("registry", "catalog", "*");
+}
+
+bool Gate::Lists(const Identity& who, const std::string& repo) const {
+  if (!enabled()) return true;
+  // A token granted the catalog; the policy, where there is one, says
+  // which names its user may see.
+  if (o_.verifier && !o_.policy) return true;
+  Identity plain{who.user, std::nullopt};
+  if (o_.policy) return o_.policy->Allows(plain, repo, Action::kPull);
+  return !who.anonymous();
+}
+
+Status Gate::Refusal(const Identity& who, const ResourceActions& need) const {
+  std::string action = need.actions.empty() ? "use" : *need.actions.begin();
+  std::string what =
+      action + " " + (need.type == "repository" ? need.name : need.type + ":" + need.name);
+  if (o_.verifier && who.token) {
+    // A token that lacks the scope: worth a wider one only where the
+    // policy would grant it (and always when the issuer is not ours).
+    bool policy_denies = false;
+    if (o_.policy && !who.anonymous() && need.type == "repository") {
+      for (Action a : kActions) {
+        if (action == ActionName(a)) {
+          policy_denies = !o_.policy->Allows(Identity{who.user, std::nullopt}, need.name, a);
+        }
+      }
+    }
+    if (policy_denies) return Status(Code::kDenied, who.user + " may not " + what);
+    return Status(Code::kUnauthorized, "insufficient scope: the token does not grant " + what);
+  }
   if (who.anonymous()) return Status(Code::kUnauthorized, "authentication required to " + what);
   return Status(Code::kDenied, who.user + " may not " + what);
 }
 
-std::string Gate::Challenge() const {
-  return "Basic realm=\"" + realm_ + "\"";
+std::string Gate::Challenge(const http::Request& req, const std::string& scope,
+                            const std::string& error) const {
+  if (!o_.verifier) return BasicChallenge();
+  const TokenSettings& s = o_.verifier->settings();
+  std::string realm = s.realm;
+  if (realm.empty()) {
+    realm =
+        std::string(req.tls ? "https" : "http") + "://" + SafeHost(req.Header("Host")) + "/token";
+  }
+  std::string out = "Bearer realm=\"" + realm + "\",service=\"" + s.service + "\"";
+  if (!scope.empty()) out += ",scope=\"" + scope + "\"";
+  if (!error.empty()) out += ",error=\"" + error + "\"";
+  return out;
+}
+
+Result<std::string> Gate::IssueToken(const http::Request& req, const std::string& form_body) const {
+  // Who asks: Basic credentials (the token spec's GET), the OAuth2
+  // password grant's form fields (RFC 6749 §4.3), or nobody.
+  std::string user, password;
+  bool signing_in = false;
+  const std::string* auth = req.Header("Authorization");
+  if (auth != nullptr) {
+    if (!HasScheme(*auth, "Basic") || !ParseBasic(auth->substr(6), &user, &password)) {
+      return Status(Code::kUnauthorized, "the token endpoint takes Basic credentials");
+    }
+    signing_in = true;
+  }
+  std::vector<std::string> scopes = req.QueryAll("scope");
+  if (req.method == "POST") {
+    url::Query form = url::ParseQuery(form_body);
+    std::string grant = url::QueryValue(form, "grant_type").value_or("");
+    if (grant != "password") {
+      return Status(Code::kInvalidArgument,
+                    "unsupported grant_type \"" + grant + "\" (want password)");
+    }
+    user = url::QueryValue(form, "username").value_or("");
+    password = url::QueryValue(form, "password").value_or("");
+    signing_in = true;
+    for (std::string& sc : url::QueryValues(form, "scope")) {
+      // a form's scope is space-separated (RFC 6749 §3.3)
+      size_t pos = 0;
+      while (pos < sc.size()) {
+        size_t sp = sc.find(' ', pos);
+        if (sp == std::string::npos) sp = sc.size();
+        if (sp > pos) scopes.push_back(sc.substr(pos, sp - pos));
+        pos = sp + 1;
+      }
+    }
+  }
+  if (signing_in && (!o_.htpasswd || !o_.htpasswd->Verify(user, password))) {
+    return Status(Code::kUnauthorized, "invalid username or password");
+  }
+  if (!signing_in) user.clear();
+  Identity who{user, std::nullopt};
+  std::vector<ResourceActions> granted;
+  for (const std::string& sc : scopes) {
+    Result<ResourceActions> want_r = ResourceActions::ParseScope(sc);
+    if (!want_r.ok()) return want_r.status();
+    ResourceActions want = std::move(*want_r);
+    ResourceActions grant{want.type, want.name, {}};
+    if (want.type == "repository") {
+      if (!ValidateRepositoryName(want.name).ok()) {
+        return Status(Code::kInvalidArgument, "invalid repository name in scope \"" + sc + "\"");
+      }
+      for (Action a : kActions) {
+        bool asked = want.actions.count(ActionName(a)) || want.actions.count("*");
+        bool allowed = o_.policy ? o_.policy->Allows(who, want.name, a) : !who.anonymous();
+        if (asked && allowed) grant.actions.insert(ActionName(a));
+      }
+    } else if (want.type == "registry" && want.name == "catalog" && want.actions.count("*")) {
+      grant.actions.insert("*");  // the catalog lists what the policy lets the user pull
+    }
+    if (!grant.actions.empty()) granted.push_back(std::move(grant));
+  }
+  int64_t now = static_cast<int64_t>(::time(nullptr));
+  Result<std::string> token_r = o_.issuer->Issue(user, granted, now);
+  if (!token_r.ok()) return token_r.status();
+  std::string token = std::move(*token_r);
+  char issued[32];
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(issued, sizeof issued, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  nlohmann::json body = {{"token", token},
+                         {"access_token", token},
+                         {"expires_in", o_.issuer->ttl()},
+                         {"issued_at", issued}};
+  return body.dump();
 }
 
 }  // namespace hoist::registry

@@ -34,6 +34,7 @@
 
 #include "common/status.h"
 #include "registry/http/server.h"
+#include "registry/token.h"
 
 namespace hoist::registry {
 
@@ -41,7 +42,11 @@ enum class Action { kPull, kPush, kDelete };
 const char* ActionName(Action a);
 
 struct Identity {
-  std::string user;  // empty: anonymous
+  Identity() = default;
+  explicit Identity(std::string u, std::optional<TokenClaims> t = std::nullopt)
+      : user(std::move(u)), token(std::move(t)) {}
+  std::string user;                  // empty: anonymous
+  std::optional<TokenClaims> token;  // signed in with a bearer token (token.h)
   bool anonymous() const { return user.empty(); }
 };
 
@@ -80,28 +85,59 @@ class AccessPolicy {
   std::map<std::string, std::set<std::string>> groups_;
 };
 
-// Authentication and authorisation of requests. With neither htpasswd nor
-// policy, everyone may do everything (a loopback development registry).
+// Authentication and authorisation of requests, in one of three modes:
+//   - open: neither htpasswd, policy nor tokens; everyone may do
+//     everything (a loopback development registry);
+//   - Basic: the htpasswd file signs users in on every request;
+//   - token: requests carry bearer tokens (token.h) that grant scopes;
+//     with a signing key the registry issues them itself at /token,
+//     signing users in with the htpasswd file and granting what the
+//     policy allows them.
+// The policy (or, without one, "signed-in users may do everything")
+// decides in the first two modes and when issuing tokens.
 class Gate {
  public:
+  struct Options {
+    std::optional<Htpasswd> htpasswd;
+    std::optional<AccessPolicy> policy;
+    std::string realm = "hoist";  // of Basic challenges
+    std::optional<TokenVerifier> verifier;
+    std::optional<TokenIssuer> issuer;
+  };
   Gate() = default;
-  Gate(std::optional<Htpasswd> htpasswd, std::optional<AccessPolicy> policy, std::string realm);
+  explicit Gate(Options o) : o_(std::move(o)) {}
 
-  bool enabled() const { return htpasswd_.has_value() || policy_.has_value(); }
+  bool enabled() const { return o_.htpasswd || o_.policy || o_.verifier; }
+  bool issuing() const { return o_.issuer.has_value(); }
   // The caller's identity: anonymous without an Authorization header;
-  // kUnauthorized for wrong or malformed credentials.
+  // kUnauthorized for wrong or malformed credentials or a bad token.
   Result<Identity> Authenticate(const http::Request& req) const;
+  // May `who` do `a` on `repo`? With a token: does it grant that?
   bool Allows(const Identity& who, const std::string& repo, Action a) const;
-  // A refusal in the spec's terms: 401 with a challenge for anonymous
-  // callers, 403 DENIED for signed-in ones.
-  Status Refusal(const Identity& who, const std::string& what) const;
-  // The WWW-Authenticate value 401 answers carry.
-  std::string Challenge() const;
+  // Does `who` see `repo` in the catalog (once the catalog is allowed)?
+  bool Lists(const Identity& who, const std::string& repo) const;
+  // May `who` read the catalog at all? (tokens: registry:catalog:*)
+  bool AllowsCatalog(const Identity& who) const;
+  // A refusal of `need` in the spec's terms: 401 for anonymous callers
+  // and for tokens that lack a scope the policy would grant (so the
+  // client fetches a wider one), 403 DENIED for signed-in users without
+  // the right.
+  Status Refusal(const Identity& who, const ResourceActions& need) const;
+  // The WWW-Authenticate value of a 401 answer to `req`. `scope`: what
+  // the request needs ("" for none); `error`: "", "invalid_token" or
+  // "insufficient_scope" (RFC 6750 §3.1).
+  std::string Challenge(const http::Request& req, const std::string& scope,
+                        const std::string& error) const;
+  // The challenge of the token endpoint, which takes Basic credentials.
+  std::string BasicChallenge() const { return "Basic realm=\"" + o_.realm + "\""; }
+
+  // The token endpoint (GET with optional Basic credentials, or the
+  // OAuth2 password grant as a form): the JSON answer, kUnauthorized for
+  // wrong credentials, kInvalidArgument for a malformed scope.
+  Result<std::string> IssueToken(const http::Request& req, const std::string& form_body) const;
 
  private:
-  std::optional<Htpasswd> htpasswd_;
-  std::optional<AccessPolicy> policy_;
-  std::string realm_ = "hoist";
+  Options o_;
 };
 
 }  // namespace hoist::registry

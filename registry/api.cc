@@ -225,6 +225,7 @@ Api::Api(const Config& config, storage::StorageDriver& driver, Gate gate)
 void Api::Handle(Request& req, Response& resp) {
   resp.Set("Docker-Distribution-API-Version", "registry/2.0");
   resp.Set("X-Content-Type-Options", "nosniff");
+  if (req.path == "/token" && gate_.issuing()) return Token(req, resp);
   Target t = MatchRoute(req.path);
   if (t.route == Route::kNone) {
     Status st(Code::kNotFound, "no such endpoint: " + req.path.substr(0, 200));
@@ -238,30 +239,73 @@ void Api::Handle(Request& req, Response& resp) {
   }
   // Access control, for every endpoint, before any handler (access.h).
   Result<Identity> who = gate_.Authenticate(req);
-  Status allowed = who.ok() ? Authorize(t, req, *who) : who.status();
+  std::string scope;
+  Status allowed = who.ok() ? Authorize(t, req, *who, &scope) : who.status();
+  if (!who.ok()) (void)Authorize(t, req, Identity{}, &scope);  // the scope it would need
   if (!allowed.ok()) {
     WriteError(allowed, resp);
-    if (allowed.code() == Code::kUnauthorized) resp.Set("WWW-Authenticate", gate_.Challenge());
+    if (allowed.code() == Code::kUnauthorized) {
+      // RFC 6750 §3.1: a bad token is invalid_token; a good one without
+      // the scope, insufficient_scope.
+      const std::string* auth = req.Header("Authorization");
+      bool bearer =
+          auth != nullptr && auth->size() > 7 && http::IEquals(auth->substr(0, 7), "Bearer ");
+      std::string error = !who.ok()    ? (bearer ? "invalid_token" : "")
+                          : who->token ? "insufficient_scope"
+                                       : "";
+      resp.Set("WWW-Authenticate", gate_.Challenge(req, scope, error));
+    }
     return;
   }
   Dispatch(t, req, resp, *who);
 }
 
-Status Api::Authorize(const Target& t, Request& req, const Identity& who) {
+// The token endpoint (token.h): GET /token?service=&scope=... with Basic
+// credentials or none, or POST /token with the password grant's form.
+void Api::Token(Request& req, Response& resp) {
+  resp.Set("Cache-Control", "no-store");  // RFC 6749 §5.1
+  std::string form;
+  if (req.method == "POST") {
+    Result<std::string> body = ReadSmallBody(req, 64 << 10);
+    if (!body.ok()) return WriteError(body.status(), resp);
+    form = std::move(*body);
+  } else if (req.method != "GET") {
+    return WriteError(Status(Code::kUnsupported, "the token endpoint takes GET and POST"), resp);
+  }
+  Result<std::string> answer = gate_.IssueToken(req, form);
+  if (!answer.ok()) {
+    WriteError(answer.status(), resp);
+    if (answer.status().code() == Code::kInvalidArgument) resp.status = 400;  // a bad request
+    if (answer.status().code() == Code::kUnauthorized) {
+      resp.Set("WWW-Authenticate", gate_.BasicChallenge());
+    }
+    return;
+  }
+  SetJson(resp, 200, *answer);
+}
+
+Status Api::Authorize(const Target& t, Request& req, const Identity& who, std::string* scope) {
   if (!gate_.enabled()) return Status::Ok();
   const std::string& m = req.method;
   bool read = m == "GET" || m == "HEAD";
+  // Scopes as distribution's challenges name them: a push asks for
+  // "pull,push", so one token serves the whole upload.
   auto need = [&](Action a, const std::string& repo) {
-    return gate_.Allows(who, repo, a) ? Status::Ok()
-                                      : gate_.Refusal(who, std::string(ActionName(a)) + " " + repo);
+    if (gate_.Allows(who, repo, a)) return Status::Ok();
+    ResourceActions res{"repository", repo, {ActionName(a)}};
+    *scope = a == Action::kPush ? "repository:" + repo + ":pull,push" : res.ScopeString();
+    return gate_.Refusal(who, res);
   };
   switch (t.route) {
     case Route::kHealth:
       return Status::Ok();
     case Route::kBase:  // signing in, as distribution answers it
-      return who.anonymous() ? gate_.Refusal(who, "use this registry") : Status::Ok();
+      if (!who.anonymous() || who.token) return Status::Ok();
+      return gate_.Refusal(who, ResourceActions{"registry", "base", {}});
     case Route::kCatalog:  // filtered to what the caller may pull
-      return Status::Ok();
+      if (gate_.AllowsCatalog(who)) return Status::Ok();
+      *scope = "registry:catalog:*";
+      return gate_.Refusal(who, ResourceActions{"registry", "catalog", {"*"}});
     case Route::kTags:
     case Route::kReferrers:
       return need(Action::kPull, t.name);
@@ -358,7 +402,7 @@ void Api::Catalog(Request& req, Response& resp, const Identity& who) {
   n = std::min(n, kCatalogPageMax);
   Result<std::vector<std::string>> repos = manifests_.Repositories();
   if (!repos.ok()) return WriteError(repos.status(), resp);
-  std::erase_if(*repos, [&](const std::string& r) { return !gate_.Allows(who, r, Action::kPull); });
+  std::erase_if(*repos, [&](const std::string& r) { return !gate_.Lists(who, r); });
   std::vector<std::string> page = Paginate(*repos, req, n, "/v2/_catalog", resp);
   SetJson(resp, 200, json{{"repositories", page}}.dump());
 }

@@ -53,7 +53,9 @@ class Api {
   void Dispatch(const Target& t, http::Request& req, http::Response& resp, const Identity& who);
   // What the request needs of the gate: OK, or the refusal. May drop a
   // mount the caller may not read from (the upload then starts plainly).
-  Status Authorize(const Target& t, http::Request& req, const Identity& who);
+  // `*scope`: on a refusal, the scope a token would need (for the challenge).
+  Status Authorize(const Target& t, http::Request& req, const Identity& who, std::string* scope);
+  void Token(http::Request& req, http::Response& resp);
   void Health(http::Response& resp);
   void Catalog(http::Request& req, http::Response& resp, const Identity& who);
   void TagsList(const Target& t, http::Request& req, http::Response& resp);

@@ -28,7 +28,22 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     HOIST_RETURN_IF_ERROR(
         CheckKeys(root, path, {"http", "storage", "log", "limits", "auth", "access"}));
     if (auto auth = root["auth"]) {
-      HOIST_RETURN_IF_ERROR(CheckKeys(auth, path + ": auth", {"htpasswd"}));
+      HOIST_RETURN_IF_ERROR(CheckKeys(auth, path + ": auth", {"htpasswd", "token"}));
+      if (auto t = auth["token"]) {
+        // distribution's auth.token keys, plus hoist's own issuer
+        HOIST_RETURN_IF_ERROR(CheckKeys(
+            t, path + ": auth.token",
+            {"realm", "service", "issuer", "rootcertbundle", "signingkey", "expiration"}));
+        if (t["realm"]) c->token.realm = t["realm"].as<std::string>();
+        if (t["service"]) c->token.service = t["service"].as<std::string>();
+        if (t["issuer"]) c->token.issuer = t["issuer"].as<std::string>();
+        if (t["rootcertbundle"]) c->token.cert_bundle = t["rootcertbundle"].as<std::string>();
+        if (t["signingkey"]) c->token.signing_key = t["signingkey"].as<std::string>();
+        if (t["expiration"]) c->token.ttl_seconds = t["expiration"].as<int64_t>();
+        if (c->token.ttl_seconds <= 0) {
+          return Status(Code::kInvalidArgument, path + ": auth.token.expiration must be positive");
+        }
+      }
       if (auto h = auth["htpasswd"]) {
         HOIST_RETURN_IF_ERROR(CheckKeys(h, path + ": auth.htpasswd", {"path", "realm"}));
         if (h["path"]) c->htpasswd = h["path"].as<std::string>();
@@ -67,10 +82,14 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       if (lg["accesslog"]) c->access_log = lg["accesslog"].as<bool>();
     }
     if (auto lim = root["limits"]) {
-      HOIST_RETURN_IF_ERROR(CheckKeys(lim, path + ": limits", {"manifest_bytes"}));
+      HOIST_RETURN_IF_ERROR(
+          CheckKeys(lim, path + ": limits", {"manifest_bytes", "uploads", "upload_idle_seconds"}));
       if (lim["manifest_bytes"]) c->max_manifest_bytes = lim["manifest_bytes"].as<int64_t>();
-      if (c->max_manifest_bytes <= 0) {
-        return Status(Code::kInvalidArgument, path + ": limits.manifest_bytes must be positive");
+      if (lim["uploads"]) c->max_uploads = lim["uploads"].as<int64_t>();
+      if (lim["upload_idle_seconds"])
+        c->upload_idle_seconds = lim["upload_idle_seconds"].as<int64_t>();
+      if (c->max_manifest_bytes <= 0 || c->max_uploads <= 0 || c->upload_idle_seconds <= 0) {
+        return Status(Code::kInvalidArgument, path + ": limits must be positive");
       }
     }
   } catch (const YAML::Exception& e) {

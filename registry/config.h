@@ -3,7 +3,10 @@
 //   http:    { addr: "127.0.0.1:5000" }
 //   storage: { root: /var/lib/hoist-registry, delete: true }
 //   log:     { level: info, format: text, accesslog: true }
-//   limits:  { manifest_bytes: 4194304 }
+//   limits:  { manifest_bytes: 4194304, uploads: 256, upload_idle_seconds: 3600 }
+//   auth:    { htpasswd: { path, realm },
+//              token: { realm, service, issuer, rootcertbundle, signingkey, expiration } }
+//   access:  { policy: FILE }
 #pragma once
 
 #include <cstdint>
@@ -11,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "registry/token.h"
 
 namespace hoist::registry {
 
@@ -22,11 +26,18 @@ struct Config {
   log::Format log_format = log::Format::kText;
   bool access_log = true;
   int64_t max_manifest_bytes = 4 << 20;  // distribution-spec: at least 4 MB
+  // Upload sessions open at once (beyond: 429 TOOMANYREQUESTS), and how
+  // long one may sit without a request before it expires.
+  int64_t max_uploads = 256;
+  int64_t upload_idle_seconds = 3600;
   // Access (access.h): an htpasswd file (Basic authentication), its realm,
   // and an access policy file; empty: none.
   std::string htpasswd;
   std::string realm = "hoist";
   std::string access_policy;
+  // Bearer tokens (token.h): verified when service/issuer/bundle are
+  // set; issued at /token too with a signing key.
+  TokenSettings token;
   // TLS (http::TlsFiles); empty: plain HTTP, which a non-loopback address
   // only gets with allow_plain_http.
   std::string tls_cert, tls_key, tls_client_ca;

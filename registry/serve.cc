@@ -29,6 +29,52 @@ Status WriteFileAtomic(const std::string& path, const std::string& content) {
   return Status::Ok();
 }
 
+// The gate's files: htpasswd, policy, token keys.
+Result<Gate::Options> LoadAccess(const Config& cfg) {
+  Gate::Options o;
+  o.realm = cfg.realm;
+  if (!cfg.htpasswd.empty()) {
+    Result<Htpasswd> h_r = Htpasswd::Load(cfg.htpasswd);
+    if (!h_r.ok()) return h_r.status();
+    Htpasswd h = std::move(*h_r);
+    o.htpasswd = std::move(h);
+  }
+  if (!cfg.access_policy.empty()) {
+    Result<AccessPolicy> p_r = AccessPolicy::Load(cfg.access_policy);
+    if (!p_r.ok()) return p_r.status();
+    AccessPolicy p = std::move(*p_r);
+    o.policy = std::move(p);
+  }
+  const TokenSettings& t = cfg.token;
+  bool any_token = !t.service.empty() || !t.issuer.empty() || !t.cert_bundle.empty() ||
+                   !t.signing_key.empty() || !t.realm.empty();
+  if (!any_token) return o;
+  if (t.service.empty() || t.issuer.empty() || t.cert_bundle.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "token authentication needs --token-service, --token-issuer and "
+                  "--token-cert-bundle (auth.token: service, issuer, rootcertbundle)");
+  }
+  if (t.signing_key.empty() && t.realm.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "token authentication needs a realm (--token-realm), or --token-key to issue "
+                  "tokens here");
+  }
+  Result<TokenVerifier> v_r = TokenVerifier::Load(t);
+  if (!v_r.ok()) return v_r.status();
+  TokenVerifier v = std::move(*v_r);
+  if (!t.signing_key.empty()) {
+    if (!o.htpasswd) {
+      log::Warn("issuing tokens without --htpasswd: only anonymous tokens can be had");
+    }
+    Result<TokenIssuer> issuer_r = TokenIssuer::Load(t, v);
+    if (!issuer_r.ok()) return issuer_r.status();
+    TokenIssuer issuer = std::move(*issuer_r);
+    o.issuer = std::move(issuer);
+  }
+  o.verifier = std::move(v);
+  return o;
+}
+
 }  // namespace
 
 int Serve(const ServeOptions& options) {
@@ -45,25 +91,12 @@ int Serve(const ServeOptions& options) {
   auto driver = storage::NewFilesystemDriver(root);
   // Access (access.h): refuse to start on a bad file rather than serve
   // with less protection than configured.
-  std::optional<Htpasswd> htpasswd;
-  std::optional<AccessPolicy> policy;
-  if (!cfg.htpasswd.empty()) {
-    Result<Htpasswd> h = Htpasswd::Load(cfg.htpasswd);
-    if (!h.ok()) {
-      log::Error(h.status().message());
-      return 1;
-    }
-    htpasswd = std::move(*h);
+  Result<Gate::Options> access = LoadAccess(cfg);
+  if (!access.ok()) {
+    log::Error(access.status().message());
+    return 1;
   }
-  if (!cfg.access_policy.empty()) {
-    Result<AccessPolicy> p = AccessPolicy::Load(cfg.access_policy);
-    if (!p.ok()) {
-      log::Error(p.status().message());
-      return 1;
-    }
-    policy = std::move(*p);
-  }
-  Api api(cfg, *driver, Gate(std::move(htpasswd), std::move(policy), cfg.realm));
+  Api api(cfg, *driver, Gate(std::move(*access)));
 
   std::string host;
   int port = 0;

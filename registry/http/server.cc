@@ -601,6 +601,7 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback, bool v6)
     }
     url::SplitTarget(req.target, &req.path, &req.query);
     req.remote = conn.remote;
+    req.tls = conn.tls.has_value();
     bool keep_alive = msg.keep_alive();
     conn.direct = !conn.parser->chunked();
     conn.remaining =

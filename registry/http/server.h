@@ -62,6 +62,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;
   std::string remote;           // peer address
+  bool tls = false;             // arrived over TLS
   int64_t content_length = -1;  // -1: chunked or none
   bool chunked = false;
 

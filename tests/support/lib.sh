@@ -16,7 +16,7 @@ set -euo pipefail
 # Loopback only: no proxy may see (or break) requests to 127.0.0.1.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
-SCRIPT_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+SCRIPT_NAME=$(basename "${BASH_SOURCE[-1]:-$0}" .sh)  # the script bash runs
 HOIST_SOURCE_DIR=${HOIST_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # shellcheck disable=SC2034  # for the scripts that source this file
 TESTDATA="$HOIST_SOURCE_DIR/testdata"
