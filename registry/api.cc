@@ -220,7 +220,13 @@ Api::Api(const Config& config, storage::StorageDriver& driver, Gate gate)
       gate_(std::move(gate)),
       blobs_(driver),
       uploads_(driver, blobs_),
-      manifests_(driver, blobs_) {}
+      manifests_(driver, blobs_) {
+  uploads_.SetMaxOpen(config.max_uploads);
+}
+
+Result<UploadStore::Sweep> Api::ExpireUploads() {
+  return uploads_.ExpireIdle(config_.upload_idle_seconds, static_cast<int64_t>(std::time(nullptr)));
+}
 
 void Api::Handle(Request& req, Response& resp) {
   resp.Set("Docker-Distribution-API-Version", "registry/2.0");

@@ -48,6 +48,10 @@ class Api {
   Api& operator=(const Api&) = delete;
 
   void Handle(http::Request& req, http::Response& resp);
+  // Deletes upload sessions idle for longer than the configured limit and
+  // recounts the open ones (the server calls it periodically, and once
+  // before it listens).
+  Result<UploadStore::Sweep> ExpireUploads();
 
  private:
   void Dispatch(const Target& t, http::Request& req, http::Response& resp, const Identity& who);

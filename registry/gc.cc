@@ -7,6 +7,7 @@
 #include "registry/blob_store.h"
 #include "registry/manifest_store.h"
 #include "registry/storage/paths.h"
+#include "registry/upload_store.h"
 
 namespace hoist::registry {
 
@@ -63,20 +64,13 @@ Result<GcReport> CollectGarbage(storage::StorageDriver& d, const GcOptions& opt,
         if (Result<std::string> c = blobs.GetSmall(*dg); c.ok()) MarkReferences(*c, &marked);
       }
     }
-    // Upload sessions past their age.
-    Result<std::vector<std::string>> ups = d.List(paths::UploadsDir(repo));
-    if (ups.ok()) {
-      for (const std::string& up : *ups) {
-        Result<storage::FileInfo> fi = d.Stat(up);
-        if (!fi.ok() || now - fi->mtime_unix < opt.upload_max_age_sec) continue;
-        Result<storage::FileInfo> data = d.Stat(up + "/data");
-        if (data.ok() && now - data->mtime_unix < opt.upload_max_age_sec) continue;
-        ++report.uploads_deleted;
-        deleted(up);
-        if (!opt.dry_run) (void)d.Delete(up);
-      }
-    }
   }
+  // Upload sessions idle past their age, in every repository (also those
+  // whose first push has not put a manifest yet).
+  UploadStore uploads(d, blobs);
+  Result<UploadStore::Sweep> swept =
+      uploads.ExpireIdle(opt.upload_max_age_sec, now, opt.dry_run, deleted);
+  if (swept.ok()) report.uploads_deleted = swept->expired;
   report.blobs_marked = static_cast<int64_t>(marked.size());
 
   // Sweep: blobs/<alg>/<2 hex>/<hex>/data not marked and old enough.
@@ -131,19 +125,19 @@ int RunGc(const std::string& root, const GcOptions& options, bool as_json) {
     return 1;
   }
   if (as_json) {
-    json j = {{"repositories", r->repositories}, {"manifests", r->manifests},
-              {"blobs_marked", r->blobs_marked}, {"blobs_deleted", r->blobs_deleted},
-              {"bytes_freed", r->bytes_freed},   {"blobs_kept_young", r->blobs_kept_young},
+    json j = {{"repositories", r->repositories},       {"manifests", r->manifests},
+              {"blobs_marked", r->blobs_marked},       {"blobs_deleted", r->blobs_deleted},
+              {"bytes_freed", r->bytes_freed},         {"blobs_kept_young", r->blobs_kept_young},
               {"uploads_deleted", r->uploads_deleted}, {"dry_run", options.dry_run}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%lld repositories, %lld manifests, %lld blobs in use; %s %lld blobs (%lld bytes), "
-                "%lld upload sessions; kept %lld recent unreferenced blobs\n",
-                static_cast<long long>(r->repositories), static_cast<long long>(r->manifests),
-                static_cast<long long>(r->blobs_marked), verb,
-                static_cast<long long>(r->blobs_deleted), static_cast<long long>(r->bytes_freed),
-                static_cast<long long>(r->uploads_deleted),
-                static_cast<long long>(r->blobs_kept_young));
+    std::printf(
+        "%lld repositories, %lld manifests, %lld blobs in use; %s %lld blobs (%lld bytes), "
+        "%lld upload sessions; kept %lld recent unreferenced blobs\n",
+        static_cast<long long>(r->repositories), static_cast<long long>(r->manifests),
+        static_cast<long long>(r->blobs_marked), verb, static_cast<long long>(r->blobs_deleted),
+        static_cast<long long>(r->bytes_freed), static_cast<long long>(r->uploads_deleted),
+        static_cast<long long>(r->blobs_kept_young));
   }
   return 0;
 }

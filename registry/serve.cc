@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -97,6 +99,11 @@ int Serve(const ServeOptions& options) {
     return 1;
   }
   Api api(cfg, *driver, Gate(std::move(*access)));
+  // Upload sessions: count those a previous run left, and expire idle
+  // ones once serving (a quarter of the idle limit apart, at most a minute).
+  if (Result<UploadStore::Sweep> s = api.ExpireUploads(); s.ok() && s->expired > 0) {
+    log::Info("expired idle upload sessions", {{"expired", std::to_string(s->expired)}});
+  }
 
   std::string host;
   int port = 0;
@@ -166,6 +173,16 @@ int Serve(const ServeOptions& options) {
   log::Info("registry listening",
             {{"addr", bound}, {"root", root}, {"tls", server.tls() ? "on" : "off"}});
 
+  std::thread([&api, period = std::clamp<int64_t>(cfg.upload_idle_seconds / 4, 1, 60)] {
+    while (true) {
+      std::this_thread::sleep_for(std::chrono::seconds(period));
+      Result<UploadStore::Sweep> s = api.ExpireUploads();
+      if (s.ok() && s->expired > 0) {
+        log::Info("expired idle upload sessions",
+                  {{"expired", std::to_string(s->expired)}, {"open", std::to_string(s->open)}});
+      }
+    }
+  }).detach();  // ends with the process (Serve leaves through _Exit)
   std::thread waiter([&server, set] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {

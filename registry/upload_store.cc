@@ -111,6 +111,21 @@ void UploadStore::Forget(const std::string& id) {
 
 Result<std::string> UploadStore::Start(std::string_view repo, DigestAlgorithm algorithm,
                                        const std::string& owner) {
+  int64_t open = open_.load();
+  do {
+    if (max_open_ > 0 && open >= max_open_) {
+      return Status(Code::kTooManyRequests,
+                    std::to_string(open) + " upload sessions are open (the limit); retry later");
+    }
+  } while (!open_.compare_exchange_weak(open, open + 1));
+  starts_.fetch_add(1);
+  Result<std::string> id = Open(repo, algorithm, owner);
+  if (!id.ok()) Ended();
+  return id;
+}
+
+Result<std::string> UploadStore::Open(std::string_view repo, DigestAlgorithm algorithm,
+                                      const std::string& owner) {
   std::string id = NewUuid();
   HOIST_RETURN_IF_ERROR(d_.PutContent(paths::UploadStartedAt(repo, id), Rfc3339Now()));
   if (!owner.empty()) HOIST_RETURN_IF_ERROR(d_.PutContent(paths::UploadOwner(repo, id), owner));
@@ -249,7 +264,7 @@ Status UploadStore::Finish(std::string_view repo, const std::string& id, const D
   HOIST_RETURN_IF_ERROR(blobs_.Adopt(path, digest));
   HOIST_RETURN_IF_ERROR(blobs_.Link(repo, digest));
   l.unlock();
-  (void)d_.Delete(paths::UploadDir(repo, id));
+  if (d_.Delete(paths::UploadDir(repo, id)).ok()) Ended();
   Forget(id);
   return Status::Ok();
 }
@@ -259,7 +274,60 @@ Status UploadStore::Cancel(std::string_view repo, const std::string& id) {
   Status st = d_.Delete(paths::UploadDir(repo, id));
   Forget(id);
   if (st.code() == Code::kNotFound) return UnknownUpload(id);
+  if (st.ok()) Ended();
   return st;
+}
+
+Result<UploadStore::Sweep> UploadStore::ExpireIdle(
+    int64_t idle_sec, int64_t now, bool dry_run,
+    const std::function<void(const std::string&)>& on_delete) {
+  Sweep sweep;
+  const int64_t starts_before = starts_.load();
+  auto idle = [&](const std::string& path) {
+    Result<storage::FileInfo> fi = d_.Stat(path);
+    return !fi.ok() || now - fi->mtime_unix >= idle_sec;
+  };
+  // Depth-first over the repositories: "_uploads" holds a repository's
+  // sessions; other "_" directories are its internals.
+  const std::string root = paths::RepositoriesRoot();
+  std::vector<std::string> stack = {root};
+  while (!stack.empty()) {
+    std::string dir = stack.back();
+    stack.pop_back();
+    Result<std::vector<std::string>> children = d_.List(dir);
+    if (!children.ok()) continue;
+    for (const std::string& child : *children) {
+      std::string name = child.substr(child.rfind('/') + 1);
+      if (name.empty() || name[0] == '.') continue;
+      if (name[0] != '_') {
+        stack.push_back(child);
+        continue;
+      }
+      if (name != "_uploads") continue;
+      Result<std::vector<std::string>> ups = d_.List(child);
+      if (!ups.ok()) continue;
+      for (const std::string& up : *ups) {
+        std::string id = up.substr(up.rfind('/') + 1);
+        ++sweep.open;
+        if (!idle(up) || !idle(up + "/data")) continue;
+        // A request on the session holds its lock: in use, not idle.
+        auto s = SessionFor(id);
+        std::unique_lock<std::mutex> l(s->mu, std::try_to_lock);
+        if (!l.owns_lock() || !idle(up + "/data")) continue;
+        ++sweep.expired;
+        --sweep.open;
+        if (on_delete) on_delete(up);
+        if (dry_run) continue;
+        if (d_.Delete(up).ok()) Ended();
+        l.unlock();
+        Forget(id);
+      }
+    }
+  }
+  // Sessions removed behind this process's back (another process's GC)
+  // leave the count high: take the walk's, unless a Start raced it.
+  if (!dry_run && starts_.load() == starts_before) open_.store(sweep.open);
+  return sweep;
 }
 
 }  // namespace hoist::registry

@@ -6,7 +6,9 @@
 // Safe for concurrent use; requests on one session are serialised.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +54,21 @@ class UploadStore {
   // Deletes the session; kBlobUploadUnknown when unknown.
   Status Cancel(std::string_view repo, const std::string& id);
 
+  // At most `n` sessions open at once (0: no limit); Start beyond it is
+  // kTooManyRequests (429). The count comes from ExpireIdle's walk, then
+  // follows starts and ends.
+  void SetMaxOpen(int64_t n) { max_open_ = n; }
+  struct Sweep {
+    int64_t open = 0;     // sessions left
+    int64_t expired = 0;  // sessions deleted (or that would be, on a dry run)
+  };
+  // Deletes every session of every repository that has seen no request
+  // for `idle_sec` (its data file and directory both older), except one a
+  // request is using right now. `on_delete` (may be empty) is told each
+  // session directory. Recounts the open sessions.
+  Result<Sweep> ExpireIdle(int64_t idle_sec, int64_t now, bool dry_run = false,
+                           const std::function<void(const std::string&)>& on_delete = {});
+
   // True for ids this store could have issued (guards storage paths).
   static bool IsValidId(std::string_view id);
 
@@ -62,14 +79,24 @@ class UploadStore {
     int64_t hashed = -1;
   };
   std::shared_ptr<Session> SessionFor(const std::string& id);
+  // Start without the limit's bookkeeping.
+  Result<std::string> Open(std::string_view repo, DigestAlgorithm algorithm,
+                           const std::string& owner);
   void Forget(const std::string& id);
   // Brings s.hash up to date with the data file of `size` bytes.
   Status Rehash(const std::string& path, Session& s, int64_t size, DigestAlgorithm a);
 
   storage::StorageDriver& d_;
   BlobStore& blobs_;
+  void Ended() {
+    if (open_.fetch_sub(1) <= 0) open_.fetch_add(1);  // never below zero
+  }
+
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  std::atomic<int64_t> open_{0};
+  std::atomic<int64_t> starts_{0};  // ever, to tell a walk raced a Start
+  int64_t max_open_ = 0;
 };
 
 }  // namespace hoist::registry

@@ -121,40 +121,41 @@ http_code() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$@" || true
 }
 
-# _wait_v2 URL PID LOG WHAT [CURL_ARGS...]: up to 10 s for GET URL/v2/ to
+# _wait_v2 URL PID LOG WHAT [CURL_ARGS...]: up to 60 s for GET URL/v2/ to
 # answer 200 (or 401: a registry with auth is up too).
 _wait_v2() {
   local url=$1 pid=$2 logf=$3 what=$4 i code
   shift 4
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 600; i++)); do
     code=$(http_code "$@" "$url/v2/")
     [ "$code" = 200 ] || [ "$code" = 401 ] && return 0
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$logf" >&2; fail "$what exited during startup"; }
     sleep 0.1
   done
   tail -n 20 "$logf" >&2
-  fail "$what did not answer GET /v2/ with 200 within 10 s"
+  fail "$what did not answer GET /v2/ with 200 within 60 s"
 }
 
-# start_hoist ROOT: `hoist registry serve` on 127.0.0.1:0 over ROOT; waits
-# for its address file and GET /v2/ 200. Sets HOIST_PID and HOIST_ADDR
-# (host:port).
+# start_hoist ROOT [FLAGS...]: `hoist registry serve` on 127.0.0.1:0 over
+# ROOT with FLAGS; waits for its address file and GET /v2/ 200. Sets
+# HOIST_PID and HOIST_ADDR (host:port).
 start_hoist() {
   local root=$1 n addr_file logf i
+  shift
   n=$((++_SERIAL))
   addr_file="$T/hoist.$n.addr"
   logf="$T/hoist.$n.log"
   "$HOIST" registry serve --addr 127.0.0.1:0 --root "$root" --addr-file "$addr_file" \
-    --log-level "${HOIST_LOG_LEVEL:-warn}" >"$logf" 2>&1 </dev/null &
+    --log-level "${HOIST_LOG_LEVEL:-warn}" "$@" >"$logf" 2>&1 </dev/null &
   HOIST_PID=$!
   _PIDS+=("$HOIST_PID")
   _LOGS+=("$logf")
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 600; i++)); do
     [ -s "$addr_file" ] && break
     kill -0 "$HOIST_PID" 2>/dev/null || { tail -n 20 "$logf" >&2; fail "hoist exited during startup"; }
     sleep 0.1
   done
-  [ -s "$addr_file" ] || fail "hoist wrote no --addr-file within 10 s"
+  [ -s "$addr_file" ] || fail "hoist wrote no --addr-file within 60 s"
   HOIST_ADDR=$(head -n 1 "$addr_file")
   [[ $HOIST_ADDR == 127.0.0.1:* ]] || fail "hoist bound '$HOIST_ADDR', not 127.0.0.1:PORT"
   [ "$(head -n 1 "$logf")" = "$HOIST_ADDR" ] || fail "hoist's first stdout line is not its address"
