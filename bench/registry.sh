@@ -40,6 +40,10 @@
 #   SKIP [""]                           scenarios to skip, e.g. "d e"
 #   KEEP_DATA [0]                       1 keeps the scratch dir (blobs, registry roots)
 #   PRIME [1]                           0: do not fill the page cache first (see below)
+#   TLS [0]                             1: both registries serve HTTPS (a CA and a
+#                                       127.0.0.1 certificate made here; curl trusts the
+#                                       CA, wrk and ab do not verify, skopeo skips
+#                                       verification as it did for plain HTTP)
 #
 # Output in OUT: hoist.txt, distribution.txt (raw `name value unit` lines,
 # `name.runs v1,v2,.. unit` beside each median, names as in the shared
@@ -69,6 +73,7 @@ OUT=${OUT:-$BENCH_DATA/results-registry-$RUNID}
 SKIP=" ${SKIP:-} "
 KEEP_DATA=${KEEP_DATA:-0}
 PRIME=${PRIME:-1}
+TLS=${TLS:-0}
 SCRATCH=$BENCH_DATA/registry-$RUNID
 
 log() { echo "[bench] $*" >&2; }
@@ -79,7 +84,7 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
 mbps() { awk -v bytes="$1" -v s="$2" 'BEGIN{ if (s>0) printf "%.1f", bytes/1e6/s; else print "nan" }'; }
 kib2mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
-for v in PRIME REPS BLOB_MB CHUNK_MB WRK_THREADS WRK_CONNS WRK_SECS WARMUP_SECS SMALL_N SMALL_KB SMALL_PAR; do
+for v in TLS PRIME REPS BLOB_MB CHUNK_MB WRK_THREADS WRK_CONNS WRK_SECS WARMUP_SECS SMALL_N SMALL_KB SMALL_PAR; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 if [ "$REPS" -lt 1 ] || [ "$BLOB_MB" -lt 1 ] || [ "$CHUNK_MB" -lt 1 ]; then die "REPS, BLOB_MB, CHUNK_MB must be >= 1"; fi
@@ -158,6 +163,21 @@ if [ -f "$REPO/build/CMakeCache.txt" ] && [ "$HOIST" = "$REPO/build/cli/hoist" ]
   log "WARNING: $HOIST is a sanitizer build; its figures mean little"
 fi
 
+SCHEME=http
+if [ "$TLS" = 1 ]; then
+  # One CA and one server certificate for 127.0.0.1, both registries alike.
+  pki=$SCRATCH/pki
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+    -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$pki/server.ext"
+  openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -set_serial 1 \
+    -days 2 -extfile "$pki/server.ext" -out "$pki/server.crt" 2>/dev/null || die "openssl: certificates"
+  export TLS_CERT=$pki/server.crt TLS_KEY=$pki/server.key CURL_CA_BUNDLE=$pki/ca.crt
+  SCHEME=https
+fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 for r in $REGISTRIES; do
   REG_DIR[$r]=$SCRATCH/$r
@@ -176,8 +196,8 @@ for r in $REGISTRIES; do
   esac
   if [ -z "${pid:-}" ] || [ -z "${addr:-}" ]; then die "$r did not report its pid and address"; fi
   case $addr in 127.*) ;; *) die "$r listens on $addr, not loopback" ;; esac
-  STARTED+=("$pid"); REG_PID[$r]=$pid; REG_URL[$r]=http://$addr
-  log "$r: pid $pid at http://$addr"
+  STARTED+=("$pid"); REG_PID[$r]=$pid; REG_URL[$r]=$SCHEME://$addr
+  log "$r: pid $pid at $SCHEME://$addr"
 done
 
 # order for repetition i: as listed on odd runs, reversed on even runs
@@ -201,7 +221,7 @@ cpu_s() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN{printf "%.2f", (b-a)/t}'; }
 # --- machine and versions ----------------------------------------------------
 {
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "knobs REPS=$REPS BLOB_MB=$BLOB_MB CHUNK_MB=$CHUNK_MB WRK_THREADS=$WRK_THREADS WRK_CONNS=$WRK_CONNS WRK_SECS=$WRK_SECS WARMUP_SECS=$WARMUP_SECS SMALL_N=$SMALL_N SMALL_KB=$SMALL_KB SMALL_PAR=$SMALL_PAR PRIME=$PRIME SKIP='$(xargs <<<"$SKIP")'"
+  echo "knobs REPS=$REPS BLOB_MB=$BLOB_MB CHUNK_MB=$CHUNK_MB WRK_THREADS=$WRK_THREADS WRK_CONNS=$WRK_CONNS WRK_SECS=$WRK_SECS WARMUP_SECS=$WARMUP_SECS SMALL_N=$SMALL_N SMALL_KB=$SMALL_KB SMALL_PAR=$SMALL_PAR PRIME=$PRIME TLS=$TLS SKIP='$(xargs <<<"$SKIP")'"
   echo "kernel $(uname -r)"
   echo "cpu $(nproc) x $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
   echo "mem $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
@@ -460,7 +480,7 @@ clear_bic() { rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb "$HOME/.
 measure_skopeo() { # registry rep
   local r=$1 i=$2 dst od t0 t1 s1 s2 lg=$OUT/logs/skopeo-$1-$2.txt
   use "$r"
-  dst=${URL#http://}/bench/skopeo-$i:latest
+  dst=${URL#*://}/bench/skopeo-$i:latest
   od=$SCRATCH/skopeo-out-$r-$i; rm -rf "$od"
   clear_bic; t0=$(now)
   if ! skopeo copy -q --dest-tls-verify=false "oci:$BASE_OCI:latest" "docker://$dst" >"$lg" 2>&1; then

@@ -14,6 +14,8 @@
 # The config is written to DATADIR/config.yml, the log to DATADIR/registry.log
 # (distribution itself only uses DATADIR/docker/registry/v2/).
 # Env knobs:
+#   TLS_CERT, TLS_KEY (PEM files): serve HTTPS (http.tls); the readiness
+#                      check then trusts CURL_CA_BUNDLE
 #   REG_LOG_LEVEL   (default: error)   distribution log level
 #   REG_ACCESSLOG   (default: off)     "on" to keep per-request access logs
 set -euo pipefail
@@ -53,8 +55,13 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOC
+SCHEME=http
+if [ -n "${TLS_CERT:-}" ]; then
+  printf '  tls:\n    certificate: %s\n    key: %s\n' "$TLS_CERT" "$TLS_KEY" >>"$DATA/config.yml"
+  SCHEME=https
+fi
 
-if curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; then
+if curl -s -o /dev/null "$SCHEME://127.0.0.1:$PORT/v2/" 2>/dev/null; then
   echo "start-distribution: something already listens on 127.0.0.1:$PORT" >&2
   exit 1
 fi
@@ -66,7 +73,7 @@ setsid docker-registry serve "$DATA/config.yml" >>"$DATA/registry.log" 2>&1 </de
 PID=$!
 
 for _ in $(seq 1 100); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/" 2>/dev/null || true)
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$SCHEME://127.0.0.1:$PORT/v2/" 2>/dev/null || true)
   if [ "$code" = 200 ]; then
     # if setsid had to fork, report the registry child instead
     if [ "$(cat "/proc/$PID/comm" 2>/dev/null)" != docker-registry ]; then

@@ -10,6 +10,8 @@
 #
 # Files: DIR/config.yml, DIR/addr (the --addr-file), DIR/registry.log
 # (hoist's stdout and stderr).
+# TLS_CERT and TLS_KEY (environment, PEM files): serve HTTPS with them; the
+# readiness check then trusts CURL_CA_BUNDLE.
 set -euo pipefail
 
 BIN=${1:?usage: start-hoist.sh HOIST_BINARY DIR}
@@ -22,6 +24,11 @@ cat >"$DIR/config.yml" <<EOC
 log: {accesslog: false, level: $LEVEL}
 storage: {delete: true}
 EOC
+SCHEME=http
+if [ -n "${TLS_CERT:-}" ]; then
+  echo "http: {tls: {certificate: $TLS_CERT, key: $TLS_KEY}}" >>"$DIR/config.yml"
+  SCHEME=https
+fi
 rm -f "$DIR/addr"
 
 setsid "$BIN" registry serve --addr 127.0.0.1:0 --root "$DIR/root" --config "$DIR/config.yml" \
@@ -31,7 +38,7 @@ PID=$!
 for _ in $(seq 1 100); do
   if [ -s "$DIR/addr" ]; then
     addr=$(head -1 "$DIR/addr" | tr -d '\r\n ')
-    code=$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/v2/" 2>/dev/null || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$SCHEME://$addr/v2/" 2>/dev/null || true)
     if [ "$code" = 200 ]; then
       if [ "$(cat "/proc/$PID/comm" 2>/dev/null)" != hoist ]; then
         c=$(pgrep -P "$PID" -x hoist 2>/dev/null | head -1 || true)
