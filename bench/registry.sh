@@ -79,7 +79,7 @@ SCRATCH=$BENCH_DATA/registry-$RUNID
 log() { echo "[bench] $*" >&2; }
 die() { echo "bench/registry.sh: $*" >&2; exit 1; }
 skipped() { [[ "$SKIP" == *" $1 "* ]]; }
-now() { date +%s.%N; }
+now() { echo "$EPOCHREALTIME"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
 mbps() { awk -v bytes="$1" -v s="$2" 'BEGIN{ if (s>0) printf "%.1f", bytes/1e6/s; else print "nan" }'; }
 kib2mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
@@ -315,7 +315,7 @@ measure_chunked() { # registry rep digest
   local r=$1 i=$2 dg=$3 repo=bench/chunk-$2 t0 t1 c0 c1 s
   use "$r"
   sync; c0=$(cpu_ticks "$RPID"); t0=$(now)
-  if ! push_chunked "$repo" "$dg" "$SCRATCH"/chunks/c.*; then fail "$r" "push_chunked_${CHUNK_MB}MiB_${BL}_time"; return 0; fi
+  if ! push_chunked "$repo" "$dg" "${CHUNKS[@]}"; then fail "$r" "push_chunked_${CHUNK_MB}MiB_${BL}_time"; return 0; fi
   t1=$(now); c1=$(cpu_ticks "$RPID")
   blob_exists "$repo" "$dg" || { anomaly "HEAD /v2/$repo/blobs/$dg -> not 200 after chunked upload"; fail "$r" "push_chunked_${CHUNK_MB}MiB_${BL}_time"; return 0; }
   s=$(sub "$t0" "$t1")
@@ -363,6 +363,8 @@ if ! skipped a; then
     split -b "${CHUNK_MB}M" -a 4 -d "$SCRATCH/blob-$i.bin" "$SCRATCH/chunks/c."
     head -c 32 /dev/urandom | dd of="$SCRATCH/chunks/c.0000" bs=32 count=1 conv=notrunc status=none
     dg=$(cat "$SCRATCH"/chunks/c.* | sha256sum | awk '{print "sha256:"$1}')
+    CHUNKS=()  # FILE:SIZE, measured here, outside the timing
+    for c in "$SCRATCH"/chunks/c.*; do CHUNKS+=("$c:$(stat -c %s "$c")"); done
     for r in $(order "$i"); do measure_chunked "$r" "$i" "$dg"; done
   done
   rm -rf "$SCRATCH/chunks"

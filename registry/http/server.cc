@@ -446,6 +446,16 @@ Result<std::shared_ptr<net::ssl::context>> MakeTlsContext(const TlsFiles& f) {
   SSL_CTX* c = ctx->native_handle();
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // AES-128-GCM first, as Go's crypto/tls (distribution) picks on CPUs with
+  // AES instructions: the same strength class for a registry's traffic, and
+  // a quarter less work per byte than AES-256-GCM on large blobs.
+  SSL_CTX_set_ciphersuites(c,
+                           "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                           "TLS_CHACHA20_POLY1305_SHA256");
+  SSL_CTX_set_cipher_list(c,
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
   auto openssl_error = [](const std::string& what) {
     unsigned long e = ERR_get_error();
     char buf[256];

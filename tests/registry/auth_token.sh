@@ -8,7 +8,8 @@
 #     with exact statuses, challenges (invalid_token, insufficient_scope)
 #     and storage unchanged by refusals; the catalog, mounts, sessions;
 #     the token endpoint itself (GET, the OAuth2 password grant, wrong
-#     passwords, malformed scopes); skopeo and hoist with tokens;
+#     passwords, malformed scopes); skopeo, hoist copy and hoist build
+#     --push with tokens;
 #   - an ES256 issuer over TLS with a test CA: hoist login + copy and
 #     skopeo push and pull through it;
 #   - Debian's docker-registry (distribution 2.8) configured with
@@ -180,6 +181,15 @@ echo push-pw | "$HOIST" login "$REG" -u pusher --password-stdin >"$T/login.log" 
 "$HOIST" copy -q "oci:$T/base:1" "$REG/team/hoist:1" >/dev/null || fail "hoist copy push with tokens"
 "$HOIST" copy -q "$REG/team/hoist:1" "oci:$T/hback:1" >/dev/null || fail "hoist copy pull with tokens"
 [ "$(layout_digest "$T/base" 1)" = "$(layout_digest "$T/hback" 1)" ] || fail "hoist round trip digest"
+# hoist build: FROM an image there, pushed there, tokens both ways.
+mkdir -p "$T/ctx"
+printf 'FROM %s\nCOPY f /f\n' "$REG/team/hoist:1" >"$T/ctx/Dockerfile"
+echo built-with-tokens >"$T/ctx/f"
+"$HOIST" build --progress plain -t "$REG/team/built:1" --push "$T/ctx" 2>"$T/build.log" ||
+  fail "hoist build --push with tokens: $(tail -5 "$T/build.log")"
+tok=$(token puller pull-pw repository:team/built:pull)
+[ "$(curl -s -o /dev/null -w '%{http_code}' --oauth2-bearer "$tok" "http://$REG/v2/team/built/manifests/1")" = 200 ] ||
+  fail "the built image is not in the registry"
 "$HOIST" logout "$REG" >/dev/null
 stop_pid "$REG_PID"
 
