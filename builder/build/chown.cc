@@ -95,10 +95,9 @@ Result<Owner> ResolveChown(std::string_view spec, const std::string& stage_root)
     o.gid = *gid;
     return o;
   }
-  if (group.empty()) {
-    return Status(Code::kInvalidArgument,
-                  "invalid --chown \"" + std::string(spec) + "\": the group after ':' is empty");
-  }
+  // "user:" keeps the user's group; ":" (what --chown=${A}:${B} gives with
+  // both unset) is 0:0, as BuildKit reads it.
+  if (group.empty()) return o;
   Result<std::optional<std::string>> groups = ReadRootFile(stage_root, "etc/group");
   if (!groups.ok()) return groups.status();
   std::vector<std::string> f = *groups ? FindEntry(**groups, group, 3) : std::vector<std::string>();

@@ -143,11 +143,8 @@ class Collector {
   }
 
   Status TreeSource(const std::string& src, std::vector<Match>* out) {
-    std::string lexical = CleanPath(src);
-    if (lexical == ".." || lexical.rfind("../", 0) == 0) {
-      return Status(Code::kInvalidArgument,
-                    "forbidden path outside the build context: " + src + " (" + tree_.Name() + ")");
-    }
+    // "../file" is "file": ".." stops at the root of the context, as
+    // BuildKit's path cleaning does (Docker's classic builder refused it).
     std::string rel = CleanPath("/" + src).substr(1);
     // --parents: "a/./b/c" keeps "b/c" below the destination.
     size_t pivot_elems = 0;
@@ -160,11 +157,9 @@ class Collector {
     if (!wildcard) {
       paths.push_back(rel);
     } else {
+      // A wildcard may match nothing (BuildKit's AllowEmptyWildcard);
+      // only a source without one must exist.
       HOIST_RETURN_IF_ERROR(Expand(rel, &paths));
-      if (paths.empty()) {
-        return Status(Code::kNotFound, "no source files were specified: nothing in the " +
-                                           tree_.Name() + " matches \"" + src + "\"");
-      }
     }
     for (const std::string& path : paths) {
       Match m;
@@ -537,9 +532,17 @@ class Planner {
   // Places the found paths of a directory below `base`.
   Status AddTree(SourceTree& tree, const std::vector<Found>& found, const std::string& base) {
     for (const Found& f : found) {
-      if (f.sub.empty()) {
-        // The directory itself: an existing destination keeps its metadata.
-        if (base == dest_.rel && dest_.exists && dest_.is_dir) continue;
+      if (f.sub.empty() && base == dest_.rel) {
+        // The directory itself: an existing destination keeps its metadata;
+        // one the copy creates is BuildKit's CreateDestPath: 0755 (or
+        // --chmod's), --chown's owner, whatever the source directory's mode.
+        if ((dest_.exists && dest_.is_dir) || base.empty()) continue;
+        Entry e = Entry::Dir(base, req_.chmod ? req_.chmod->Apply(0755, true) : 0755);
+        Owner o = req_.chown.value_or(Owner{});
+        e.uid = o.uid;
+        e.gid = o.gid;
+        plan_.Put(std::move(e), "");
+        continue;
       }
       HOIST_RETURN_IF_ERROR(Add(tree, f, Join(base, f.sub)));
     }

@@ -586,6 +586,9 @@ struct Builder::Impl {
   }
 
   // WORKDIR's layer: BuildKit's Mkdir(wd, 0755, WithParents, WithUser).
+  // The path resolves inside the root as BuildKit's does: symbolic links
+  // are followed, a dangling one too (its target is what gets created),
+  // and ".." stops at the root.
   Result<std::optional<LayerRef>> MakeWorkdir(const StageState& st, const std::string& wd) {
     std::string root;
     if (!st.layers.empty()) {
@@ -595,39 +598,59 @@ struct Builder::Impl {
     }
     Owner owner;
     if (!st.config.config.user.empty()) {
+      // A user the image does not know: BuildKit's mkdir falls back to 0:0.
       Result<Owner> o = ResolveChown(st.config.config.user, root);
-      if (!o.ok()) return o.status();
-      owner = *o;
+      if (o.ok()) owner = *o;
     }
-    std::vector<std::string> parts;
-    for (const std::string& p : [&] {
-           std::vector<std::string> v;
-           std::string cur;
-           for (char ch : CleanPath(wd)) {
-             if (ch == '/') {
-               if (!cur.empty()) v.push_back(cur);
-               cur.clear();
-             } else {
-               cur += ch;
-             }
-           }
-           if (!cur.empty()) v.push_back(cur);
-           return v;
-         }()) {
-      parts.push_back(p);
-    }
+    auto split = [](const std::string& path) {
+      std::vector<std::string> v;
+      std::string cur;
+      for (char ch : CleanPath(path)) {
+        if (ch == '/') {
+          if (!cur.empty()) v.push_back(cur);
+          cur.clear();
+        } else {
+          cur += ch;
+        }
+      }
+      if (!cur.empty()) v.push_back(cur);
+      return v;
+    };
+    std::vector<std::string> parts = split(wd);
     // The longest existing prefix, resolved inside the root (symlinks).
     std::string real;  // in-image path of the existing prefix, no leading "/"
     size_t have = 0;
     if (!root.empty()) {
       Result<std::unique_ptr<layer::RootDir>> rd = layer::RootDir::Open(root);
       if (!rd.ok()) return rd.status();
+      std::string canon_root = std::filesystem::weakly_canonical(root).string();
+      int links = 0;
       std::string rel;
       for (; have < parts.size(); ++have) {
         std::string next = rel.empty() ? parts[have] : rel + "/" + parts[have];
         Result<store::UniqueFd> fd = (*rd)->OpenDir(next, /*follow_symlinks=*/true);
+        if (!fd.ok() && fd.status().code() == Code::kNotFound) {
+          // A dangling symbolic link: go on from its target.
+          Result<store::UniqueFd> parent = (*rd)->OpenDir(rel, /*follow_symlinks=*/true);
+          char target[4096];
+          ssize_t n = parent.ok() ? ::readlinkat(parent->get(), parts[have].c_str(), target,
+                                                 sizeof target - 1)
+                                  : -1;
+          if (n <= 0) break;
+          if (++links > 40) {
+            return Status(Code::kInvalidArgument,
+                          "mkdir /" + next + ": too many levels of symbolic links");
+          }
+          std::string t(target, static_cast<size_t>(n));
+          std::string rest = t[0] == '/' ? t : "/" + real + "/" + t;
+          for (size_t i = have + 1; i < parts.size(); ++i) rest += "/" + parts[i];
+          parts = split(rest);
+          have = static_cast<size_t>(-1);  // start over on the new path
+          rel.clear();
+          real.clear();
+          continue;
+        }
         if (!fd.ok()) {
-          if (fd.status().code() == Code::kNotFound) break;
           return Status(Code::kInvalidArgument, "mkdir /" + next + ": " + fd.status().message());
         }
         rel = next;
@@ -635,7 +658,6 @@ struct Builder::Impl {
         std::string self = "/proc/self/fd/" + std::to_string(fd->get());
         ssize_t n = ::readlink(self.c_str(), buf, sizeof buf);
         std::string host = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-        std::string canon_root = std::filesystem::weakly_canonical(root).string();
         if (host.rfind(canon_root, 0) == 0) {
           real = host.substr(canon_root.size());
           while (!real.empty() && real[0] == '/') real.erase(0, 1);

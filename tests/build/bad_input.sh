@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bad input: a missing context file, COPY of a path outside the context, an
+# Bad input: a missing context file, COPY ../file (clamped to the context
+# root as BuildKit does, so "/file" is what is missing there), an
 # unknown stage, an unknown --chown user, a failing RUN (its exit code and
 # output tail), a
 # corrupt base layer and a base blob corrupted in the registry — each a
@@ -29,7 +30,7 @@ bad() {
 }
 
 bad missing 4 "missing.txt"
-bad outside 4 "../outside.txt"
+bad outside 4 '"/outside.txt": not found'
 bad unknown-stage 6 'no stage or image named "biuld"'
 bad bad-chown 3 "nosuchuser"
 bad run 4 'process "/bin/sh -c echo \"first line of output\"; echo \"the reason it failed\" >&2; exit 3" did not complete successfully: exit code: 3'
