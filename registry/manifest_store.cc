@@ -14,7 +14,9 @@ using json = nlohmann::json;
 
 namespace {
 
-Status Invalid(const std::string& why) { return Status(Code::kManifestInvalid, why); }
+Status Invalid(const std::string& why) {
+  return Status(Code::kManifestInvalid, why);
+}
 
 Status UnknownManifest(std::string_view reference) {
   return Status(Code::kManifestUnknown, "manifest unknown: " + std::string(reference));
@@ -212,15 +214,15 @@ Result<PutManifestResult> ManifestStore::Put(std::string_view repo, std::string_
   // Order matters for readers and crashes: bytes, then the revision link
   // that makes them visible, then the tags that name them.
   HOIST_RETURN_IF_ERROR(blobs_.PutSmall(out.digest, content));
-  HOIST_RETURN_IF_ERROR(d_.PutContent(paths::ManifestRevisionLink(repo, out.digest),
-                                      out.digest.str()));
+  HOIST_RETURN_IF_ERROR(
+      d_.PutContent(paths::ManifestRevisionLink(repo, out.digest), out.digest.str()));
   if (out.subject) {
-    HOIST_RETURN_IF_ERROR(d_.PutContent(paths::ReferrerLink(repo, *out.subject, out.digest),
-                                        out.digest.str()));
+    HOIST_RETURN_IF_ERROR(
+        d_.PutContent(paths::ReferrerLink(repo, *out.subject, out.digest), out.digest.str()));
   }
   for (const std::string& t : tags) {
-    HOIST_RETURN_IF_ERROR(d_.PutContent(paths::TagIndexLink(repo, t, out.digest),
-                                        out.digest.str()));
+    HOIST_RETURN_IF_ERROR(
+        d_.PutContent(paths::TagIndexLink(repo, t, out.digest), out.digest.str()));
     HOIST_RETURN_IF_ERROR(d_.PutContent(paths::TagCurrentLink(repo, t), out.digest.str()));
   }
   out.tags = std::move(tags);
@@ -326,24 +328,10 @@ Result<std::string> ManifestStore::Referrers(std::string_view repo, const Digest
 
 Result<std::vector<std::string>> ManifestStore::Repositories() {
   std::vector<std::string> repos;
-  const std::string root = paths::RepositoriesRoot();
-  // Depth-first: a directory holding _manifests is a repository; other "_"
-  // directories are a repository's internals.
-  std::vector<std::string> stack = {root};
-  while (!stack.empty()) {
-    std::string dir = stack.back();
-    stack.pop_back();
-    Result<std::vector<std::string>> children = d_.List(dir);
-    if (!children.ok()) continue;
-    for (const std::string& child : *children) {
-      std::string name = child.substr(child.rfind('/') + 1);
-      if (name == "_manifests") {
-        repos.push_back(dir.substr(root.size() + 1));
-      } else if (!name.empty() && name[0] != '_' && name[0] != '.') {
-        stack.push_back(child);
-      }
-    }
-  }
+  storage::ForEachRepositoryInternal(
+      d_, [&](const std::string& repo, const std::string&, const std::string& name) {
+        if (name == "_manifests") repos.push_back(repo);
+      });
   std::sort(repos.begin(), repos.end());
   return repos;
 }

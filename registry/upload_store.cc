@@ -287,43 +287,28 @@ Result<UploadStore::Sweep> UploadStore::ExpireIdle(
     Result<storage::FileInfo> fi = d_.Stat(path);
     return !fi.ok() || now - fi->mtime_unix >= idle_sec;
   };
-  // Depth-first over the repositories: "_uploads" holds a repository's
-  // sessions; other "_" directories are its internals.
-  const std::string root = paths::RepositoriesRoot();
-  std::vector<std::string> stack = {root};
-  while (!stack.empty()) {
-    std::string dir = stack.back();
-    stack.pop_back();
-    Result<std::vector<std::string>> children = d_.List(dir);
-    if (!children.ok()) continue;
-    for (const std::string& child : *children) {
-      std::string name = child.substr(child.rfind('/') + 1);
-      if (name.empty() || name[0] == '.') continue;
-      if (name[0] != '_') {
-        stack.push_back(child);
-        continue;
-      }
-      if (name != "_uploads") continue;
-      Result<std::vector<std::string>> ups = d_.List(child);
-      if (!ups.ok()) continue;
-      for (const std::string& up : *ups) {
-        std::string id = up.substr(up.rfind('/') + 1);
-        ++sweep.open;
-        if (!idle(up) || !idle(up + "/data")) continue;
-        // A request on the session holds its lock: in use, not idle.
-        auto s = SessionFor(id);
-        std::unique_lock<std::mutex> l(s->mu, std::try_to_lock);
-        if (!l.owns_lock() || !idle(up + "/data")) continue;
-        ++sweep.expired;
-        --sweep.open;
-        if (on_delete) on_delete(up);
-        if (dry_run) continue;
-        if (d_.Delete(up).ok()) Ended();
-        l.unlock();
-        Forget(id);
-      }
-    }
-  }
+  storage::ForEachRepositoryInternal(
+      d_, [&](const std::string&, const std::string& dir, const std::string& name) {
+        if (name != "_uploads") return;
+        Result<std::vector<std::string>> ups = d_.List(dir);
+        if (!ups.ok()) return;
+        for (const std::string& up : *ups) {
+          std::string id = up.substr(up.rfind('/') + 1);
+          ++sweep.open;
+          if (!idle(up) || !idle(up + "/data")) continue;
+          // A request on the session holds its lock: in use, not idle.
+          auto s = SessionFor(id);
+          std::unique_lock<std::mutex> l(s->mu, std::try_to_lock);
+          if (!l.owns_lock() || !idle(up + "/data")) continue;
+          ++sweep.expired;
+          --sweep.open;
+          if (on_delete) on_delete(up);
+          if (dry_run) continue;
+          if (d_.Delete(up).ok()) Ended();
+          l.unlock();
+          Forget(id);
+        }
+      });
   // Sessions removed behind this process's back (another process's GC)
   // leave the count high: take the walk's, unless a Start raced it.
   if (!dry_run && starts_.load() == starts_before) open_.store(sweep.open);

@@ -95,6 +95,14 @@ Status ApplyRunFlags(const BuildFlags& f, BuildOptions* o) {
     return Status(Code::kInvalidArgument, "--snapshotter: unknown snapshotter \"" + snap +
                                               "\" (want auto, overlay or walk)");
   }
+  for (const std::string& e : f.allow) {
+    // BuildKit's entitlement names (buildx build --allow).
+    if (e != "network.host" && e != "security.insecure") {
+      return Status(Code::kInvalidArgument,
+                    "--allow: unknown entitlement \"" + e + "\" (network.host, security.insecure)");
+    }
+    o->entitlements.insert(e);
+  }
   for (const std::string& spec : f.secrets) {
     Result<SecretSource> s = ParseSecretSpec(spec);
     if (!s.ok()) return s.status();
@@ -169,6 +177,11 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
       ->add_option("--ssh", f.ssh,
                    "An SSH agent socket for RUN --mount=type=ssh: default or ID[=SOCKET] "
                    "(default $SSH_AUTH_SOCK; repeatable)")
+      ->allow_extra_args(false);
+  build_
+      ->add_option("--allow", f.allow,
+                   "Grant an entitlement (repeatable): network.host for RUN --network=host; "
+                   "security.insecure (named, but hoist runs no insecure steps)")
       ->allow_extra_args(false);
   build_->add_flag("--print-plan", f.print_plan, "Print the pruned stage graph and exit");
   build_->add_flag("--json", f.json, "With --print-plan: print the plan as JSON");

@@ -66,9 +66,11 @@ struct BuildFlags {
   std::vector<std::string> secrets;  // --secret id=..,src=..
   std::vector<std::string> ssh;      // --ssh default[=SOCKET]
   std::string snapshotter;           // "" = $HOIST_SNAPSHOTTER, else auto
+  std::vector<std::string> allow;    // --allow network.host|security.insecure
 };
 
-// The RUN options of `flags` (--isolation, --secret, --ssh, --snapshotter)
+// The RUN options of `flags` (--isolation, --secret, --ssh, --snapshotter,
+// --allow)
 // into `o`.
 // kInvalidArgument for a bad value (the message names the flag).
 Status ApplyRunFlags(const BuildFlags& flags, BuildOptions* o);

@@ -182,7 +182,16 @@ class Collector {
       top.rel = r->rel;
       top.st = r->st;
       m.found.push_back(top);
-      if (S_ISDIR(top.st.st_mode)) HOIST_RETURN_IF_ERROR(Walk(top.rel, "", &m.found));
+      if (S_ISDIR(top.st.st_mode)) {
+        bool any = false;
+        HOIST_RETURN_IF_ERROR(Walk(top.rel, "", &m.found, &any));
+        // An ignored directory is in the context only for what "!"
+        // patterns re-include below it; with nothing, it is not there.
+        if (!any && !r->rel.empty() && tree_.Excluded(r->rel)) {
+          if (wildcard) continue;
+          return Status(Code::kNotFound, "\"/" + path + "\": not found in the " + tree_.Name());
+        }
+      }
       out->push_back(std::move(m));
     }
     return Status::Ok();

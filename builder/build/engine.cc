@@ -963,15 +963,25 @@ struct Builder::Impl {
     Result<RunArgv> argv = BuildRunArgv(rc.cmdline, st.config.config.shell);
     if (!argv.ok()) return Fail(c, argv.status());
     if (rc.security == "insecure") {
+      if (opt->entitlements.count("security.insecure") == 0) {
+        return Fail(c, Status(Code::kDenied,
+                              "security.insecure is not allowed: RUN --security=insecure needs "
+                              "the security.insecure entitlement (--allow security.insecure)"));
+      }
       return Fail(c, Status(Code::kUnsupported,
-                            "--security=insecure needs the security.insecure entitlement, which "
-                            "hoist does not grant"));
+                            "RUN --security=insecure: hoist runs no privileged steps, even with "
+                            "the security.insecure entitlement"));
     }
     if (!rc.devices.empty()) {
       return Fail(c, Status(Code::kUnsupported, "--device is not supported"));
     }
     if (rc.network != "default" && rc.network != "none" && rc.network != "host") {
       return Fail(c, Status(Code::kInvalidArgument, "unknown --network " + rc.network));
+    }
+    if (rc.network == "host" && opt->entitlements.count("network.host") == 0) {
+      return Fail(c, Status(Code::kDenied,
+                            "network.host is not allowed: RUN --network=host needs the "
+                            "network.host entitlement (hoist build --allow network.host)"));
     }
     std::vector<std::string> env = st.run_args.Environment(st.config.config.env, {});
     Result<std::string> mounts_key = MountSourcesKey(ps, rc);

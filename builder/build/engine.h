@@ -46,6 +46,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,10 @@ struct BuildOptions {
   std::map<std::string, SecretSource> secrets;
   std::map<std::string, std::string> ssh;
   std::chrono::milliseconds run_timeout{0};
+  // Entitlements granted (--allow), by BuildKit's names: "network.host"
+  // lets RUN --network=host share the host's network; without it such a
+  // step is refused, as BuildKit refuses it.
+  std::set<std::string> entitlements;
   // Local image names and registry mapping for base images (base_image.h);
   // `hoist engine` sets it, `hoist build` does not.
   BaseLookup base_lookup;

@@ -78,6 +78,15 @@ class StorageDriver {
                       const std::function<WalkAction(const FileInfo&)>& fn);
 };
 
+// Visits the internal directories of every repository below
+// paths::RepositoriesRoot(), depth first: a repository is a directory whose
+// children include "_"-named ones ("_manifests", "_layers", "_uploads");
+// other children are deeper name components. `visit(repository, path of
+// the internal directory, its name)`. Unlistable directories are skipped.
+void ForEachRepositoryInternal(
+    StorageDriver& d, const std::function<void(const std::string& repo, const std::string& path,
+                                               const std::string& name)>& visit);
+
 // Driver on a local directory: the CNCF distribution filesystem layout when
 // used through paths.h. Writes go to temporary names and rename into place.
 std::unique_ptr<StorageDriver> NewFilesystemDriver(std::string root);

@@ -8,7 +8,11 @@
 #   - a wildcard source that matches nothing is allowed;
 #   - COPY ../file: ".." stops at the context root;
 #   - --chown=${UNSET}:${UNSET} (":") is 0:0;
-#   - WORKDIR under a USER the image's passwd does not know: 0:0.
+#   - WORKDIR under a USER the image's passwd does not know: 0:0;
+#   - a .dockerignored directory is in the context only for what "!"
+#     patterns re-include: with nothing re-included, COPY of it fails.
+#   - RUN --network=host needs the network.host entitlement (--allow), as
+#     in BuildKit; --allow takes BuildKit's entitlement names only.
 # And what stays an error: a source without wildcards that does not exist.
 source "$(dirname "${BASH_SOURCE[0]}")/build_lib.sh"
 
@@ -16,6 +20,11 @@ start_registry
 push_base
 cp -a "$BUILD_TESTDATA/parity" "$T/ctx"
 chmod 0775 "$T/ctx/srcdir"
+mkdir -p "$T/ctx/ignored" "$T/ctx/ignored2"
+echo x >"$T/ctx/ignored/other.txt"
+echo x >"$T/ctx/ignored2/other.txt"
+echo k >"$T/ctx/ignored2/keep.txt"
+printf 'ignored\nignored2\n!ignored/keep.txt\n!ignored2/keep.txt\n' >"$T/ctx/.dockerignore"
 
 hb "$T/build.log" --build-arg "BASE=$BASE" -o "oci:$T/img:1" "$T/ctx" >/dev/null
 n=$(jq '.layers | length' "$(layout_blob "$T/img" "$(layout_digest "$T/img" 1)")")
@@ -48,4 +57,33 @@ if "$HOIST" build --progress plain -f "$T/ctx/Dockerfile.missing" --build-arg "B
 fi
 grep -q 'Dockerfile.missing:3:.*"/missing.txt": not found' "$T/missing.err" ||
   fail "missing source message: $(cat "$T/missing.err")"
+
+# .dockerignore: a re-included file brings its directory; without one, the
+# directory is not in the context.
+printf 'ARG BASE\nFROM ${BASE}\nCOPY ignored2 /ignored2\n' >"$T/ctx/Dockerfile.ign"
+hb "$T/ign.log" -f "$T/ctx/Dockerfile.ign" --build-arg "BASE=$BASE" -o "oci:$T/ign:1" "$T/ctx" >/dev/null
+ign=$(layer_listing "$T/ign" 1 1)
+grep -q ' ignored2/keep\.txt$' <<<"$ign" || fail "the re-included file is missing: $ign"
+! grep -q 'other\.txt' <<<"$ign" || fail "an ignored file was copied: $ign"
+printf 'ARG BASE\nFROM ${BASE}\nCOPY ignored /ignored\n' >"$T/ctx/Dockerfile.ign2"
+if "$HOIST" build --progress plain -f "$T/ctx/Dockerfile.ign2" --build-arg "BASE=$BASE" \
+  -o "oci:$T/ign2:1" "$T/ctx" >/dev/null 2>"$T/ign2.err"; then
+  fail "COPY of an ignored directory with nothing re-included succeeded"
+fi
+grep -q 'Dockerfile.ign2:3:.*"/ignored": not found' "$T/ign2.err" || fail "message: $(cat "$T/ign2.err")"
+
+# Entitlements.
+printf 'ARG BASE\nFROM ${BASE}\nRUN --network=host echo host > /net.txt\n' >"$T/ctx/Dockerfile.host"
+if "$HOIST" build --progress plain -f "$T/ctx/Dockerfile.host" --build-arg "BASE=$BASE" \
+  -o "oci:$T/host:1" "$T/ctx" >/dev/null 2>"$T/host.err"; then
+  fail "RUN --network=host ran without --allow network.host"
+fi
+grep -q 'Dockerfile.host:3:.*network.host is not allowed' "$T/host.err" || fail "message: $(cat "$T/host.err")"
+hb "$T/host.log" --allow network.host -f "$T/ctx/Dockerfile.host" --build-arg "BASE=$BASE" \
+  -o "oci:$T/host:1" "$T/ctx" >/dev/null
+rc=0
+"$HOIST" build --allow network.everything -f "$T/ctx/Dockerfile.host" --build-arg "BASE=$BASE" \
+  -o "oci:$T/host2:1" "$T/ctx" >/dev/null 2>"$T/bad-allow.err" || rc=$?
+[ "$rc" = 2 ] || fail "--allow with an unknown entitlement: exit $rc, want 2"
+grep -q 'unknown entitlement "network.everything"' "$T/bad-allow.err" || fail "message: $(cat "$T/bad-allow.err")"
 log "OK"

@@ -44,24 +44,11 @@ password_of() {
   esac
 }
 
-# serve_access NAME ARGS...: hoist's registry with these flags; sets REG,
-# ROOT and REG_PID.
+# serve_access NAME FLAGS...: hoist's registry with these access flags.
 serve_access() {
-  local name=$1 i
+  local name=$1
   shift
-  ROOT=$T/root-$name
-  "$HOIST" registry serve --addr 127.0.0.1:0 --root "$ROOT" --addr-file "$T/$name.addr" \
-    --log-level warn "$@" >"$T/$name.log" 2>&1 </dev/null &
-  REG_PID=$!
-  _PIDS+=("$REG_PID")
-  _LOGS+=("$T/$name.log")
-  for ((i = 0; i < 600; i++)); do
-    [ -s "$T/$name.addr" ] && break
-    kill -0 "$REG_PID" 2>/dev/null || fail "the $name registry exited: $(cat "$T/$name.log")"
-    sleep 0.1
-  done
-  REG=$(cat "$T/$name.addr")
-  [ -n "$REG" ] || fail "the $name registry did not start"
+  serve_registry "$name" --log-level warn "$@"
 }
 
 # seed_images: the base image in team/app:1, public/app:1 and team/del:1

@@ -27,21 +27,13 @@ cd "$T"
 
 # serve_tls NAME ARGS...: a TLS registry; sets REG and REG_PID.
 serve_tls() {
-  local name=$1 i
+  local name=$1
   shift
-  "$HOIST" registry serve --addr 127.0.0.1:0 --root "$T/root-$name" --addr-file "$T/$name.addr" \
-    --tls-cert "$T/pki/server.crt" --tls-key "$T/pki/server.key" --log-level info "$@" \
-    >"$T/$name.log" 2>&1 </dev/null &
-  REG_PID=$!
-  _PIDS+=("$REG_PID")
-  _LOGS+=("$T/$name.log")
-  for ((i = 0; i < 100; i++)); do
-    [ -s "$T/$name.addr" ] && break
-    kill -0 "$REG_PID" 2>/dev/null || fail "the $name registry exited: $(cat "$T/$name.log")"
-    sleep 0.1
-  done
-  REG=$(cat "$T/$name.addr")
-  grep -q 'tls=on' "$T/$name.log" || fail "the $name registry does not say tls=on"
+  serve_registry "$name" --tls-cert "$T/pki/server.crt" --tls-key "$T/pki/server.key" \
+    --log-level info "$@"
+  local i  # the log line follows the address file
+  for ((i = 0; i < 100; i++)); do grep -q 'tls=on' "$T/$name.log" && return 0; sleep 0.1; done
+  fail "the $name registry does not say tls=on"
 }
 serial_of() { # the serial of the certificate the registry presents now
   openssl s_client -connect "$REG" -CAfile "$T/pki/ca.crt" </dev/null 2>/dev/null |

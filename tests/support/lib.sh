@@ -163,6 +163,27 @@ start_hoist() {
   log "hoist PID $HOIST_PID on $HOIST_ADDR root $root"
 }
 
+# serve_registry NAME FLAGS...: `hoist registry serve` on 127.0.0.1:0 over
+# $T/root-NAME with FLAGS (TLS, auth: what GET /v2/ answers differs, so only
+# the address file is waited for); sets REG (host:port), REG_PID and ROOT.
+serve_registry() {
+  local name=$1 i
+  shift
+  ROOT=$T/root-$name
+  "$HOIST" registry serve --addr 127.0.0.1:0 --root "$ROOT" --addr-file "$T/$name.addr" "$@" \
+    >"$T/$name.log" 2>&1 </dev/null &
+  REG_PID=$!
+  _PIDS+=("$REG_PID")
+  _LOGS+=("$T/$name.log")
+  for ((i = 0; i < 600; i++)); do
+    [ -s "$T/$name.addr" ] && break
+    kill -0 "$REG_PID" 2>/dev/null || fail "the $name registry exited: $(cat "$T/$name.log")"
+    sleep 0.1
+  done
+  REG=$(cat "$T/$name.addr" 2>/dev/null || true)
+  [ -n "$REG" ] || fail "the $name registry wrote no address within 60 s"
+}
+
 # start_distribution PORT ROOT [HTTP_YAML [TOP_YAML [SCHEME [CURL_ARGS...]]]]:
 # Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1:PORT,
 # filesystem storage at ROOT, delete enabled; HTTP_YAML is added under
