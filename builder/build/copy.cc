@@ -648,8 +648,10 @@ class Planner {
     }
     Result<std::string> dir = MakeTempDir(req_.work_dir, "unpack-");
     if (!dir.ok()) return dir.status();
+    // Owners as the archive records them: chowned where hoist may (as root,
+    // symbolic links too), else recorded in an xattr (files, directories).
     HOIST_RETURN_IF_ERROR(
-        UnpackArchive(Host(tree_, m.found[0].rel), *dir, layer::Ownership::kRecord, m.arg));
+        UnpackArchive(Host(tree_, m.found[0].rel), *dir, layer::Ownership::kAuto, m.arg));
     return PlaceDirectory(*dir, "archive " + m.arg, /*keep_owners=*/true);
   }
 

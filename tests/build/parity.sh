@@ -9,6 +9,7 @@
 #   - COPY ../file: ".." stops at the context root;
 #   - --chown=${UNSET}:${UNSET} (":") is 0:0;
 #   - WORKDIR under a USER the image's passwd does not know: 0:0;
+#   - ADD of a local tar keeps the owners it records, of symbolic links too;
 #   - a .dockerignored directory is in the context only for what "!"
 #     patterns re-include: with nothing re-included, COPY of it fails.
 #   - RUN --network=host needs the network.host entitlement (--allow), as
@@ -57,6 +58,21 @@ if "$HOIST" build --progress plain -f "$T/ctx/Dockerfile.missing" --build-arg "B
 fi
 grep -q 'Dockerfile.missing:3:.*"/missing.txt": not found' "$T/missing.err" ||
   fail "missing source message: $(cat "$T/missing.err")"
+
+# ADD of a local tar: owners as recorded, symbolic links included.
+python3 - "$T/ctx/owned.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as tf:
+    f = tarfile.TarInfo("data.txt"); f.size = 2; f.uid, f.gid = 123, 456
+    tf.addfile(f, io.BytesIO(b"d\n"))
+    l = tarfile.TarInfo("link"); l.type = tarfile.SYMTYPE; l.linkname = "data.txt"; l.uid, l.gid = 321, 654
+    tf.addfile(l)
+PY
+printf 'ARG BASE\nFROM ${BASE}\nADD owned.tar /arch/\n' >"$T/ctx/Dockerfile.tar"
+hb "$T/tar.log" -f "$T/ctx/Dockerfile.tar" --build-arg "BASE=$BASE" -o "oci:$T/tar:1" "$T/ctx" >/dev/null
+tarl=$(layer_listing "$T/tar" 1 1)
+grep -qE '^-rw-r--r-- 123/456 .* arch/data\.txt$' <<<"$tarl" || fail "file owner from the archive: $tarl"
+grep -qE '^l.* 321/654 .* arch/link -> data\.txt$' <<<"$tarl" || fail "symlink owner from the archive: $tarl"
 
 # .dockerignore: a re-included file brings its directory; without one, the
 # directory is not in the context.
