@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +60,7 @@ struct MountOp {
   const char* source;  // host path (binds)
   const char* rel;     // target, relative to the root, symlinks resolved
   const char* data;    // tmpfs options
+  bool dir;            // the target is a directory
 };
 
 // Everything PID 1 and the step's process need, prepared by the caller.
@@ -134,7 +136,29 @@ int RemountReadOnly(int rootfd, const char* rel, const char* source) {
 void SetupDev(const Plan& p, int rootfd, const char* rel) {
   int dev = ::openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dev < 0) Fail(p, "open /dev");
-  ::mkdirat(dev, "pipes", 0755);  // where RUN mounts heredoc scripts (BuildKit's /dev/pipes)
+  // Targets of this step's mounts below /dev (a heredoc's /dev/pipes):
+  // made in the fresh /dev for this step only, as BuildKit does. (No
+  // allocation here: this runs in the cloned child.)
+  const size_t dev_len = std::strlen(rel);
+  for (size_t i = 0; i < p.nops; ++i) {
+    const char* t = p.ops[i].rel;
+    if (std::strncmp(t, rel, dev_len) != 0 || t[dev_len] != '/') continue;
+    char below[PATH_MAX];
+    std::strncpy(below, t + dev_len + 1, sizeof below - 1);
+    below[sizeof below - 1] = '\0';
+    for (char* c = below; *c != '\0'; ++c) {
+      if (*c != '/') continue;
+      *c = '\0';
+      ::mkdirat(dev, below, 0755);
+      *c = '/';
+    }
+    if (p.ops[i].dir) {
+      ::mkdirat(dev, below, 0755);
+    } else {
+      int f = ::openat(dev, below, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (f >= 0) ::close(f);
+    }
+  }
   static const char* const kNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (const char* name : kNodes) {
     int f = ::openat(dev, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
@@ -485,14 +509,14 @@ Result<RunResult> NamespaceSandbox::Run(const RunSpec& spec) {
                  const std::string& data = "") -> Status {
     Result<std::string> rel = (*mp)->Ensure(target, dir);
     if (!rel.ok()) return rel.status();
-    ops.push_back({kind, keep(source), keep(*rel), keep(data)});
+    ops.push_back({kind, keep(source), keep(*rel), keep(data), dir});
     mounted.emplace_back(target);
     return Status::Ok();
   };
   HOIST_RETURN_IF_ERROR(add(OpKind::kProc, "", "/proc", true));
   HOIST_RETURN_IF_ERROR(add(OpKind::kDev, "", "/dev", true));
   if (Result<std::string> sys = (*mp)->Resolve("/sys", true); sys.ok()) {
-    ops.push_back({OpKind::kSys, "", keep(*sys), ""});
+    ops.push_back({OpKind::kSys, "", keep(*sys), "", true});
     mounted.emplace_back("/sys");
   }
   HOIST_RETURN_IF_ERROR(add(OpKind::kBind, (*etc)->hosts(), "/etc/hosts", false));

@@ -9,6 +9,7 @@
 #   - COPY ../file: ".." stops at the context root;
 #   - --chown=${UNSET}:${UNSET} (":") is 0:0;
 #   - WORKDIR under a USER the image's passwd does not know: 0:0;
+#   - a RUN heredoc's /dev/pipes exists during its own step only;
 #   - ADD of a local tar keeps the owners it records, of symbolic links too;
 #   - a .dockerignored directory is in the context only for what "!"
 #     patterns re-include: with nothing re-included, COPY of it fails.
@@ -58,6 +59,20 @@ if "$HOIST" build --progress plain -f "$T/ctx/Dockerfile.missing" --build-arg "B
 fi
 grep -q 'Dockerfile.missing:3:.*"/missing.txt": not found' "$T/missing.err" ||
   fail "missing source message: $(cat "$T/missing.err")"
+
+# A heredoc's script directory is gone in the next step.
+cat >"$T/ctx/Dockerfile.heredoc" <<'DF'
+ARG BASE
+FROM ${BASE}
+RUN <<EOT
+test -d /dev/pipes
+echo from a heredoc > /heredoc.txt
+EOT
+RUN test ! -e /dev/pipes && echo absent > /pipes.txt
+DF
+hb "$T/heredoc.log" -f "$T/ctx/Dockerfile.heredoc" --build-arg "BASE=$BASE" -o "oci:$T/heredoc:1" "$T/ctx" >/dev/null
+layer_listing "$T/heredoc" 1 2 | grep -q ' pipes\.txt$' || fail "/dev/pipes outlived its heredoc step"
+! layer_listing "$T/heredoc" 1 1 | grep -q 'dev/' || fail "the heredoc step's layer has /dev entries"
 
 # ADD of a local tar: owners as recorded, symbolic links included.
 python3 - "$T/ctx/owned.tar" <<'PY'
