@@ -253,9 +253,9 @@ TEST_CASE("gate with tokens: grants decide; refusals ask for a wider token where
   CHECK(g.Refusal(alice, push_x).code() == Code::kUnauthorized);  // a wider token would do
   CHECK(g.Refusal(Identity{}, push_x).code() == Code::kUnauthorized);
   http::Request req;
-  req.headers.emplace_back("Host", "reg.example:5000\"bad");
+  req.headers.emplace_back("Host", "127.0.0.1:5000\"bad");
   CHECK(g.Challenge(req, "repository:x:push", "insufficient_scope") ==
-        "Bearer realm=\"http://reg.example:5000bad/token\",service=\"svc\","
+        "Bearer realm=\"http://127.0.0.1:5000bad/token\",service=\"svc\","
         "scope=\"repository:x:push\",error=\"insufficient_scope\"");
   // Basic credentials are no way in; a bad token is refused.
   CHECK(g.Authenticate(WithBasic("alice:x")).status().code() == Code::kUnauthorized);
