@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   df_parse->add_option("--target", df_opts.target, "The stage to plan for");
   df_parse->add_option("--platform", df_opts.platform, "Target platform, e.g. linux/arm64");
+  df_parse->add_flag("--strict", df_opts.strict,
+                     "BuildKit's dialect only: refuse buildah/podman extensions as BuildKit does");
   if (argc > 1 && std::string(argv[1]) == "dockerfile") {
     try {
       app.parse(argc, argv);

@@ -105,7 +105,12 @@ Result<Reference> Reference::Parse(std::string_view s, bool default_tag) {
   if (domain == "index.docker.io") domain = std::string(kDockerHubDomain);
   std::string path(remainder);
   if (domain == kDockerHubDomain && path.find('/') == std::string::npos) path = "library/" + path;
-  if (HasUpper(path)) return Invalid(s, "repository name must be lowercase");
+  if (HasUpper(path)) {
+    // distribution/reference's wording (ParseNormalizedNamed), which
+    // docker and BuildKit print.
+    return Status(Code::kInvalidArgument,
+                  "invalid reference format: repository name (" + path + ") must be lowercase");
+  }
   if (!IsValidRepositoryName(path)) {
     return Invalid(s, "invalid repository name \"" + path + "\"");
   }

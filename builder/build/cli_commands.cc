@@ -183,6 +183,10 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
                    "Grant an entitlement (repeatable): network.host for RUN --network=host; "
                    "security.insecure (named, but hoist runs no insecure steps)")
       ->allow_extra_args(false);
+  build_->add_flag("--strict", f.strict,
+                   "BuildKit's dialect only: refuse buildah/podman extensions (RUN --mount "
+                   "z/Z/U/relabel/tmpcopyup, COPY --from=$ARG, FROM Stage in other case) as "
+                   "BuildKit does");
   build_->add_flag("--print-plan", f.print_plan, "Print the pruned stage graph and exit");
   build_->add_flag("--json", f.json, "With --print-plan: print the plan as JSON");
   transfer::AddConnectionFlags(build_, conn_);
@@ -247,6 +251,7 @@ int CliCommands::RunBuild() {
     o.platform = f.platform;
     o.print_plan = true;
     o.json = f.json;
+    o.strict = f.strict;
     return dockerfile::RunBuild(o);
   }
   std::optional<ProgressStyle> style =
@@ -308,6 +313,7 @@ int CliCommands::RunBuild() {
     o.labels[l.substr(0, eq)] = l.substr(eq + 1);
   }
   if (Status run = ApplyRunFlags(f, &o); !run.ok()) return Usage(run.message());
+  if (f.strict) o.dialect = dockerfile::Dialect::kBuildKit;
   o.target = f.target;
   o.no_cache = f.no_cache;
   o.jobs = f.jobs;

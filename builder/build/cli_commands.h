@@ -67,6 +67,7 @@ struct BuildFlags {
   std::vector<std::string> ssh;      // --ssh default[=SOCKET]
   std::string snapshotter;           // "" = $HOIST_SNAPSHOTTER, else auto
   std::vector<std::string> allow;    // --allow network.host|security.insecure
+  bool strict = false;               // BuildKit's dialect only
 };
 
 // The RUN options of `flags` (--isolation, --secret, --ssh, --snapshotter,

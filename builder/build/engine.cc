@@ -280,6 +280,7 @@ struct Builder::Impl {
     po.build_args = opt->build_args;
     po.target = opt->target;
     po.target_platform = opt->platform;
+    po.dialect = opt->dialect;
     Result<BuildPlan> p = PlanBuild(df, po);
     if (!p.ok()) return p.status();
     plan = std::move(*p);
@@ -858,9 +859,32 @@ struct Builder::Impl {
     return Status::Ok();
   }
 
-  // Sets up a RUN's --mount flags (Dockerfile reference, "RUN --mount").
+  // buildah's tmpfs `tmpcopyup`: the step sees the target's contents and
+  // nothing it writes there reaches the layer. A private copy of the target
+  // (resolved inside the root) bound over it does both under every
+  // isolation, proot's included; it is removed after the step.
+  Status CopyUpMount(const std::string& root, const std::string& target, RunMounts& out) {
+    Result<InRoot> at = ResolveInRoot(root, target, true);
+    if (!at.ok()) return at.status();
+    std::string dir = work_dir + "/tmpcopyup-" + UniqueName();
+    out.temp.push_back(dir);
+    if (at->exists && S_ISDIR(at->st.st_mode)) {
+      HOIST_RETURN_IF_ERROR(MirrorTree(
+          root, at->rel, dir, [](const std::string&) { return false; }, true));
+    } else if (::mkdir(dir.c_str(), 0755) != 0 || ::chmod(dir.c_str(), 01777) != 0) {
+      return ErrnoStatus("mkdir", dir);
+    }
+    sandbox::Mount mount;
+    mount.source = dir;
+    mount.target = target;
+    out.mounts.push_back(mount);
+    return Status::Ok();
+  }
+
+  // Sets up a RUN's --mount flags (Dockerfile reference, "RUN --mount")
+  // for a step that runs in `root`.
   Status PrepareMounts(const PlannedStage& ps, const StageState& st, const RunCommand& rc,
-                       const sandbox::IdMap& ids, RunMounts& out) {
+                       const sandbox::IdMap& ids, const std::string& root, RunMounts& out) {
     const std::string& wd = st.config.config.working_dir;
     int ssh_index = 0;
     for (const dockerfile::Mount& m : rc.mounts) {
@@ -903,6 +927,8 @@ struct Builder::Impl {
         out.mounts.push_back(mount);
       } else if (m.type == "cache") {
         HOIST_RETURN_IF_ERROR(CacheMount(ps, m, MountTarget(m.target, wd), ids, out));
+      } else if (m.type == "tmpfs" && m.tmpcopyup) {
+        HOIST_RETURN_IF_ERROR(CopyUpMount(root, MountTarget(m.target, wd), out));
       } else if (m.type == "tmpfs") {
         sandbox::Mount mount;
         mount.type = sandbox::Mount::Type::kTmpfs;
@@ -1019,7 +1045,7 @@ struct Builder::Impl {
           Result<ExecUser> user = ResolveExecUser(st.config.config.user, root);
           if (!user.ok()) return user.status();
           RunMounts mounts;
-          HOIST_RETURN_IF_ERROR(PrepareMounts(ps, st, rc, (*sb)->ids(), mounts));
+          HOIST_RETURN_IF_ERROR(PrepareMounts(ps, st, rc, (*sb)->ids(), root, mounts));
           if (argv->script) {
             std::string dir = work_dir + "/script-" + UniqueName();
             if (::mkdir(dir.c_str(), 0755) != 0) return ErrnoStatus("mkdir", dir);

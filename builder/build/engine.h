@@ -99,6 +99,8 @@ struct BuildOptions {
   // lets RUN --network=host share the host's network; without it such a
   // step is refused, as BuildKit refuses it.
   std::set<std::string> entitlements;
+  // BuildKit's dialect only (`--strict`), or buildah/podman's extensions too.
+  dockerfile::Dialect dialect = dockerfile::Dialect::kBuildah;
   // Local image names and registry mapping for base images (base_image.h);
   // `hoist engine` sets it, `hoist build` does not.
   BaseLookup base_lookup;

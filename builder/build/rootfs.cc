@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <utility>
+#include <vector>
 
 #include "builder/build/paths.h"
 #include "builder/layer/extract.h"
@@ -50,12 +51,24 @@ void CopyXattrs(int from, int to) {
 }
 
 // `size` bytes from `in` to `out` (copy_file_range: a reflink where the
-// filesystem offers one).
+// filesystem offers one; read and write where the kernel cannot copy
+// between the two, e.g. out of an overlayfs mount before Linux 5.19).
 Status CopyContent(int in, int out, off_t size, const std::string& where) {
-  for (off_t left = size; left > 0;) {
+  off_t left = size;
+  while (left > 0) {
     ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(left), 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS)) break;
     if (n <= 0) return ErrnoStatus("copy", where);
+    left -= n;
+  }
+  std::vector<char> buf(left > 0 ? 128 * 1024 : 0);
+  while (left > 0) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("read", where);
+    if (n == 0) return Status(Code::kIo, "copy " + where + ": file shrank while copied");
+    HOIST_RETURN_IF_ERROR(store::WriteAll(out, buf.data(), static_cast<size_t>(n), where));
     left -= n;
   }
   return Status::Ok();

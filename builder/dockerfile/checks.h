@@ -14,6 +14,8 @@
 //                    on the instructions of each stage a build dispatches
 //                    (they depend on ARG/ENV values): the other rules.
 // InvalidBaseImagePlatform is not checked: it needs the pulled image.
+// One rule is hoist's own: BuildahExtension (plan.cc), a use of the
+// buildah/podman dialect (instructions.h, Dialect).
 //
 // The configuration is `# check=skip=A,B;error=true` (parser.h reads it),
 // or the BUILDKIT_DOCKERFILE_CHECK build arg in the same syntax, which
@@ -97,6 +99,12 @@ inline constexpr CheckRule kInvalidDefinitionDescription{
     "<description>`",
     true};
 
+// hoist's own rule, not BuildKit's: a buildah/podman extension that
+// BuildKit refuses (Dialect::kBuildah accepts it; `--strict` refuses it
+// with BuildKit's error).
+inline constexpr CheckRule kBuildahExtension{
+    "BuildahExtension", "buildah/podman extensions are not portable to BuildKit"};
+
 inline constexpr const CheckRule* kCheckRules[] = {
     &kStageNameCasing,
     &kFromAsCasing,
@@ -119,6 +127,7 @@ inline constexpr const CheckRule* kCheckRules[] = {
     &kExposeProtoCasing,
     &kExposeInvalidFormat,
     &kInvalidDefinitionDescription,
+    &kBuildahExtension,
 };
 
 // The row named `name`, or null (an unknown name, e.g. in `skip=`, which

@@ -139,6 +139,7 @@ int RunDockerfileParse(const ParseCommandOptions& o) {
   po.target = o.target;
   po.target_platform = (*platforms)[0];
   po.check_all_stages = o.target.empty();  // as BuildKit's --check
+  if (o.strict) po.dialect = Dialect::kBuildKit;
   Result<BuildPlan> plan = PlanBuild(*df, po);
   if (!plan.ok()) return Invalid(plan.status());
 
@@ -204,6 +205,7 @@ int RunBuild(const BuildCommandOptions& o) {
     po.target = o.target;
     po.target_platform = p;
     po.dockerignore = &*ignore;
+    if (o.strict) po.dialect = Dialect::kBuildKit;
     Result<BuildPlan> plan = PlanBuild(*df, po);
     if (!plan.ok()) return Invalid(plan.status());
     if (o.json) {

@@ -31,9 +31,10 @@ struct ParseCommandOptions {
   std::vector<std::string> build_args;  // K=V (or K, taken from the environment)
   std::string target;
   std::string platform;
+  bool strict = false;  // BuildKit's dialect only (no buildah/podman extensions)
 };
 
-// `hoist dockerfile parse FILE [--json] [--dump] [--build-arg K=V] [--target T]`.
+// `hoist dockerfile parse FILE [--json] [--dump] [--build-arg K=V] [--target T] [--strict]`.
 // Without --target the build checks run on every stage (BuildKit's --check).
 int RunDockerfileParse(const ParseCommandOptions& options);
 
@@ -44,7 +45,8 @@ struct BuildCommandOptions {
   std::string target;
   std::string platform;  // --platform (comma-separated list)
   bool print_plan = false;
-  bool json = false;  // with --print-plan: the plan as JSON
+  bool json = false;    // with --print-plan: the plan as JSON
+  bool strict = false;  // BuildKit's dialect only
 };
 
 // `hoist build [-f FILE] [--build-arg K=V] [--target T] [--platform P] --print-plan CONTEXT`.

@@ -807,7 +807,7 @@ std::optional<uint64_t> ParseUint32(std::string_view s, int base) {
 
 class MountParser {
  public:
-  explicit MountParser(WordExpander* expand) : expand_(expand) {}
+  MountParser(WordExpander* expand, Dialect dialect) : expand_(expand), dialect_(dialect) {}
 
   Result<Mount> Parse(std::string_view spec) {
     Result<std::vector<std::string>> fields = SplitCsv(spec);
@@ -828,6 +828,13 @@ class MountParser {
         } else if (key == "required") {
           if (m.type != "secret" && m.type != "ssh") return UnexpectedKey(key, m.type);
           m.required = true;
+        } else if (dialect_ == Dialect::kBuildah &&
+                   (field == "z" || field == "Z" || field == "U" || field == "tmpcopyup")) {
+          // buildah's run mount options (buildah-build(1), RUN --mount):
+          // SELinux relabelling (no SELinux here), chown to the step's user,
+          // and a tmpfs holding the target's contents.
+          m.tmpcopyup = m.tmpcopyup || field == "tmpcopyup";
+          m.extensions.push_back(field);
         } else {
           return Err("invalid field '" + field + "' must be a key=value pair");
         }
@@ -854,6 +861,7 @@ class MountParser {
       if (m.uid) return Err("uid not allowed for " + text::Quote(m.type) + " type mounts");
       if (m.gid) return Err("gid not allowed for " + text::Quote(m.type) + " type mounts");
     }
+    if (m.tmpcopyup && m.type != "tmpfs") return UnexpectedKey("tmpcopyup", m.type);
     if (ro_auto) m.read_only = !(m.type == "cache" || m.type == "tmpfs");
     if (m.type == "secret") {
       if (!m.from.empty()) return Err("secret mount should not have a from");
@@ -942,6 +950,9 @@ class MountParser {
       m->gid = v;
     } else if (key == "env") {
       m->env = value;
+    } else if (key == "relabel" && dialect_ == Dialect::kBuildah) {
+      if (value != "shared" && value != "private") return BadValue(key, value);
+      m->extensions.push_back(field);
     } else {
       static const std::vector<std::string> kKeys = {
           "type",        "from", "source", "target",    "readonly", "id",  "sharing",
@@ -956,12 +967,13 @@ class MountParser {
   }
 
   WordExpander* expand_;
+  Dialect dialect_;
 };
 
 }  // namespace
 
-Result<Mount> ParseMount(std::string_view spec, WordExpander* expand) {
-  return MountParser(expand).Parse(spec);
+Result<Mount> ParseMount(std::string_view spec, WordExpander* expand, Dialect dialect) {
+  return MountParser(expand, dialect).Parse(spec);
 }
 
 Result<Device> ParseDevice(std::string_view spec) {

@@ -60,6 +60,12 @@ struct Mount {
   bool required = false;           // secret/ssh
   std::optional<std::string> env;  // secret env=
   std::optional<uint64_t> mode, uid, gid;
+  // buildah's `tmpcopyup` (tmpfs): the target's existing contents are
+  // copied into the mount.
+  bool tmpcopyup = false;
+  // The buildah/podman options of a Dialect::kBuildah parse, as written
+  // ("z", "Z", "U", "relabel=shared", "tmpcopyup"): the plan reports each.
+  std::vector<std::string> extensions;
 
   bool operator==(const Mount&) const = default;
 };
@@ -220,15 +226,25 @@ Status ParseInstruction(const Ast& ast, const Node& node, std::optional<Stage>* 
 Result<std::optional<Command>> ParseTrigger(const Dockerfile& df, std::string_view expression,
                                             int line, int column);
 
+// The Dockerfile dialect a build accepts: BuildKit's exactly (`--strict`),
+// or BuildKit's plus what buildah and podman build and BuildKit refuses —
+// RUN --mount options z, Z, U and relabel= (SELinux and ownership options;
+// accepted and ignored) and tmpcopyup, COPY --from=$ARG, and FROM naming a
+// stage in other letter case (BuildKit's issue #2003). The plan reports
+// each use as a BuildahExtension check.
+enum class Dialect { kBuildKit, kBuildah };
+
 // Parses a --mount value. With `expand` null only `from` is read (as
 // BuildKit does before expansion: a variable in `from` is an error);
-// otherwise every field is expanded by `expand` and checked.
+// otherwise every field is expanded by `expand` and checked, and under
+// Dialect::kBuildah buildah's options are accepted (Mount::extensions).
 class WordExpander {
  public:
   virtual ~WordExpander() = default;
   virtual Result<std::string> Expand(std::string_view word) = 0;
 };
-Result<Mount> ParseMount(std::string_view spec, WordExpander* expand);
+Result<Mount> ParseMount(std::string_view spec, WordExpander* expand,
+                         Dialect dialect = Dialect::kBuildKit);
 // Parses a --device value ("name[,required]").
 Result<Device> ParseDevice(std::string_view spec);
 

@@ -361,6 +361,19 @@ class Planner {
         ps.platform = *parsed;
       }
       auto b = so_far.find(ps.base);
+      if (b == so_far.end() && opt_.dialect == Dialect::kBuildah) {
+        // Stage names are lowercased; BuildKit looks a FROM up as written
+        // (its issue #2003) and so takes "Base" for an image name, which
+        // must be lowercase: buildah finds the stage.
+        b = so_far.find(text::ToLower(ps.base));
+        if (b != so_far.end()) {
+          Check(kBuildahExtension,
+                "FROM " + ps.base + " names stage " + text::Quote(b->first) +
+                    " in other letter case (a buildah/podman extension; BuildKit looks for an "
+                    "image of that name)",
+                st.node);
+        }
+      }
       if (b != so_far.end()) {
         ps.base_kind = BaseKind::kStage;
         ps.base_stage = b->second;
@@ -413,6 +426,32 @@ class Planner {
     return it->second;
   }
 
+  // The ARGs stage `stage` declares before `at` (all of them for an ONBUILD
+  // trigger), valued as Expand(ArgCommand) values them: a build arg, else
+  // the default, else the global ARG's value.
+  Result<Env> ArgsBefore(size_t stage, const CommandBase& at) {
+    Env args;
+    for (const Command& c : df_.stages[stage].commands) {
+      if (std::visit([](const CommandBase& b) { return b.node; }, c) == at.node) break;
+      const auto* arg = std::get_if<ArgCommand>(&c);
+      if (arg == nullptr) continue;
+      for (const ArgDef& a : arg->args) {
+        std::optional<std::string> value;
+        if (auto given = opt_.build_args.find(a.key); given != opt_.build_args.end()) {
+          value = given->second;
+        } else if (a.value) {
+          Result<std::string> v = lex_.ProcessWord(*a.value, args);
+          if (!v.ok()) return At(arg->node, *a.value, v.status().message());
+          value = std::move(v).value();
+        } else if (std::optional<std::string_view> g = plan_.global_args.Get(a.key)) {
+          value = std::string(*g);
+        }
+        if (value) args.Set(a.key, *value);
+      }
+    }
+    return args;
+  }
+
   // toCommand + detectRunMount: the stages and images a command reads.
   Status CollectDeps(size_t stage, const Command& c) {
     PlannedStage& ps = plan_.stages[stage];
@@ -420,20 +459,34 @@ class Planner {
       if (copy->from.empty()) return Status::Ok();
       Result<std::string> same = lex_.ProcessWord(copy->from, EmptyEnv());
       if (!same.ok()) return At(copy->node, "--from", same.status().message());
+      std::string from = copy->from;
       if (*same != copy->from) {
-        return At(copy->node, "--from",
-                  "variable expansion is not supported for --from, define a new stage with FROM "
-                  "using ARG from global scope as a workaround");
+        if (opt_.dialect == Dialect::kBuildKit) {
+          return At(copy->node, "--from",
+                    "variable expansion is not supported for --from, define a new stage with "
+                    "FROM using ARG from global scope as a workaround");
+        }
+        // buildah expands it with the stage's ARGs; the stage graph needs
+        // the name now, before the stage is dispatched.
+        Result<Env> args = ArgsBefore(stage, *copy);
+        if (!args.ok()) return args.status();
+        Result<std::string> name = lex_.ProcessWord(copy->from, *args);
+        if (!name.ok()) return At(copy->node, "--from", name.status().message());
+        if (name->empty()) {
+          return At(copy->node, "--from", "--from=" + copy->from + " expands to an empty name");
+        }
+        from = std::move(name).value();
+        from_names_[copy->node.get()] = from;
       }
       StageDep dep{StageDep::Via::kCopyFrom, std::nullopt, "", copy->line()};
-      if (std::optional<int64_t> index = GoAtoi(copy->from)) {
+      if (std::optional<int64_t> index = GoAtoi(from)) {
         if (*index < 0 || *index >= static_cast<int64_t>(df_.stages.size())) {
           return At(copy->node, "--from", "invalid stage index " + std::to_string(*index));
         }
         dep.stage = static_cast<size_t>(*index);
       } else {
-        dep.stage = StageByName(copy->from);
-        if (!dep.stage) dep.image = copy->from;
+        dep.stage = StageByName(from);
+        if (!dep.stage) dep.image = from;
       }
       if (dep.stage) graph_.AddDep(stage, *dep.stage);
       ps.deps.push_back(std::move(dep));
@@ -752,6 +805,15 @@ class Planner {
     return Status::Ok();
   }
   Status Expand(PlannedStage& ps, const ShellLex& lex, const ShellLex& raw, CopyCommand& c) {
+    if (auto named = from_names_.find(c.node.get()); named != from_names_.end()) {
+      Check(kBuildahExtension,
+            "COPY --from=" + c.from +
+                " expands variables (a buildah/podman extension; BuildKit "
+                "refuses it): it copies from " +
+                text::Quote(named->second),
+            c.node);
+      c.from = named->second;
+    }
     HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chown));
     HOIST_RETURN_IF_ERROR(Word(lex, ps, c, &c.chmod));
     HOIST_RETURN_IF_ERROR(Files(lex, raw, ps, c, &c.files));
@@ -834,9 +896,18 @@ class Planner {
     StageExpander ex(lex, ps.env);
     for (size_t k = 0; k < c.mount_specs.size(); ++k) {
       ex.reset();
-      Result<Mount> m = ParseMount(c.mount_specs[k], &ex);
+      Result<Mount> m = ParseMount(c.mount_specs[k], &ex, opt_.dialect);
       CheckUndefined(ps, c, ex.unmatched());
       if (m.ok()) {
+        for (const std::string& option : m->extensions) {
+          Check(kBuildahExtension,
+                "RUN --mount option '" + option + "' is a buildah/podman extension (" +
+                    (option == "tmpcopyup" ? "the tmpfs starts with the target's contents"
+                                           : "accepted and ignored: no SELinux labels or "
+                                             "ownership changes here") +
+                    ")",
+                c.node);
+        }
         c.mounts[k] = std::move(m).value();
       } else if (!ex.unresolved()) {
         return At(c.node, c.mount_specs[k], m.status().message());
@@ -878,6 +949,7 @@ class Planner {
   BuildPlan plan_;
   std::map<std::string, size_t> by_name_;            // every named stage (later wins)
   std::map<size_t, std::vector<Command>> triggers_;  // ONBUILD triggers per stage
+  std::map<const Node*, std::string> from_names_;    // COPY --from=$ARG expanded (kBuildah)
   std::set<std::string> declared_;                   // ARG names in scope of the build
   std::set<std::string> automatic_;
   size_t plan_bytes_ = 0;

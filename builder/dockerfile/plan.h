@@ -53,6 +53,9 @@ struct PlanOptions {
   // need, as BuildKit's `--check` does without a target (what fails there
   // is left for a build of those stages to report).
   bool check_all_stages = false;
+  // buildah/podman's extensions accepted (and reported), or refused as
+  // BuildKit refuses them (`--strict`).
+  Dialect dialect = Dialect::kBuildah;
 };
 
 // Where a stage's base comes from.

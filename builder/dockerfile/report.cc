@@ -189,6 +189,7 @@ json MountJson(const Mount& m) {
   if (m.mode) j["mode"] = *m.mode;
   if (m.uid) j["uid"] = *m.uid;
   if (m.gid) j["gid"] = *m.gid;
+  if (m.tmpcopyup) j["tmpcopyup"] = true;
   return j;
 }
 

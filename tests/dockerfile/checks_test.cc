@@ -172,6 +172,16 @@ const std::vector<RuleCase>& RuleCases() {
           "2: EXPOSE instruction should not define an IP address or host-port mapping, found "
           "'8080:80'"}}},
        {"FROM scratch\nEXPOSE 80 90-95/udp\n"}},
+      // hoist's own: the buildah/podman dialect (PlanOptions::dialect).
+      {&kBuildahExtension,
+       {{"FROM scratch AS base\nFROM Base\nRUN --mount=type=tmpfs,target=/t,tmpcopyup,Z true\n",
+         {"2: FROM Base names stage \"base\" in other letter case (a buildah/podman extension; "
+          "BuildKit looks for an image of that name)",
+          "3: RUN --mount option 'tmpcopyup' is a buildah/podman extension (the tmpfs starts with "
+          "the target's contents)",
+          "3: RUN --mount option 'Z' is a buildah/podman extension (accepted and ignored: no "
+          "SELinux labels or ownership changes here)"}}},
+       {"FROM scratch AS base\nFROM base\nRUN --mount=type=tmpfs,target=/t true\n"}},
       // Experimental: only when enabled.
       {&kInvalidDefinitionDescription,
        {{"# check=experimental=InvalidDefinitionDescription\n"

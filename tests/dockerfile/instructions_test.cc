@@ -77,6 +77,30 @@ TEST_CASE("RUN: mounts, network, security, device, exec and shell form", "[instr
              Catch::Contains("failed to parse csv mounts"));
 }
 
+TEST_CASE("buildah's RUN --mount options are accepted in its dialect only", "[instructions]") {
+  struct Expander : WordExpander {
+    Result<std::string> Expand(std::string_view w) override { return std::string(w); }
+  } ex;
+  Result<Mount> m =
+      ParseMount("type=tmpfs,target=/t,z,Z,U,relabel=shared,tmpcopyup", &ex, Dialect::kBuildah);
+  REQUIRE(m.ok());
+  CHECK(m->tmpcopyup);
+  CHECK(m->extensions == std::vector<std::string>{"z", "Z", "U", "relabel=shared", "tmpcopyup"});
+  CHECK(ParseMount("type=tmpfs,target=/t", &ex, Dialect::kBuildah)->extensions.empty());
+  CHECK(ParseMount("type=tmpfs,target=/t,z", &ex).status().message() ==
+        "invalid field 'z' must be a key=value pair");
+  CHECK(ParseMount("type=tmpfs,target=/t,tmpcopyup", &ex).status().message() ==
+        "invalid field 'tmpcopyup' must be a key=value pair");
+  CHECK_THAT(ParseMount("type=bind,target=/t,relabel=shared", &ex).status().message(),
+             Catch::StartsWith("unexpected key 'relabel' in 'relabel=shared'"));
+  CHECK(ParseMount("type=cache,target=/t,tmpcopyup", &ex, Dialect::kBuildah).status().message() ==
+        "unexpected key 'tmpcopyup' for mount type 'cache'");
+  CHECK(ParseMount("target=/t,relabel=yes", &ex, Dialect::kBuildah).status().message() ==
+        "invalid value for relabel: yes");
+  // The letters are case-sensitive, as buildah reads them.
+  CHECK_FALSE(ParseMount("type=cache,target=/t,u", &ex, Dialect::kBuildah).ok());
+}
+
 TEST_CASE("RUN --mount fields are checked once expanded", "[instructions]") {
   struct Expander : WordExpander {
     Result<std::string> Expand(std::string_view w) override { return std::string(w); }

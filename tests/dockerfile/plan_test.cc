@@ -244,7 +244,9 @@ TEST_CASE("COPY --from names a stage, a stage index or an image", "[plan]") {
   CHECK(deps[4].image == "docker.io/library/busybox:latest");
   CHECK_THAT(PlanError("FROM scratch\nCOPY --from=7 a b\n", Linux()),
              Catch::Contains("invalid stage index 7"));
-  CHECK_THAT(PlanError("FROM scratch\nARG S=x\nCOPY --from=$S a b\n", Linux()),
+  PlanOptions strict = Linux();
+  strict.dialect = Dialect::kBuildKit;
+  CHECK_THAT(PlanError("FROM scratch\nARG S=x\nCOPY --from=$S a b\n", strict),
              Catch::Contains("variable expansion is not supported for --from"));
 }
 
@@ -365,6 +367,40 @@ TEST_CASE("the plan renders as JSON with graph and expansions", "[plan]") {
   CHECK(j["waves"] == nlohmann::json::parse("[[0],[1]]"));
   CHECK(j["stages"][1]["deps"][0]["stage"] == 0);
   CHECK(j["stages"][1]["instructions"][0]["text"] == "COPY --from=a / /");
+}
+
+TEST_CASE("the buildah dialect: FROM in other letter case, COPY --from=$ARG", "[plan]") {
+  const char* text =
+      "ARG WHICH=builder\nFROM alpine AS Builder\nRUN true\nFROM Builder\nARG WHICH\n"
+      "COPY --from=$WHICH /a /b\n";
+  BuildPlan p = Plan(text, Linux());
+  REQUIRE(p.stages[1].base_stage == size_t{0});
+  REQUIRE(p.stages[1].deps.size() == 1);
+  CHECK(p.stages[1].deps[0].stage == size_t{0});
+  CHECK(Cmd<CopyCommand>(p.stages[1], 1).from == "builder");
+  std::vector<std::string> reported;
+  for (const Warning& w : p.warnings) {
+    if (w.rule == "BuildahExtension") reported.push_back(std::to_string(w.position.line));
+  }
+  CHECK(reported == std::vector<std::string>{"4", "6"});
+  // A build arg picks another stage; an unknown name is an image.
+  PlanOptions o = Linux();
+  o.build_args["WHICH"] = "alpine:3";
+  BuildPlan image = Plan(text, o);
+  CHECK_FALSE(image.stages[1].deps[0].stage);
+  CHECK(image.stages[1].deps[0].image == "docker.io/library/alpine:3");
+  PlanOptions strict = Linux();
+  strict.dialect = Dialect::kBuildKit;
+  CHECK_THAT(PlanError(text, strict),
+             Catch::StartsWith("Dockerfile:6:6: variable expansion is not supported for --from, "
+                               "define a new stage with FROM using ARG from global scope as a "
+                               "workaround\n"));
+  CHECK_THAT(PlanError("FROM alpine AS Builder\nFROM Builder\n", strict),
+             Catch::StartsWith("Dockerfile:2:6: failed to parse stage name \"Builder\": invalid "
+                               "reference format: repository name (library/Builder) must be "
+                               "lowercase\n"));
+  CHECK_THAT(PlanError("FROM alpine\nARG E\nCOPY --from=$E /a /b\n", Linux()),
+             Catch::Contains("--from=$E expands to an empty name"));
 }
 
 }  // namespace
