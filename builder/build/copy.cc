@@ -414,6 +414,9 @@ struct Dest {
   bool hint = false;    // written as a directory ("/" at the end, ".")
   bool exists = false;  // in the stage
   bool is_dir = false;  // in the stage
+  // The destination's last component is a symbolic link to something that
+  // is not a directory: that link, resolved up to it ("" otherwise).
+  std::string link_rel;
 };
 
 class Planner {
@@ -432,6 +435,17 @@ class Planner {
                         "and end with a /");
     }
     dest_is_dir_ = dest_.hint || (dest_.exists && dest_.is_dir) || req_.parents || many;
+    if (!dest_.link_rel.empty()) {
+      Result<bool> dir = dest_is_dir_ ? Result<bool>(true) : MakesDirectory(*matches);
+      if (!dir.ok()) return dir.status();
+      if (*dir) {
+        // A directory where a symbolic link to a file is: the directory
+        // replaces the link, as Docker's builder does (BuildKit refuses:
+        // "cannot copy to non-directory"); the link's target is untouched.
+        dest_.rel = dest_.link_rel;
+        dest_.exists = false;
+      }
+    }
     bool dest_dir_needed = dest_is_dir_;
     for (const Match& m : *matches) {
       Result<bool> dir = Place(m);
@@ -459,7 +473,27 @@ class Planner {
     dest_.rel = r->rel;
     dest_.exists = r->exists;
     dest_.is_dir = r->exists && S_ISDIR(r->st.st_mode);
+    if (dest_.exists && !dest_.is_dir) {
+      Result<InRoot> link = ResolveInRoot(req_.stage_root, CleanPath(abs).substr(1), false);
+      if (link.ok() && link->exists && S_ISLNK(link->st.st_mode)) dest_.link_rel = link->rel;
+    }
     return Status::Ok();
+  }
+
+  // Whether placing `matches` makes a directory at the destination: a
+  // directory source, a git repository, or a tar archive ADD unpacks.
+  Result<bool> MakesDirectory(const std::vector<Match>& matches) {
+    for (const Match& m : matches) {
+      if (m.kind == Kind::kGit) return true;
+      if (m.kind != Kind::kTree) continue;
+      const struct stat& st = m.found[0].st;
+      if (S_ISDIR(st.st_mode)) return true;
+      if (req_.is_add && req_.unpack && S_ISREG(st.st_mode)) {
+        Result<bool> archive = IsTarArchive(Host(tree_, m.found[0].rel));
+        if (!archive.ok() || *archive) return archive;
+      }
+    }
+    return false;
   }
 
   // The owner of a new entry: --chown, else the source's (trees that keep

@@ -13,6 +13,8 @@
 #   - ADD of a local tar keeps the owners it records, of symbolic links too;
 #   - a .dockerignored directory is in the context only for what "!"
 #     patterns re-include: with nothing re-included, COPY of it fails.
+#   - COPY of a directory onto a symbolic link to a file replaces the link
+#     (Docker's behaviour; BuildKit refuses), leaving the link's target;
 #   - RUN --network=host needs the network.host entitlement (--allow), as
 #     in BuildKit; --allow takes BuildKit's entitlement names only.
 # And what stays an error: a source without wildcards that does not exist.
@@ -104,6 +106,21 @@ fi
 grep -q 'Dockerfile.ign2:3:.*"/ignored": not found' "$T/ign2.err" || fail "message: $(cat "$T/ign2.err")"
 
 # Entitlements.
+# A directory copied onto a symbolic link to a file replaces the link.
+cat >"$T/ctx/Dockerfile.link" <<'DF'
+ARG BASE
+FROM ${BASE}
+RUN echo kept > /target.txt && ln -s /target.txt /x
+COPY srcdir /x
+RUN test -d /x && test ! -L /x && cat /target.txt /x/s.txt > /seen.txt
+DF
+hb "$T/link.log" -f "$T/ctx/Dockerfile.link" --build-arg "BASE=$BASE" -o "oci:$T/link:1" "$T/ctx" >/dev/null
+copied=$(layer_listing "$T/link" 1 2)
+grep -qE '^drwxr-xr-x 0/0 .* x/$' <<<"$copied" || fail "COPY onto a link to a file: $copied"
+grep -qE ' x/s\.txt$' <<<"$copied" || fail "COPY onto a link to a file: no x/s.txt in $copied"
+! grep -q 'target\.txt' <<<"$copied" || fail "COPY onto a link changed the link's target: $copied"
+layer_listing "$T/link" 1 3 | grep -q ' seen\.txt$' || fail "the step after the COPY did not see a directory at /x"
+
 printf 'ARG BASE\nFROM ${BASE}\nRUN --network=host echo host > /net.txt\n' >"$T/ctx/Dockerfile.host"
 if "$HOIST" build --progress plain -f "$T/ctx/Dockerfile.host" --build-arg "BASE=$BASE" \
   -o "oci:$T/host:1" "$T/ctx" >/dev/null 2>"$T/host.err"; then
