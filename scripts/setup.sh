@@ -30,7 +30,10 @@ done
 
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "setup: installing ${missing[*]}" >&2
+echo "setup: installing ${#missing[@]} Debian package(s) from Debian's mirror (a few minutes on a fresh machine): ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+started=$SECONDS
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+  { echo "setup: updating the package lists first" >&2 &&
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+echo "setup: installed in $((SECONDS - started)) s" >&2
