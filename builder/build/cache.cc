@@ -232,8 +232,9 @@ Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {
       entries.push_back(std::move(e));
     } else if (n.rfind(".tmp-", 0) == 0 && old_enough(MtimeOf(p)) && o.min_age_sec > 0) {
       HOIST_RETURN_IF_ERROR(store::RemoveTree(p));  // an extraction whose builder died
-    } else if (n.size() == 69 && n.substr(64) == ".json") {
-      struct stat st;
+    } else if (n.size() > 64 && IsHex64(n.substr(0, 64)) &&
+               (n.substr(64) == ".json" || n.substr(64) == paths::kRootfsDigestsSuffix)) {
+      struct stat st;  // what an extraction left beside it, once it is gone
       if (::stat((rootfs_dir + "/" + n.substr(0, 64)).c_str(), &st) != 0) ::unlink(p.c_str());
     }
   }
@@ -281,6 +282,7 @@ Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {
     } else {
       HOIST_RETURN_IF_ERROR(store::RemoveTree(e.path));
       ::unlink((e.path + ".json").c_str());
+      ::unlink((e.path + paths::kRootfsDigestsSuffix).c_str());
       ++report.rootfs_removed;
       report.bytes_freed += e.bytes;
       total -= e.bytes;

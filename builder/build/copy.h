@@ -105,9 +105,12 @@ Status SeedIndex(const std::string& dir, const std::string& index_path,
                  const std::vector<std::pair<std::string, Digest>>& known);
 
 // A stage's or an image's materialised root filesystem (rootfs.h) as a
-// SourceTree for COPY --from: nothing excluded, no persistent index, owners
-// kept (KeepOwners).
-Result<std::unique_ptr<SourceTree>> OpenStageTree(std::string name, const std::string& dir);
+// SourceTree for COPY --from: nothing excluded, owners kept (KeepOwners).
+// With `index_path` (a root filesystem of the cache: immutable, named by
+// its chain ID) the content digests persist there (SaveIndex), so a later
+// COPY --from the same chain hashes nothing again.
+Result<std::unique_ptr<SourceTree>> OpenStageTree(std::string name, const std::string& dir,
+                                                  const std::string& index_path = "");
 
 // Resolves --chown names and the stage's users: reads /etc/passwd and
 // /etc/group of the stage's root filesystem (a directory; may be empty ""

@@ -469,9 +469,11 @@ struct Builder::Impl {
       if (d.empty()) {
         Result<std::string> e = EmptyDir();
         if (!e.ok()) return e.status();
-        d = *e;
+        return OpenStageTree(name, *e);
       }
-      return OpenStageTree(name, d);
+      // The chain's digests beside it (paths::RootfsDigestsSuffix), kept by
+      // the COPY that hashed them (SaveIndex) and evicted with the chain.
+      return OpenStageTree(name, d, d + paths::kRootfsDigestsSuffix);
     };
   }
 
@@ -558,6 +560,9 @@ struct Builder::Impl {
       }
       Result<CopyResult> planned = PlanCopy(*tree, req);
       if (!planned.ok()) return planned.status();
+      // A stage's digests, for the next COPY --from it (a cache: a failed
+      // save costs a re-hash, never the build).
+      if (owned) (void)SaveIndex(*owned);
       return WriteLayerByContent(planned->content_key, std::move(planned->entries));
     });
   }

@@ -7,6 +7,9 @@
 //                               base-image pull records; mtime = last use
 //   rootfs/<chain-hex>/         extracted root filesystems by chain ID
 //                               (immutable once renamed into place)
+//   rootfs/<chain-hex>.json     an extraction's metadata (size, layers)
+//   rootfs/<chain-hex>.digests  content digests of its files (COPY --from's
+//                               stat index; removed with the extraction)
 //   rootfs/.tmp-<unique>/       extractions in progress
 //   context/<hex>.json          stat indexes of build contexts
 //   work/<unique>/              one build's scratch space (downloads, RUN's
@@ -39,6 +42,8 @@ inline std::string RootfsDir(const std::string& root) {
 inline std::string Rootfs(const std::string& root, const Digest& chain) {
   return RootfsDir(root) + "/" + chain.hex();
 }
+// Suffix of rootfs/<chain-hex> naming its stat index.
+inline constexpr const char* kRootfsDigestsSuffix = ".digests";
 inline std::string ContextIndex(const std::string& root, const Digest& id) {
   return root + "/context/" + id.hex() + ".json";
 }

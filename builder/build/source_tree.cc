@@ -242,8 +242,10 @@ Result<std::unique_ptr<SourceTree>> OpenDirectoryTree(std::string name, const st
   return OpenTree(std::move(name), dir, std::move(ignore), index_path, /*keep_owners=*/false);
 }
 
-Result<std::unique_ptr<SourceTree>> OpenStageTree(std::string name, const std::string& dir) {
-  return OpenTree(std::move(name), dir, dockerfile::DockerIgnore(), "", /*keep_owners=*/true);
+Result<std::unique_ptr<SourceTree>> OpenStageTree(std::string name, const std::string& dir,
+                                                  const std::string& index_path) {
+  return OpenTree(std::move(name), dir, dockerfile::DockerIgnore(), index_path,
+                  /*keep_owners=*/true);
 }
 
 Status SaveIndex(SourceTree& tree) {

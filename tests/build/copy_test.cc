@@ -614,6 +614,32 @@ void MakeManyFiles(TempDir& ctx, int n, size_t large = 0) {
   if (large > 0) SetMtime(ctx / "big.bin", old);
 }
 
+TEST_CASE("a stage tree with an index hashes its files once across builds", "[copy][index]") {
+  TempDir root, state;
+  root.Write("app/a", "a");
+  root.Write("app/b", "bb");
+  SetMtime(root / "app/a", 1000000000);  // as extracted layers' files are: old
+  SetMtime(root / "app/b", 1000000000);
+  std::string index = state / "chain.digests";
+  CopyRequest r = Req({"/app"}, "/out/");
+  Result<std::unique_ptr<SourceTree>> cold = OpenStageTree("stage build", root.path(), index);
+  REQUIRE(cold.ok());
+  auto first = Entries(**cold, r);
+  CHECK((*cold)->stats().hashed == 2);
+  REQUIRE(SaveIndex(**cold).ok());
+  Result<std::unique_ptr<SourceTree>> warm = OpenStageTree("stage build", root.path(), index);
+  REQUIRE(warm.ok());
+  auto second = Entries(**warm, r);
+  CHECK((*warm)->stats().hashed == 0);
+  CHECK((*warm)->stats().index_hits == 2);
+  CHECK(second.size() == first.size());
+  // Without an index every tree hashes again.
+  Result<std::unique_ptr<SourceTree>> plain = OpenStageTree("stage build", root.path());
+  REQUIRE(plain.ok());
+  Entries(**plain, r);
+  CHECK((*plain)->stats().hashed == 2);
+}
+
 TEST_CASE("the stat index makes a no-op key stat-only across processes", "[copy][index]") {
   TempDir ctx, state;
   MakeManyFiles(ctx, 2000, 100u << 20);
