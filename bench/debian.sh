@@ -68,7 +68,8 @@ cat >"$CTX/Dockerfile" <<'EOF'
 ARG BASE
 FROM ${BASE}
 RUN useradd -m -u 1000 -s /bin/bash app && mkdir -p /srv/app && chown app:app /srv/app
-RUN find /usr -type f -size -1M | head -n 20000 | xargs -r sha256sum > /srv/app/usr.sha256
+# find rounds sizes up to whole units: -1M would match empty files only
+RUN find /usr -type f -size -1024k | head -n 20000 | xargs -r sha256sum > /srv/app/usr.sha256
 RUN mkdir /srv/app/gen && cd /srv/app/gen && for i in $(seq 1 5000); do echo "file $i" > "f$i"; done
 RUN rm -rf /usr/share/doc /usr/share/man /usr/share/locale
 ARG CHANGE=0

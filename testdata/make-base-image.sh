@@ -36,8 +36,10 @@ apt_install() {
   [ "$(id -u)" = 0 ] || { echo "make-base-image: $* missing and not root" >&2; return 1; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
-if [ ! -x /bin/busybox ] || ! /bin/busybox --help 2>&1 | head -1 | grep -q BusyBox \
-   || ! installed busybox-static; then
+# No pipe into head: under pipefail busybox's SIGPIPE would fail the test
+# and start an apt-get that races the dpkg lock with parallel tests.
+is_busybox() { local help; help=$(/bin/busybox --help 2>&1 || true); [[ $help == BusyBox* ]]; }
+if [ ! -x /bin/busybox ] || ! is_busybox || ! installed busybox-static; then
   apt_install busybox-static
 fi
 for p in skopeo umoci jq; do

@@ -1,7 +1,7 @@
 // The Dockerfile subcommands of the `hoist` binary, as library calls so
 // cli/main.cc only wires flags: `hoist dockerfile parse` and
 // `hoist build --print-plan` (the rest of `hoist build` is the build
-// engine's, builder/build/cli_commands.h). Output goes to stdout,
+// engine's, builder/engine/cli_commands.h). Output goes to stdout,
 // diagnostics to stderr: build checks as "FILE:LINE: Rule: message"
 // (checks.h), the line quoted below.
 //

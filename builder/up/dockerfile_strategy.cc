@@ -2,12 +2,12 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "builder/build/cli_commands.h"
-#include "builder/build/context.h"
-#include "builder/build/engine.h"
-#include "builder/build/image_store.h"
-#include "builder/build/paths.h"
 #include "builder/dockerfile/platform.h"
+#include "builder/engine/cli_commands.h"
+#include "builder/engine/context.h"
+#include "builder/engine/engine.h"
+#include "builder/engine/image_store.h"
+#include "builder/engine/paths.h"
 #include "builder/layer/writer.h"
 #include "builder/store/content_store.h"
 #include "builder/up/strategies.h"
@@ -52,17 +52,17 @@ Result<ProducedImage> DockerfileStrategy::Produce(const ImageSpec& spec, Context
   const std::string root = (*store)->root();
   // The context and the Dockerfile as `hoist build` opens them (absolute
   // paths: the file's directory, not ours, is where they start).
-  Result<std::unique_ptr<build::BuildContext>> context =
-      build::OpenContext(ResolvePath(ctx.base_dir, spec.dockerfile.context),
-                         DockerfilePath(spec, ctx), build::paths::WorkDir(root));
+  Result<std::unique_ptr<engine::BuildContext>> context =
+      engine::OpenContext(ResolvePath(ctx.base_dir, spec.dockerfile.context),
+                          DockerfilePath(spec, ctx), engine::paths::WorkDir(root));
   if (!context.ok()) return StrategyError(context.status(), "build context", ctx);
-  const build::BuildContext& c = **context;
-  build::BuildOptions o;
+  const engine::BuildContext& c = **context;
+  engine::BuildOptions o;
   o.dockerfile =
       std::make_shared<const dockerfile::Source>(Shown(c.dockerfile_path, ctx), c.dockerfile_text);
   o.context_dir = c.dir;
   o.ignore = c.ignore;
-  if (c.index_id) o.context_index = build::paths::ContextIndex(root, *c.index_id);
+  if (c.index_id) o.context_index = engine::paths::ContextIndex(root, *c.index_id);
   for (const auto& [k, v] : spec.dockerfile.args)
     o.build_args[k] = SubstituteRegistry(v, ctx.registry);
   o.target = spec.dockerfile.target;
@@ -81,7 +81,7 @@ Result<ProducedImage> DockerfileStrategy::Produce(const ImageSpec& spec, Context
   o.source_date_epoch = *sde;
   // RUN: the isolation of $HOIST_ISOLATION (else auto); no step outlives
   // the image's timeout.
-  if (Status run = build::ApplyRunFlags({}, &o); !run.ok()) {
+  if (Status run = engine::ApplyRunFlags({}, &o); !run.ok()) {
     return StrategyError(run, "HOIST_ISOLATION", ctx);
   }
   if (ctx.deadline != std::chrono::steady_clock::time_point::max()) {
@@ -90,17 +90,17 @@ Result<ProducedImage> DockerfileStrategy::Produce(const ImageSpec& spec, Context
     o.run_timeout = std::max(left, std::chrono::milliseconds(1));
   }
 
-  build::BuildProgress progress(build::ProgressStyle::kPlain, ctx.log);
-  build::Builder builder(**store, *ctx.places, progress);
-  Result<build::BuildResult> r =
+  engine::BuildProgress progress(engine::ProgressStyle::kPlain, ctx.log);
+  engine::Builder builder(**store, *ctx.places, progress);
+  Result<engine::BuildResult> r =
       platforms.size() > 1 ? builder.BuildPlatforms(o, platforms) : builder.Build(o);
   if (!r.ok()) {
     progress.Message("error", "ERROR: " + r.status().message());
     return StrategyError(r.status(), "build", ctx);
   }
   ProducedImage img;
-  img.source = std::make_unique<build::StoreImageSource>(**store, r->manifest,
-                                                         "build of " + spec.name, r->base_location);
+  img.source = std::make_unique<engine::StoreImageSource>(
+      **store, r->manifest, "build of " + spec.name, r->base_location);
   img.detail =
       std::to_string(r->steps_run) + " step(s) run, " + std::to_string(r->steps_cached) + " cached";
   return img;

@@ -6,7 +6,7 @@
 //   command:    CommandStrategy     `sh -c RUN` in the file's directory with
 //               HOIST_OUTPUT=<dir>; the OCI image layout it leaves there is
 //               pushed
-//   dockerfile: DockerfileStrategy  the build engine (builder/build/engine.h)
+//   dockerfile: DockerfileStrategy  the build engine (builder/engine/engine.h)
 //               into the local content store, pushed from there
 #pragma once
 

@@ -98,7 +98,7 @@ TEST_CASE("build --print-plan prints the pruned stage graph", "[cli]") {
 TEST_CASE("build: usage errors exit 2, --print-plan errors 1", "[cli]") {
   Workdir w;
   w.Write("Dockerfile", "FROM alpine\n");
-  Run r = w.Hoist("build --push .");  // the build itself is tests/build's
+  Run r = w.Hoist("build --push .");  // the build itself is tests/engine's
   CHECK(r.rc == 2);
   CHECK(r.err == "hoist build: --push needs at least one -t REF\n");
   CHECK(w.Hoist("build --print-plan missing-dir").rc == 2);
