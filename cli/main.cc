@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "builder/build/cli_commands.h"
+#include "builder/dockerapi/cli_commands.h"
 #include "builder/dockerfile/cli_commands.h"
 #include "builder/engine/cli_commands.h"
 #include "builder/sandbox/sandbox.h"
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
 
   // Builds: `build` (with --print-plan from the frontend), `cache prune`,
   // and `push NAME REF` of an image a build kept in the local store (any
-  // other push is transfer's). Logic in builder/build/cli_commands.h.
+  // other push is transfer's). Logic in builder/engine/cli_commands.h.
   // Builds run as root of a user namespace with the caller's subordinate
   // ids when it has them (sandbox.h, ReexecInUserNamespace).
   if (argc > 1 && (std::string(argv[1]) == "build" || std::string(argv[1]) == "up" ||
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     // are private to this process and vanish with it.
     hoist::sandbox::EnterMountNamespace();
   }
-  hoist::build::CliCommands build_commands(app);
+  hoist::engine::CliCommands build_commands(app);
   if (build_commands.Owns(argc, argv)) return build_commands.Run(argc, argv);
 
   // Image transfer: copy, pull, push, inspect, tags, catalog, login, logout
@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
   hoist::transfer::CliCommands transfer_commands(app);
   if (transfer_commands.Owns(argc, argv)) return transfer_commands.Run(argc, argv);
 
-  // `hoist engine`: the Docker Engine API's image half (builder/engine).
-  hoist::engine::CliCommands engine_commands(app, HOIST_VERSION);
+  // `hoist engine`: the Docker Engine API's image half (builder/dockerapi).
+  hoist::dockerapi::CliCommands engine_commands(app, HOIST_VERSION);
   if (engine_commands.Owns(argc, argv)) return engine_commands.Run(argc, argv);
 
   // `hoist up` / down / status / env (logic in builder/up/cli_commands.h).
