@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "builder/layer/extract.h"
 #include "builder/sandbox/owner_monitor.h"
@@ -330,9 +331,27 @@ class OverlaySnapshotter : public Snapshotter {
 
  private:
   bool Opaque(const std::string& path) const {
+    if (no_xattrs_) return false;
     std::optional<std::string> v =
         GetXattr(path, userxattr_ ? "user.overlay.opaque" : "trusted.overlay.opaque");
+    // A filesystem that refuses xattrs is asked once, not once per path.
+    if (!v && errno == ENOTSUP) no_xattrs_ = true;
     return v && *v == "y";
+  }
+  // A lower directory's ancestor, looked up once per snapshot: the
+  // thousands of paths a step changes share a few ancestors, and the lower
+  // directories never change.
+  enum class Ancestor { kMissing, kNotDir, kDir, kOpaqueDir };
+  Ancestor AncestorOf(const std::string& anc) const {
+    auto it = ancestors_.find(anc);
+    if (it != ancestors_.end()) return it->second;
+    struct stat st {};
+    Ancestor a = ::lstat(anc.c_str(), &st) != 0 ? Ancestor::kMissing
+                 : !S_ISDIR(st.st_mode)         ? Ancestor::kNotDir
+                 : Opaque(anc)                  ? Ancestor::kOpaqueDir
+                                                : Ancestor::kDir;
+    ancestors_.emplace(anc, a);
+    return a;
   }
   // `path`'s state in the lower directories as overlayfs merges them.
   std::optional<FileState> LowerState(const std::string& path) const {
@@ -342,11 +361,10 @@ class OverlaySnapshotter : public Snapshotter {
       bool opaque_above = false;
       for (size_t slash = path.find('/'); slash != std::string::npos;
            slash = path.find('/', slash + 1)) {
-        std::string anc = lower + "/" + path.substr(0, slash);
-        struct stat st {};
-        if (::lstat(anc.c_str(), &st) != 0) break;
-        if (!S_ISDIR(st.st_mode)) return std::nullopt;
-        if (Opaque(anc)) opaque_above = true;
+        Ancestor a = AncestorOf(lower + "/" + path.substr(0, slash));
+        if (a == Ancestor::kMissing) break;
+        if (a == Ancestor::kNotDir) return std::nullopt;
+        if (a == Ancestor::kOpaqueDir) opaque_above = true;
       }
       const std::string host = lower + "/" + path;
       struct stat st {};
@@ -359,6 +377,8 @@ class OverlaySnapshotter : public Snapshotter {
     return std::nullopt;
   }
 
+  mutable std::unordered_map<std::string, Ancestor> ancestors_;
+  mutable bool no_xattrs_ = false;  // the upper or a lower refused an xattr call (ENOTSUP)
   std::vector<std::string> lowers_;
   std::string upper_, work_, merged_, dir_;
   IdMap ids_;
