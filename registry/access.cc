@@ -276,8 +276,12 @@ Status Gate::Refusal(const Identity& who, const ResourceActions& need) const {
 }
 
 std::string Gate::Challenge(const http::Request& req, const std::string& scope,
-                            const std::string& error) const {
+                            const Result<Identity>& who) const {
   if (!o_.verifier) return BasicChallenge();
+  const std::string* auth = req.Header("Authorization");
+  std::string error;
+  if (!who.ok() && auth != nullptr && HasScheme(*auth, "Bearer")) error = "invalid_token";
+  if (who.ok() && who->token) error = "insufficient_scope";
   const TokenSettings& s = o_.verifier->settings();
   std::string realm = s.realm;
   if (realm.empty()) {

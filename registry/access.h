@@ -123,11 +123,12 @@ class Gate {
   // client fetches a wider one), 403 DENIED for signed-in users without
   // the right.
   Status Refusal(const Identity& who, const ResourceActions& need) const;
-  // The WWW-Authenticate value of a 401 answer to `req`. `scope`: what
-  // the request needs ("" for none); `error`: "", "invalid_token" or
-  // "insufficient_scope" (RFC 6750 §3.1).
+  // The WWW-Authenticate value of a 401 answer to `req`, whose
+  // authentication gave `who`. `scope`: what the request needs ("" for
+  // none). With tokens, RFC 6750 §3.1's error: invalid_token for a bearer
+  // token that did not authenticate, insufficient_scope for one that did.
   std::string Challenge(const http::Request& req, const std::string& scope,
-                        const std::string& error) const;
+                        const Result<Identity>& who) const;
   // The challenge of the token endpoint, which takes Basic credentials.
   std::string BasicChallenge() const { return "Basic realm=\"" + o_.realm + "\""; }
 

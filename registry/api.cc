@@ -251,15 +251,7 @@ void Api::Handle(Request& req, Response& resp) {
   if (!allowed.ok()) {
     WriteError(allowed, resp);
     if (allowed.code() == Code::kUnauthorized) {
-      // RFC 6750 §3.1: a bad token is invalid_token; a good one without
-      // the scope, insufficient_scope.
-      const std::string* auth = req.Header("Authorization");
-      bool bearer =
-          auth != nullptr && auth->size() > 7 && http::IEquals(auth->substr(0, 7), "Bearer ");
-      std::string error = !who.ok()    ? (bearer ? "invalid_token" : "")
-                          : who->token ? "insufficient_scope"
-                                       : "";
-      resp.Set("WWW-Authenticate", gate_.Challenge(req, scope, error));
+      resp.Set("WWW-Authenticate", gate_.Challenge(req, scope, who));
     }
     return;
   }

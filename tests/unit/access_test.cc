@@ -128,7 +128,7 @@ TEST_CASE("gate: identities from Basic credentials, refusals in the spec's codes
   ResourceActions pull_x{"repository", "x", {"pull"}};
   CHECK(g.Refusal(Identity{}, pull_x).code() == Code::kUnauthorized);
   CHECK(g.Refusal(Identity{"alice"}, pull_x).code() == Code::kDenied);
-  CHECK(g.Challenge(http::Request{}, "repository:x:pull", "") == "Basic realm=\"hoist\"");
+  CHECK(g.Challenge(http::Request{}, "repository:x:pull", Identity{}) == "Basic realm=\"hoist\"");
 }
 
 TEST_CASE("scopes: type, name and actions, as challenges and token requests spell them",
@@ -254,14 +254,23 @@ TEST_CASE("gate with tokens: grants decide; refusals ask for a wider token where
   CHECK(g.Refusal(Identity{}, push_x).code() == Code::kUnauthorized);
   http::Request req;
   req.headers.emplace_back("Host", "127.0.0.1:5000\"bad");
-  CHECK(g.Challenge(req, "repository:x:push", "insufficient_scope") ==
+  CHECK(g.Challenge(req, "repository:x:push", alice) ==
         "Bearer realm=\"http://127.0.0.1:5000bad/token\",service=\"svc\","
         "scope=\"repository:x:push\",error=\"insufficient_scope\"");
-  // Basic credentials are no way in; a bad token is refused.
+  CHECK(g.Challenge(req, "repository:x:push", Identity{}) ==
+        "Bearer realm=\"http://127.0.0.1:5000bad/token\",service=\"svc\","
+        "scope=\"repository:x:push\"");
+  // Basic credentials are no way in; a bad token is refused, and the
+  // challenge says the token was invalid (RFC 6750 §3.1).
   CHECK(g.Authenticate(WithBasic("alice:x")).status().code() == Code::kUnauthorized);
   http::Request bearer;
   bearer.headers.emplace_back("Authorization", "Bearer abc.def.ghi");
-  CHECK(g.Authenticate(bearer).status().code() == Code::kUnauthorized);
+  bearer.headers.emplace_back("Host", "127.0.0.1:5000");
+  Result<Identity> bad = g.Authenticate(bearer);
+  CHECK(bad.status().code() == Code::kUnauthorized);
+  CHECK_THAT(g.Challenge(bearer, "", bad), Catch::EndsWith(",error=\"invalid_token\""));
+  CHECK_THAT(g.Challenge(WithBasic("alice:x"), "", g.Authenticate(WithBasic("alice:x"))),
+             !Catch::Contains("error="));
 }
 
 }  // namespace
