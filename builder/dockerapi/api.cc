@@ -1106,32 +1106,28 @@ struct Api::Impl {
       SendError(w, 400, "no image names given");
       return;
     }
-    Result<LocalImage> img = images.Find(names[0]);
-    if (!img.ok()) {
-      SendStatus(w, img.status());
-      return;
-    }
-    for (size_t k = 1; k < names.size(); ++k) {
-      Result<LocalImage> other = images.Find(names[k]);
-      if (!other.ok()) {
-        SendStatus(w, other.status());
-        return;
-      }
-      if (!(other->id == img->id)) {
-        SendError(w, 501,
-                  "hoist engine saves one image per request; save " + names[0] + " and " +
-                      names[k] + " separately");
-        return;
-      }
-    }
-    // The name the archive records (RepoTags), when a name was asked for.
-    std::optional<Reference> tag;
+    // Each image once, in the order asked, with the names asked for it
+    // that it holds (its RepoTags; an ID gives none), as docker saves them.
+    struct Saved {
+      LocalImage image;
+      std::string asked;
+      std::vector<Reference> tags;
+    };
+    std::vector<Saved> saved;
     for (const std::string& n : names) {
+      Result<LocalImage> img = images.Find(n);
+      if (!img.ok()) {
+        SendStatus(w, img.status());
+        return;
+      }
+      auto it = std::find_if(saved.begin(), saved.end(),
+                             [&](const Saved& s) { return s.image.id == img->id; });
+      if (it == saved.end()) it = saved.insert(saved.end(), Saved{*img, n, {}});
       Result<Reference> r = Reference::Parse(n);
       if (r.ok() &&
-          std::find(img->names.begin(), img->names.end(), r->String()) != img->names.end()) {
-        tag = *r;
-        break;
+          std::find(img->names.begin(), img->names.end(), r->String()) != img->names.end() &&
+          std::find(it->tags.begin(), it->tags.end(), *r) == it->tags.end()) {
+        it->tags.push_back(*r);
       }
     }
     (void)req;
@@ -1140,21 +1136,31 @@ struct Api::Impl {
       SendStatus(w, work.status());
       return;
     }
-    const std::string file = (*work)->path() + "/image.tar";
-    Result<std::unique_ptr<transfer::ImageSink>> sink =
-        transfer::OpenDockerArchiveSink(file, tag, "docker-archive:" + names[0]);
-    if (!sink.ok()) {
-      SendStatus(w, sink.status());
+    const std::string file = (*work)->path() + "/images.tar";
+    Result<std::unique_ptr<transfer::DockerArchiveWriter>> writer =
+        transfer::DockerArchiveWriter::Open(file, "docker-archive:" + names[0]);
+    if (!writer.ok()) {
+      SendStatus(w, writer.status());
       return;
     }
-    engine::StoreImageSource src(store, img->top, names[0]);
     transfer::CopyOptions co;
     co.platform = opt.platform;
     co.jobs = opt.jobs;
-    Result<transfer::CopySummary> sum = transfer::Copy(src, **sink, co);
-    sink->reset();
-    if (!sum.ok()) {
-      SendStatus(w, sum.status());
+    for (const Saved& s : saved) {
+      Result<std::unique_ptr<transfer::ImageSink>> sink = (*writer)->Add(s.tags);
+      if (!sink.ok()) {
+        SendStatus(w, sink.status());
+        return;
+      }
+      engine::StoreImageSource src(store, s.image.top, s.asked);
+      Result<transfer::CopySummary> sum = transfer::Copy(src, **sink, co);
+      if (!sum.ok()) {
+        SendStatus(w, sum.status());
+        return;
+      }
+    }
+    if (Status st = (*writer)->Commit(); !st.ok()) {
+      SendStatus(w, st);
       return;
     }
     Result<std::unique_ptr<store::FileSource>> f = store::OpenFileSource(file);

@@ -228,6 +228,45 @@ class LegacyDockerSource : public ImageSource {
   Manifest manifest_;
 };
 
+// WriteTar to a temporary name beside FILE, renamed to FILE when whole.
+Status WriteTarAtomic(const std::string& dir, const std::string& file) {
+  std::string tmp = file + ".tmp-" + std::to_string(::getpid());
+  Status st = WriteTar(dir, tmp);
+  if (st.ok() && ::rename(tmp.c_str(), file.c_str()) != 0) st = ErrnoStatus("rename", file);
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
+// Checks that FILE can be written (not a directory, a writable parent).
+Status CheckWritable(const std::string& file, const std::string& name) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Status(Code::kInvalidArgument, name + ": " + file + " is a directory");
+  }
+  std::string parent = file.find('/') == std::string::npos ? "." : file.substr(0, file.rfind('/'));
+  if (parent.empty()) parent = "/";
+  if (::access(parent.c_str(), W_OK) != 0) return ErrnoStatus("write into", parent);
+  return Status::Ok();
+}
+
+// One manifest.json entry (what `docker load` reads) for the image
+// manifest `top` of a layout, its blobs under blobs/<alg>/<hex>.
+Result<json> DockerManifestEntry(const Manifest& top, const std::vector<Reference>& tags) {
+  Result<ManifestContents> c = ParseManifest(top);
+  if (!c.ok()) return c.status();
+  if (!c->config) return Status(Code::kManifestInvalid, "a docker archive needs image manifests");
+  auto path = [](const Descriptor& d) {
+    return "blobs/" + std::string(d.digest.algorithm_name()) + "/" + d.digest.hex();
+  };
+  json entry = {
+      {"Config", path(*c->config)}, {"RepoTags", json::array()}, {"Layers", json::array()}};
+  for (const Reference& t : tags) {
+    if (!t.tag().empty()) entry["RepoTags"].push_back(t.Familiar());
+  }
+  for (const Descriptor& l : c->layers) entry["Layers"].push_back(path(l));
+  return entry;
+}
+
 // Writes a layout into a staging directory; Commit tars it to the file.
 class ArchiveSink : public ImageSink {
  public:
@@ -250,28 +289,17 @@ class ArchiveSink : public ImageSink {
     HOIST_RETURN_IF_ERROR(layout_->Commit());
     const std::string dir = layout_->write_dir();
     if (docker_) HOIST_RETURN_IF_ERROR(WriteDockerManifest(dir));
-    std::string tmp = file_ + ".tmp-" + std::to_string(::getpid());
-    Status st = WriteTar(dir, tmp);
-    if (st.ok() && ::rename(tmp.c_str(), file_.c_str()) != 0) st = ErrnoStatus("rename", file_);
-    if (!st.ok()) ::unlink(tmp.c_str());
-    return st;
+    return WriteTarAtomic(dir, file_);
   }
 
  private:
   // manifest.json as `docker load` reads it.
   Status WriteDockerManifest(const std::string& dir) {
-    const Manifest& top = *layout_->top();
-    Result<ManifestContents> c = ParseManifest(top);
-    if (!c.ok()) return c.status();
-    auto path = [](const Descriptor& d) {
-      return "blobs/" + std::string(d.digest.algorithm_name()) + "/" + d.digest.hex();
-    };
-    json entry = {
-        {"Config", path(*c->config)}, {"RepoTags", json::array()}, {"Layers", json::array()}};
-    if (docker_ref_ && !docker_ref_->tag().empty())
-      entry["RepoTags"].push_back(docker_ref_->Familiar());
-    for (const Descriptor& l : c->layers) entry["Layers"].push_back(path(l));
-    return WriteFileAtomic(dir + "/manifest.json", json::array({entry}).dump());
+    std::vector<Reference> tags;
+    if (docker_ref_) tags.push_back(*docker_ref_);
+    Result<json> entry = DockerManifestEntry(*layout_->top(), tags);
+    if (!entry.ok()) return entry.status();
+    return WriteFileAtomic(dir + "/manifest.json", json::array({*entry}).dump());
   }
 
   std::string file_;
@@ -285,13 +313,7 @@ Result<std::unique_ptr<ImageSink>> OpenArchiveSink(const std::string& file, cons
                                                    std::string name,
                                                    std::optional<Reference> docker_ref,
                                                    bool docker) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return Status(Code::kInvalidArgument, name + ": " + file + " is a directory");
-  }
-  std::string parent = file.find('/') == std::string::npos ? "." : file.substr(0, file.rfind('/'));
-  if (parent.empty()) parent = "/";
-  if (::access(parent.c_str(), W_OK) != 0) return ErrnoStatus("write into", parent);
+  HOIST_RETURN_IF_ERROR(CheckWritable(file, name));
   Result<std::unique_ptr<TempDir>> staging = TempDir::Make(file + ".hoist-tmp-");
   if (!staging.ok()) return staging.status();
   Result<std::unique_ptr<LayoutSink>> layout =
@@ -506,6 +528,76 @@ Result<std::unique_ptr<ImageSink>> OpenDockerArchiveSink(const std::string& file
                                                          const std::optional<Reference>& ref,
                                                          std::string name) {
   return OpenArchiveSink(file, ref ? ref->tag() : std::string(), std::move(name), ref, true);
+}
+
+class DockerArchiveWriter::Impl {
+ public:
+  std::string file, name;
+  std::unique_ptr<TempDir> staging;
+  std::vector<json> entries;
+  std::string layout_dir() const { return staging->path() + "/layout"; }
+};
+
+namespace {
+
+// One image of a DockerArchiveWriter: its blobs go to the shared layout;
+// Commit adds its manifest.json entry.
+class WriterImageSink : public ImageSink {
+ public:
+  WriterImageSink(DockerArchiveWriter::Impl& w, std::unique_ptr<LayoutSink> layout,
+                  std::vector<Reference> tags)
+      : w_(w), layout_(std::move(layout)), tags_(std::move(tags)) {}
+  std::string Name() const override { return layout_->Name(); }
+  bool SupportsIndex() const override { return false; }
+  Result<bool> HasBlob(const Descriptor& d) override { return layout_->HasBlob(d); }
+  Status PutBlob(const Descriptor& d, const BlobOpener& open) override {
+    return layout_->PutBlob(d, open);
+  }
+  Status PutManifest(const Manifest& m, bool top) override { return layout_->PutManifest(m, top); }
+  Status Commit() override {
+    HOIST_RETURN_IF_ERROR(layout_->Commit());
+    Result<json> entry = DockerManifestEntry(*layout_->top(), tags_);
+    if (!entry.ok()) return entry.status();
+    w_.entries.push_back(std::move(*entry));
+    return Status::Ok();
+  }
+
+ private:
+  DockerArchiveWriter::Impl& w_;
+  std::unique_ptr<LayoutSink> layout_;
+  std::vector<Reference> tags_;
+};
+
+}  // namespace
+
+DockerArchiveWriter::DockerArchiveWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DockerArchiveWriter::~DockerArchiveWriter() = default;
+
+Result<std::unique_ptr<DockerArchiveWriter>> DockerArchiveWriter::Open(const std::string& file,
+                                                                       std::string name) {
+  HOIST_RETURN_IF_ERROR(CheckWritable(file, name));
+  Result<std::unique_ptr<TempDir>> staging = TempDir::Make(file + ".hoist-tmp-");
+  if (!staging.ok()) return staging.status();
+  auto impl = std::make_unique<Impl>();
+  impl->file = file;
+  impl->name = std::move(name);
+  impl->staging = std::move(*staging);
+  return std::unique_ptr<DockerArchiveWriter>(new DockerArchiveWriter(std::move(impl)));
+}
+
+Result<std::unique_ptr<ImageSink>> DockerArchiveWriter::Add(std::vector<Reference> tags) {
+  Result<std::unique_ptr<LayoutSink>> layout =
+      LayoutSink::Open(impl_->layout_dir(), "", impl_->name);
+  if (!layout.ok()) return layout.status();
+  return std::unique_ptr<ImageSink>(
+      new WriterImageSink(*impl_, std::move(*layout), std::move(tags)));
+}
+
+Status DockerArchiveWriter::Commit() {
+  if (impl_->entries.empty()) return Status(Code::kInternal, impl_->name + ": no image to write");
+  const std::string dir = impl_->layout_dir();
+  HOIST_RETURN_IF_ERROR(WriteFileAtomic(dir + "/manifest.json", json(impl_->entries).dump()));
+  return WriteTarAtomic(dir, impl_->file);
 }
 
 }  // namespace hoist::transfer

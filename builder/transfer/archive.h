@@ -37,6 +37,30 @@ Result<std::unique_ptr<ImageSink>> OpenDockerArchiveSink(const std::string& file
                                                          const std::optional<Reference>& ref,
                                                          std::string name);
 
+// A docker-archive of several images, as `docker save a b` writes it:
+// every blob once, one manifest.json entry per image (RepoTags as given).
+// Copy each image into the sink Add returns and Commit that sink; Commit
+// here writes FILE (a temporary name, then rename: nothing on failure).
+class DockerArchiveWriter {
+ public:
+  static Result<std::unique_ptr<DockerArchiveWriter>> Open(const std::string& file,
+                                                           std::string name);
+  ~DockerArchiveWriter();
+  DockerArchiveWriter(const DockerArchiveWriter&) = delete;
+  DockerArchiveWriter& operator=(const DockerArchiveWriter&) = delete;
+
+  // A sink for the next image; `tags` become its RepoTags (those with a tag).
+  Result<std::unique_ptr<ImageSink>> Add(std::vector<Reference> tags);
+  // REQUIRES: every sink Add returned is committed or gone.
+  Status Commit();
+
+  class Impl;
+
+ private:
+  explicit DockerArchiveWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 // Extracts the tar FILE (any compression libarchive reads) into DIR.
 Status ExtractTar(const std::string& file, const std::string& dir);
 // Writes every file under DIR into the tar FILE (PAX, sorted, mtime 0,

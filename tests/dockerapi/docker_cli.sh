@@ -147,6 +147,20 @@ printf 'FROM hubname:2\nRUN echo mirrored > /which\n' >"$T/ctx-local/Dockerfile"
 dk_ok "$T/build-hub" build -t fromhub:1 "$T/ctx-local"
 expect_in "$T/build-hub" "Successfully tagged fromhub:1"
 grep -q "method=GET uri=/v2/library/hubname/manifests/2" "$REG_LOG" || fail "hubname:2 was not pulled from --registry"
+# ---- several images in one archive: docker save a b | docker load -------------
+# (GET /images/get?names=...): each image once, with the names asked for it.
+dk_ok "$T/save-multi" save -o "$T/multi.tar" fromlocal:1 fromhub:1 localbase:7 "$BASE"
+mkdir -p "$T/multi"
+tar -xf "$T/multi.tar" -C "$T/multi"
+expect "images in the archive" "$(jq length "$T/multi/manifest.json")" 3
+expect "RepoTags" "$(jq -c '[.[].RepoTags | sort] | sort' "$T/multi/manifest.json")" \
+  "$(jq -cn --arg b "$BASE" '[["fromhub:1"], ["fromlocal:1"], [$b, "localbase:7"] | sort] | sort')"
+multi_ids=$(for n in fromlocal:1 fromhub:1 localbase:7; do docker image inspect --format '{{.Id}}' "$n"; done)
+dk_ok "$T/rmi-multi" rmi fromlocal:1 fromhub:1 localbase:7 "$BASE"
+dk_ok "$T/load-multi" load -i "$T/multi.tar"
+for n in fromlocal:1 fromhub:1 localbase:7 "$BASE"; do expect_in "$T/load-multi" "Loaded image: $n"; done
+expect "IDs after save | load" \
+  "$(for n in fromlocal:1 fromhub:1 localbase:7; do docker image inspect --format '{{.Id}}' "$n"; done)" "$multi_ids"
 dk_ok "$T/rmi-bases" rmi fromlocal:1 fromhub:1 localbase:7 "$BASE"
 
 # ---- rmi and image prune -----------------------------------------------------
