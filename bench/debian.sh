@@ -40,11 +40,25 @@ done
 mkdir -p "$WORK"
 
 # --- the base ------------------------------------------------------------------
+# debian_mirror: the Debian archive apt uses on this machine (deb822
+# sources first, then one-line ones), never a host written here.
+debian_mirror() {
+  local uri
+  uri=$(grep -hsiE '^\s*URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' |
+    grep -v -- '-security' | head -n 1 || true)
+  if [ -z "$uri" ]; then
+    uri=$(grep -hsE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+      awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; break }}' |
+      grep -v -- '-security' | head -n 1 || true)
+  fi
+  [ -n "$uri" ] || die "no Debian archive in apt's sources for debootstrap"
+  echo "$uri"
+}
 MINBASE_TAR=${MINBASE_TAR:-$WORK/minbase.tar}
 if [ ! -s "$MINBASE_TAR" ]; then
   log "debootstrap --variant=minbase bookworm (once)"
   rm -rf "$WORK/minbase"
-  debootstrap --variant=minbase bookworm "$WORK/minbase" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
+  debootstrap --variant=minbase bookworm "$WORK/minbase" "$(debian_mirror)" >"$WORK/debootstrap.log" 2>&1 ||
     die "debootstrap failed (see $WORK/debootstrap.log)"
   tar --sort=name --numeric-owner --mtime=@0 -C "$WORK/minbase" -cf "$MINBASE_TAR" .
   rm -rf "$WORK/minbase"
