@@ -194,14 +194,9 @@ tok=$(token puller pull-pw repository:team/built:pull)
 stop_pid "$REG_PID"
 
 # An ES256 issuer over TLS, with a CA made here.
+test_ca "$T/pki"
+test_cert "$T/pki" server /CN=127.0.0.1 "subjectAltName=IP:127.0.0.1" 7
 cd "$T/pki"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=hoist-test-ca \
-  -keyout ca.key -out ca.crt 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-  -keyout server.key -out server.csr 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >server.ext
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -set_serial 7 -days 2 -extfile server.ext \
-  -out server.crt 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=hoist ES256 signer" \
   -keyout es.key -out es.crt 2>/dev/null
 cd "$T"

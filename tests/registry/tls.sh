@@ -7,23 +7,15 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
 need curl openssl skopeo apache2-utils busybox-static jq
 export DOCKER_CONFIG="$T/docker-config" HOIST_HOME="$T/hoist-home"
-mkdir -p "$DOCKER_CONFIG" "$T/pki"
-cd "$T/pki"
+mkdir -p "$DOCKER_CONFIG"
+cd "$T"
 
 # A CA, a server certificate for 127.0.0.1, and a client certificate.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=hoist-test-ca -keyout ca.key -out ca.crt 2>/dev/null
-issue() { # NAME SUBJECT EXT SERIAL
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$2" \
-    -keyout "$1.key" -out "$1.csr" 2>/dev/null
-  printf '%s\n' "$3" >"$1.ext"
-  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -set_serial "$4" -days 2 \
-    -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-}
+test_ca "$T/pki"
+issue() { test_cert "$T/pki" "$@"; }  # NAME SUBJECT EXT SERIAL
 issue server /CN=127.0.0.1 "subjectAltName=IP:127.0.0.1,DNS:localhost" 1001
 issue client /CN=client "extendedKeyUsage=clientAuth" 2001
 htpasswd -B -b -c "$T/htpasswd" alice secret 2>/dev/null
-cd "$T"
 
 # serve_tls NAME ARGS...: a TLS registry; sets REG and REG_PID.
 serve_tls() {
@@ -78,7 +70,7 @@ if sko copy --dest-creds alice:secret "oci:$T/base:1" "docker://$REG/tls/untrust
 
 # SIGHUP: a renewed certificate for new connections; a broken one keeps the old.
 [ "$(serial_of)" = 03E9 ] || fail "serial before renewal: $(serial_of)"
-cd "$T/pki" && issue server /CN=127.0.0.1 "subjectAltName=IP:127.0.0.1,DNS:localhost" 1002 && cd "$T"
+issue server /CN=127.0.0.1 "subjectAltName=IP:127.0.0.1,DNS:localhost" 1002
 kill -HUP "$REG_PID"
 for ((i = 0; i < 50; i++)); do grep -q 'TLS certificate reloaded' "$T/plain.log" && break; sleep 0.1; done
 [ "$(serial_of)" = 03EA ] || fail "serial after SIGHUP: $(serial_of), want 03EA"

@@ -163,6 +163,24 @@ start_hoist() {
   log "hoist PID $HOIST_PID on $HOIST_ADDR root $root"
 }
 
+# test_ca DIR: a P-256 certificate authority for a test: DIR/ca.crt, ca.key.
+test_ca() {
+  mkdir -p "$1"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=hoist-test-ca -keyout "$1/ca.key" -out "$1/ca.crt" 2>/dev/null || fail "openssl: CA"
+}
+
+# test_cert DIR NAME SUBJECT EXTENSIONS SERIAL: DIR/NAME.crt and NAME.key
+# (P-256), issued by test_ca's CA in DIR with the given extension lines.
+test_cert() {
+  local d=$1 n=$2
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$3" \
+    -keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null || fail "openssl: $n request"
+  printf '%s\n' "$4" >"$d/$n.ext"
+  openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -set_serial "$5" -days 2 \
+    -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null || fail "openssl: $n certificate"
+}
+
 # serve_registry NAME FLAGS...: `hoist registry serve` on 127.0.0.1:0 over
 # $T/root-NAME with FLAGS (TLS, auth: what GET /v2/ answers differs, so only
 # the address file is waited for); sets REG (host:port), REG_PID and ROOT.
