@@ -18,6 +18,7 @@
 
 #include "builder/layer/locale.h"
 #include "builder/layer/path.h"
+#include "builder/layer/read_ahead.h"
 #include "builder/layer/root_dir.h"
 #include "builder/store/file_io.h"
 
@@ -577,6 +578,9 @@ Result<ExtractReport> ApplyLayer(ByteSource& layer, const std::string& root,
   Result<std::unique_ptr<ByteSource>> plain = NewDecompressor(&compressed, &report.compression);
   if (!plain.ok()) return plain.status();
   HashingSource tar(plain->get());
+  // Decompressing and hashing run on a thread of their own while this one
+  // writes the files (issue 16: a cold build's base extraction).
+  ReadAheadSource ahead(&tar);
 
   ScopedUtf8Locale utf8;
   struct archive* a = archive_read_new();
@@ -586,7 +590,7 @@ Result<ExtractReport> ApplyLayer(ByteSource& layer, const std::string& root,
   // gzip and zstd were undone above (so the diff ID can be taken); other
   // compressions (ADD of a .tar.xz, .tar.bz2) are left to libarchive.
   archive_read_support_filter_all(a);
-  ReadCtx ctx{&tar, std::vector<char>(size_t{1} << 20), Status::Ok()};
+  ReadCtx ctx{&ahead, std::vector<char>(size_t{1} << 20), Status::Ok()};
   if (archive_read_open(a, &ctx, nullptr, ReadCb, nullptr) != ARCHIVE_OK) {
     if (!ctx.error.ok()) return ctx.error;
     return Status(Code::kInvalidArgument,
@@ -609,7 +613,7 @@ Result<ExtractReport> ApplyLayer(ByteSource& layer, const std::string& root,
   // libarchive stops at the end-of-archive blocks; the digests cover all.
   std::vector<char>& buf = ctx.buf;
   while (true) {
-    Result<size_t> n = tar.Read(buf.data(), buf.size());
+    Result<size_t> n = ahead.Read(buf.data(), buf.size());
     if (!n.ok()) return n.status();
     if (*n == 0) break;
   }
