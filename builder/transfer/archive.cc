@@ -267,60 +267,49 @@ Result<json> DockerManifestEntry(const Manifest& top, const std::vector<Referenc
   return entry;
 }
 
-// Writes a layout into a staging directory; Commit tars it to the file.
-class ArchiveSink : public ImageSink {
+// The archive sinks: blobs and manifests go to a staged OCI layout; what
+// Commit makes of it is each sink's.
+class LayoutBackedSink : public ImageSink {
  public:
-  ArchiveSink(std::string file, std::unique_ptr<TempDir> staging,
-              std::unique_ptr<LayoutSink> layout, std::optional<Reference> docker_ref, bool docker)
-      : file_(std::move(file)),
-        staging_(std::move(staging)),
-        layout_(std::move(layout)),
-        docker_ref_(std::move(docker_ref)),
-        docker_(docker) {}
-
+  explicit LayoutBackedSink(std::unique_ptr<LayoutSink> layout) : layout_(std::move(layout)) {}
   std::string Name() const override { return layout_->Name(); }
-  bool SupportsIndex() const override { return !docker_; }
   Result<bool> HasBlob(const Descriptor& d) override { return layout_->HasBlob(d); }
   Status PutBlob(const Descriptor& d, const BlobOpener& open) override {
     return layout_->PutBlob(d, open);
   }
   Status PutManifest(const Manifest& m, bool top) override { return layout_->PutManifest(m, top); }
+
+ protected:
+  std::unique_ptr<LayoutSink> layout_;
+};
+
+// An oci-archive: Commit tars the layout to the file. (docker-archive:
+// DockerArchiveWriter.)
+class ArchiveSink : public LayoutBackedSink {
+ public:
+  ArchiveSink(std::string file, std::unique_ptr<TempDir> staging,
+              std::unique_ptr<LayoutSink> layout)
+      : LayoutBackedSink(std::move(layout)), file_(std::move(file)), staging_(std::move(staging)) {}
+  ~ArchiveSink() override { layout_.reset(); }  // before its staging directory goes
   Status Commit() override {
     HOIST_RETURN_IF_ERROR(layout_->Commit());
-    const std::string dir = layout_->write_dir();
-    if (docker_) HOIST_RETURN_IF_ERROR(WriteDockerManifest(dir));
-    return WriteTarAtomic(dir, file_);
+    return WriteTarAtomic(layout_->write_dir(), file_);
   }
 
  private:
-  // manifest.json as `docker load` reads it.
-  Status WriteDockerManifest(const std::string& dir) {
-    std::vector<Reference> tags;
-    if (docker_ref_) tags.push_back(*docker_ref_);
-    Result<json> entry = DockerManifestEntry(*layout_->top(), tags);
-    if (!entry.ok()) return entry.status();
-    return WriteFileAtomic(dir + "/manifest.json", json::array({*entry}).dump());
-  }
-
   std::string file_;
   std::unique_ptr<TempDir> staging_;
-  std::unique_ptr<LayoutSink> layout_;
-  std::optional<Reference> docker_ref_;
-  bool docker_;
 };
 
 Result<std::unique_ptr<ImageSink>> OpenArchiveSink(const std::string& file, const std::string& tag,
-                                                   std::string name,
-                                                   std::optional<Reference> docker_ref,
-                                                   bool docker) {
+                                                   std::string name) {
   HOIST_RETURN_IF_ERROR(CheckWritable(file, name));
   Result<std::unique_ptr<TempDir>> staging = TempDir::Make(file + ".hoist-tmp-");
   if (!staging.ok()) return staging.status();
   Result<std::unique_ptr<LayoutSink>> layout =
       LayoutSink::Open((*staging)->path() + "/layout", tag, name);
   if (!layout.ok()) return layout.status();
-  return std::unique_ptr<ImageSink>(new ArchiveSink(file, std::move(*staging), std::move(*layout),
-                                                    std::move(docker_ref), docker));
+  return std::unique_ptr<ImageSink>(new ArchiveSink(file, std::move(*staging), std::move(*layout)));
 }
 
 Result<std::unique_ptr<TempDir>> Extract(const std::string& file, const std::string& name) {
@@ -499,7 +488,7 @@ Result<std::unique_ptr<ImageSource>> OpenOciArchiveSource(const std::string& fil
 
 Result<std::unique_ptr<ImageSink>> OpenOciArchiveSink(const std::string& file,
                                                       const std::string& tag, std::string name) {
-  return OpenArchiveSink(file, tag, std::move(name), std::nullopt, false);
+  return OpenArchiveSink(file, tag, std::move(name));
 }
 
 Result<std::unique_ptr<ImageSource>> OpenDockerArchiveSource(const std::string& file,
@@ -524,12 +513,6 @@ Result<std::unique_ptr<ImageSource>> OpenDockerArchiveSource(const std::string& 
   return std::unique_ptr<ImageSource>(new ExtractedSource(std::move(*dir), std::move(inner)));
 }
 
-Result<std::unique_ptr<ImageSink>> OpenDockerArchiveSink(const std::string& file,
-                                                         const std::optional<Reference>& ref,
-                                                         std::string name) {
-  return OpenArchiveSink(file, ref ? ref->tag() : std::string(), std::move(name), ref, true);
-}
-
 class DockerArchiveWriter::Impl {
  public:
   std::string file, name;
@@ -541,30 +524,27 @@ class DockerArchiveWriter::Impl {
 namespace {
 
 // One image of a DockerArchiveWriter: its blobs go to the shared layout;
-// Commit adds its manifest.json entry.
-class WriterImageSink : public ImageSink {
+// Commit adds its manifest.json entry, and commits the writer too when the
+// sink owns it (a docker-archive of this one image).
+class WriterImageSink : public LayoutBackedSink {
  public:
   WriterImageSink(DockerArchiveWriter::Impl& w, std::unique_ptr<LayoutSink> layout,
                   std::vector<Reference> tags)
-      : w_(w), layout_(std::move(layout)), tags_(std::move(tags)) {}
-  std::string Name() const override { return layout_->Name(); }
+      : LayoutBackedSink(std::move(layout)), w_(w), tags_(std::move(tags)) {}
+  ~WriterImageSink() override { layout_.reset(); }  // before an owned writer's staging goes
+  void Own(std::unique_ptr<DockerArchiveWriter> writer) { owner_ = std::move(writer); }
   bool SupportsIndex() const override { return false; }
-  Result<bool> HasBlob(const Descriptor& d) override { return layout_->HasBlob(d); }
-  Status PutBlob(const Descriptor& d, const BlobOpener& open) override {
-    return layout_->PutBlob(d, open);
-  }
-  Status PutManifest(const Manifest& m, bool top) override { return layout_->PutManifest(m, top); }
   Status Commit() override {
     HOIST_RETURN_IF_ERROR(layout_->Commit());
     Result<json> entry = DockerManifestEntry(*layout_->top(), tags_);
     if (!entry.ok()) return entry.status();
     w_.entries.push_back(std::move(*entry));
-    return Status::Ok();
+    return owner_ ? owner_->Commit() : Status::Ok();
   }
 
  private:
+  std::unique_ptr<DockerArchiveWriter> owner_;
   DockerArchiveWriter::Impl& w_;
-  std::unique_ptr<LayoutSink> layout_;
   std::vector<Reference> tags_;
 };
 
@@ -585,9 +565,10 @@ Result<std::unique_ptr<DockerArchiveWriter>> DockerArchiveWriter::Open(const std
   return std::unique_ptr<DockerArchiveWriter>(new DockerArchiveWriter(std::move(impl)));
 }
 
-Result<std::unique_ptr<ImageSink>> DockerArchiveWriter::Add(std::vector<Reference> tags) {
+Result<std::unique_ptr<ImageSink>> DockerArchiveWriter::Add(std::vector<Reference> tags,
+                                                            const std::string& index_tag) {
   Result<std::unique_ptr<LayoutSink>> layout =
-      LayoutSink::Open(impl_->layout_dir(), "", impl_->name);
+      LayoutSink::Open(impl_->layout_dir(), index_tag, impl_->name);
   if (!layout.ok()) return layout.status();
   return std::unique_ptr<ImageSink>(
       new WriterImageSink(*impl_, std::move(*layout), std::move(tags)));
@@ -598,6 +579,22 @@ Status DockerArchiveWriter::Commit() {
   const std::string dir = impl_->layout_dir();
   HOIST_RETURN_IF_ERROR(WriteFileAtomic(dir + "/manifest.json", json(impl_->entries).dump()));
   return WriteTarAtomic(dir, impl_->file);
+}
+
+Result<std::unique_ptr<ImageSink>> OpenDockerArchiveSink(const std::string& file,
+                                                         const std::optional<Reference>& ref,
+                                                         std::string name) {
+  Result<std::unique_ptr<DockerArchiveWriter>> writer =
+      DockerArchiveWriter::Open(file, std::move(name));
+  if (!writer.ok()) return writer.status();
+  std::vector<Reference> tags;
+  if (ref) tags.push_back(*ref);
+  Result<std::unique_ptr<ImageSink>> image =
+      (*writer)->Add(std::move(tags), ref ? ref->tag() : std::string());
+  if (!image.ok()) return image.status();
+  // Add makes a WriterImageSink; this one owns its writer.
+  static_cast<WriterImageSink*>(image->get())->Own(std::move(*writer));
+  return image;
 }
 
 }  // namespace hoist::transfer

@@ -49,8 +49,10 @@ class DockerArchiveWriter {
   DockerArchiveWriter(const DockerArchiveWriter&) = delete;
   DockerArchiveWriter& operator=(const DockerArchiveWriter&) = delete;
 
-  // A sink for the next image; `tags` become its RepoTags (those with a tag).
-  Result<std::unique_ptr<ImageSink>> Add(std::vector<Reference> tags);
+  // A sink for the next image; `tags` become its RepoTags (those with a
+  // tag), `index_tag` its name in the archive's index.json ("" = none).
+  Result<std::unique_ptr<ImageSink>> Add(std::vector<Reference> tags,
+                                         const std::string& index_tag = "");
   // REQUIRES: every sink Add returned is committed or gone.
   Status Commit();
 
