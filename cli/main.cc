@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
+#include <tuple>
 
 #include "builder/dockerapi/cli_commands.h"
 #include "builder/dockerfile/cli_commands.h"
@@ -79,6 +80,15 @@ int main(int argc, char** argv) {
   serve->add_option("--upload-idle", upload_idle,
                     "Seconds an upload session may sit idle before it expires; default 3600");
 
+  std::string gc_interval, gc_grace;
+  bool serve_delete_untagged = false;
+  serve->add_option("--gc-interval", gc_interval,
+                    "Collect garbage while serving, this often (e.g. 30m, 1h); off by default");
+  serve->add_flag("--delete-untagged", serve_delete_untagged,
+                  "With --gc-interval: also remove manifests no tag reaches");
+  serve->add_option("--gc-grace", gc_grace,
+                    "With --gc-interval: keep what a client used this recently; default 10m");
+
   CLI::App* gc = registry->add_subcommand(
       "gc", "Delete blobs no manifest references, and stale upload sessions");
   std::string gc_root = ".hoist/registry";
@@ -93,6 +103,9 @@ int main(int argc, char** argv) {
                  "Delete upload sessions idle for longer than this many seconds")
       ->capture_default_str();
   gc->add_flag("--json", gc_json, "Print the report as JSON");
+  bool gc_delete_untagged = false;
+  gc->add_flag("--delete-untagged", gc_delete_untagged,
+               "Also remove manifests that no tag reaches (directly or through an index)");
 
   // Dockerfile frontend: `dockerfile parse`
   // (logic in builder/dockerfile/cli_commands.h).
@@ -155,6 +168,7 @@ int main(int argc, char** argv) {
     opt.dry_run = gc_dry_run;
     opt.min_age_sec = gc_min_age;
     opt.upload_max_age_sec = gc_upload_age;
+    opt.delete_untagged = gc_delete_untagged;
     return hoist::registry::RunGc(gc_root, opt, gc_json);
   }
 
@@ -198,6 +212,18 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "hoist: --log-format must be text|json\n");
       return 2;
     }
+    for (auto [text, field, flag] :
+         {std::tuple{&gc_interval, &opt.config.gc_interval_ms, "--gc-interval"},
+          {&gc_grace, &opt.config.gc_grace_ms, "--gc-grace"}}) {
+      if (text->empty()) continue;
+      hoist::Result<int64_t> ms = hoist::registry::ParseDuration(*text, flag);
+      if (!ms.ok()) {
+        std::fprintf(stderr, "hoist: %s\n", ms.status().message().c_str());
+        return 2;
+      }
+      *field = *ms;
+    }
+    if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
     opt.addr_file = addr_file;
     return hoist::registry::Serve(opt);
   }

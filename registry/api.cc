@@ -222,6 +222,11 @@ Api::Api(const Config& config, storage::StorageDriver& driver, Gate gate)
       uploads_(driver, blobs_),
       manifests_(driver, blobs_) {
   uploads_.SetMaxOpen(config.max_uploads);
+  if (config.gc_interval_ms > 0) blobs_.TrackUses();
+}
+
+Result<GcReport> Api::CollectGarbage(const GcOptions& options) {
+  return registry::CollectGarbage(driver_, blobs_, options, nullptr);
 }
 
 Result<UploadStore::Sweep> Api::ExpireUploads() {
@@ -549,6 +554,8 @@ void Api::StartUpload(const Target& t, Request& req, Response& resp, const Ident
     if (from) {
       Status st = ValidateRepositoryName(*from);
       if (!st.ok()) return WriteError(st, resp);
+      BlobStore::Use use(blobs_);  // held from the check to the link (gc.h)
+      use.Add(*d);
       if (blobs_.Stat(*from, *d).ok()) {
         st = blobs_.Link(t.name, *d);
         if (!st.ok()) return WriteError(st, resp);

@@ -10,6 +10,7 @@
 #include "registry/access.h"
 #include "registry/blob_store.h"
 #include "registry/config.h"
+#include "registry/gc.h"
 #include "registry/http/server.h"
 #include "registry/manifest_store.h"
 #include "registry/storage/driver.h"
@@ -52,6 +53,9 @@ class Api {
   // recounts the open ones (the server calls it periodically, and once
   // before it listens).
   Result<UploadStore::Sweep> ExpireUploads();
+  // One garbage collection on the stores requests use (gc.h); the server
+  // calls it every gc interval.
+  Result<GcReport> CollectGarbage(const GcOptions& options);
 
  private:
   void Dispatch(const Target& t, http::Request& req, http::Response& resp, const Identity& who);

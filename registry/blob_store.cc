@@ -1,5 +1,7 @@
 #include "registry/blob_store.h"
 
+#include <chrono>
+
 #include "registry/storage/paths.h"
 
 namespace hoist::registry {
@@ -24,6 +26,7 @@ Result<int64_t> BlobStore::StatData(const Digest& digest) {
 }
 
 Result<int64_t> BlobStore::Stat(std::string_view repo, const Digest& digest) {
+  Touch(digest);  // a client that HEADs a blob may reference it next
   Result<std::string> link = d_.GetContent(paths::LayerLink(repo, digest));
   if (!link.ok()) {
     if (link.status().code() == Code::kNotFound) return Unknown(digest);
@@ -33,8 +36,7 @@ Result<int64_t> BlobStore::Stat(std::string_view repo, const Digest& digest) {
 }
 
 Result<std::unique_ptr<storage::FileReader>> BlobStore::Open(std::string_view repo,
-                                                             const Digest& digest,
-                                                             int64_t offset) {
+                                                             const Digest& digest, int64_t offset) {
   Result<std::string> link = d_.GetContent(paths::LayerLink(repo, digest));
   if (!link.ok()) {
     if (link.status().code() == Code::kNotFound) return Unknown(digest);
@@ -73,6 +75,62 @@ Status BlobStore::Adopt(const std::string& data_path, const Digest& digest) {
     return Status::Ok();
   }
   return d_.Move(data_path, paths::BlobData(digest));
+}
+
+int64_t BlobStore::Now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void BlobStore::Pin(const std::string& key) {
+  std::lock_guard<std::mutex> l(use_mu_);
+  UseEntry& e = uses_[key];
+  ++e.pins;
+  e.last = Now();
+}
+
+void BlobStore::Unpin(const std::string& key) {
+  std::lock_guard<std::mutex> l(use_mu_);
+  UseEntry& e = uses_[key];
+  if (e.pins > 0) --e.pins;
+  e.last = Now();
+}
+
+void BlobStore::Touch(const Digest& digest) {
+  if (!tracking_) return;
+  std::string key = digest.str();
+  std::lock_guard<std::mutex> l(use_mu_);
+  uses_[key].last = Now();
+}
+
+void BlobStore::Use::Add(const Digest& digest) {
+  if (!store_.tracking_) return;
+  held_.push_back(digest.str());
+  store_.Pin(held_.back());
+}
+
+BlobStore::Use::~Use() {
+  for (const std::string& key : held_) store_.Unpin(key);
+}
+
+Result<bool> BlobStore::RemoveIfUnused(const std::string& key, int64_t since,
+                                       const std::function<Status()>& remove) {
+  std::lock_guard<std::mutex> l(use_mu_);
+  auto it = uses_.find(key);
+  if (it != uses_.end()) {
+    if (it->second.pins > 0 || it->second.last >= since) return false;
+    uses_.erase(it);
+  }
+  Status st = remove();
+  if (!st.ok()) return st;
+  return true;
+}
+
+void BlobStore::ForgetUsesBefore(int64_t since) {
+  std::lock_guard<std::mutex> l(use_mu_);
+  std::erase_if(uses_,
+                [since](const auto& kv) { return kv.second.pins == 0 && kv.second.last < since; });
 }
 
 }  // namespace hoist::registry

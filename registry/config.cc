@@ -26,7 +26,18 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     YAML::Node root = YAML::LoadFile(path);
     if (root.IsNull()) return Status::Ok();
     HOIST_RETURN_IF_ERROR(
-        CheckKeys(root, path, {"http", "storage", "log", "limits", "auth", "access"}));
+        CheckKeys(root, path, {"http", "storage", "log", "limits", "auth", "access", "gc"}));
+    if (auto gc = root["gc"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(gc, path + ": gc", {"interval", "delete_untagged", "grace"}));
+      for (auto [key, field] :
+           {std::pair{"interval", &c->gc_interval_ms}, {"grace", &c->gc_grace_ms}}) {
+        if (!gc[key]) continue;
+        Result<int64_t> ms = ParseDuration(gc[key].as<std::string>(), path + ": gc." + key);
+        if (!ms.ok()) return ms.status();
+        *field = *ms;
+      }
+      if (gc["delete_untagged"]) c->gc_delete_untagged = gc["delete_untagged"].as<bool>();
+    }
     if (auto auth = root["auth"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(auth, path + ": auth", {"htpasswd", "token"}));
       if (auto t = auth["token"]) {
@@ -96,6 +107,41 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     return Status(Code::kInvalidArgument, path + ": " + e.what());
   }
   return Status::Ok();
+}
+
+Result<int64_t> ParseDuration(const std::string& text, const std::string& what) {
+  auto bad = [&] {
+    return Status(Code::kInvalidArgument,
+                  what + ": \"" + text + "\" is not a duration (e.g. 500ms, 30s, 10m, 1h)");
+  };
+  if (text.empty()) return bad();
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 9) return bad();
+    return std::stoll(text) * 1000;
+  }
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t digits = text.find_first_not_of("0123456789", i);
+    if (digits == i || digits == std::string::npos || digits - i > 9) return bad();
+    int64_t n = std::stoll(text.substr(i, digits - i));
+    size_t unit_end = text.find_first_of("0123456789", digits);
+    std::string unit =
+        text.substr(digits, unit_end == std::string::npos ? std::string::npos : unit_end - digits);
+    if (unit == "ms") {
+      total += n;
+    } else if (unit == "s") {
+      total += n * 1000;
+    } else if (unit == "m") {
+      total += n * 60 * 1000;
+    } else if (unit == "h") {
+      total += n * 3600 * 1000;
+    } else {
+      return bad();
+    }
+    i = unit_end == std::string::npos ? text.size() : unit_end;
+  }
+  return total;
 }
 
 Status SplitHostPort(const std::string& addr, std::string* host, int* port) {

@@ -7,6 +7,7 @@
 //   auth:    { htpasswd: { path, realm },
 //              token: { realm, service, issuer, rootcertbundle, signingkey, expiration } }
 //   access:  { policy: FILE }
+//   gc:      { interval: 1h, delete_untagged: false, grace: 10m }
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,17 @@ struct Config {
   // only gets with allow_plain_http.
   std::string tls_cert, tls_key, tls_client_ca;
   bool allow_plain_http = false;
+  // Garbage collection while serving (gc.h): every interval (0: never),
+  // optionally removing untagged manifests; what a request used less than
+  // `gc_grace_ms` before a run began is kept.
+  int64_t gc_interval_ms = 0;
+  bool gc_delete_untagged = false;
+  int64_t gc_grace_ms = 10 * 60 * 1000;
 };
+
+// "500ms", "30s", "10m", "1h", "1h30m" (a bare number is seconds) in
+// milliseconds; kInvalidArgument naming `what` otherwise.
+Result<int64_t> ParseDuration(const std::string& text, const std::string& what);
 
 // Loads `path` over the defaults in `*config`. Unknown keys are errors.
 Status LoadConfigFile(const std::string& path, Config* config);

@@ -111,8 +111,8 @@ Result<StoredManifest> ManifestStore::Get(std::string_view repo, std::string_vie
 }
 
 Status ManifestStore::Validate(std::string_view repo, std::string_view content_type,
-                               const std::string& content, std::string* media_type,
-                               std::optional<Digest>* subject) {
+                               const std::string& content, BlobStore::Use& use,
+                               std::string* media_type, std::optional<Digest>* subject) {
   json j = json::parse(content, nullptr, false);
   if (j.is_discarded()) return Invalid("manifest is not valid JSON");
   if (!j.is_object()) return Invalid("manifest must be a JSON object");
@@ -145,6 +145,7 @@ Status ManifestStore::Validate(std::string_view repo, std::string_view content_t
     for (const json& m : *ms) {
       Result<Digest> d = CheckDescriptor(m, "manifests[]");
       if (!d.ok()) return d.status();
+      use.Add(*d);
       if (!d_.Stat(paths::ManifestRevisionLink(repo, *d)).ok()) {
         return BlobUnknown(*d, "manifest");
       }
@@ -155,6 +156,7 @@ Status ManifestStore::Validate(std::string_view repo, std::string_view content_t
     if (j.contains("manifests")) return Invalid("an image manifest must not have manifests");
     Result<Digest> cd = CheckDescriptor(*cfg, "config");
     if (!cd.ok()) return cd.status();
+    use.Add(*cd);
     if (!blobs_.Stat(repo, *cd).ok()) return BlobUnknown(*cd, "config blob");
     auto layers = j.find("layers");
     if (layers != j.end()) {
@@ -164,6 +166,7 @@ Status ManifestStore::Validate(std::string_view repo, std::string_view content_t
         if (!ld.ok()) return ld.status();
         // Non-distributable layers (with urls) live elsewhere by design.
         if (l.contains("urls")) continue;
+        use.Add(*ld);
         if (!blobs_.Stat(repo, *ld).ok()) return BlobUnknown(*ld, "layer blob");
       }
     } else if (type == media::kDockerManifest) {
@@ -208,8 +211,12 @@ Result<PutManifestResult> ManifestStore::Put(std::string_view repo, std::string_
     if (!IsValidTag(t)) return Invalid("invalid tag \"" + t.substr(0, 200) + "\"");
     if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
   }
+  // Held until the links below are written: a sweep that started before
+  // may not have seen this manifest, so it must not take what it names.
+  BlobStore::Use use(blobs_);
+  use.Add(out.digest);
   std::string media_type;
-  HOIST_RETURN_IF_ERROR(Validate(repo, content_type, content, &media_type, &out.subject));
+  HOIST_RETURN_IF_ERROR(Validate(repo, content_type, content, use, &media_type, &out.subject));
 
   // Order matters for readers and crashes: bytes, then the revision link
   // that makes them visible, then the tags that name them.

@@ -59,8 +59,9 @@ class ManifestStore {
 
  private:
   Result<Digest> Resolve(std::string_view repo, std::string_view reference);
+  // Pins (in `use`) each digest it checks, before checking it.
   Status Validate(std::string_view repo, std::string_view content_type, const std::string& content,
-                  std::string* media_type, std::optional<Digest>* subject);
+                  BlobStore::Use& use, std::string* media_type, std::optional<Digest>* subject);
 
   storage::StorageDriver& d_;
   BlobStore& blobs_;

@@ -183,6 +183,29 @@ int Serve(const ServeOptions& options) {
       }
     }
   }).detach();  // ends with the process (Serve leaves through _Exit)
+  if (cfg.gc_interval_ms > 0) {
+    std::thread([&api, &cfg] {
+      GcOptions opt;
+      opt.min_age_sec = 0;  // uses are tracked instead (gc.h)
+      opt.upload_max_age_sec = cfg.upload_idle_seconds;
+      opt.delete_untagged = cfg.gc_delete_untagged;
+      opt.use_grace_ms = cfg.gc_grace_ms;
+      while (true) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(cfg.gc_interval_ms));
+        Result<GcReport> r = api.CollectGarbage(opt);
+        if (!r.ok()) {
+          log::Error("garbage collection failed", {{"error", r.status().message()}});
+          continue;
+        }
+        log::Info("garbage collected", {{"blobs_deleted", std::to_string(r->blobs_deleted)},
+                                        {"bytes_freed", std::to_string(r->bytes_freed)},
+                                        {"manifests_deleted", std::to_string(r->manifests_deleted)},
+                                        {"uploads_deleted", std::to_string(r->uploads_deleted)},
+                                        {"kept_in_use", std::to_string(r->kept_in_use)},
+                                        {"seconds", std::to_string(r->seconds)}});
+      }
+    }).detach();  // like the upload sweeper: ends with the process
+  }
   std::thread waiter([&server, set] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {

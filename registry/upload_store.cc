@@ -261,6 +261,8 @@ Status UploadStore::Finish(std::string_view repo, const std::string& id, const D
                   "upload content has digest " + got.str() + ", not " + digest.str(),
                   "{\"digest\":\"" + digest.str() + "\"}");
   }
+  BlobStore::Use use(blobs_);  // the blob may exist, unreferenced, as a sweep runs
+  use.Add(digest);
   HOIST_RETURN_IF_ERROR(blobs_.Adopt(path, digest));
   HOIST_RETURN_IF_ERROR(blobs_.Link(repo, digest));
   l.unlock();

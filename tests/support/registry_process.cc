@@ -123,7 +123,7 @@ bool RegistryProcess::Start() {
 
   std::vector<std::string> args = {HOIST_BINARY,  "registry",    "serve", "--addr",
                                    "127.0.0.1:0", "--root",      root_,   "--addr-file",
-                                   addr_file_,    "--log-level", "warn"};
+                                   addr_file_,    "--log-level", options_.log_level};
   if (!config_file_.empty()) {
     args.push_back("--config");
     args.push_back(config_file_);

@@ -32,6 +32,8 @@ struct RegistryOptions {
   std::string config_yaml;
   // Leave the temporary directory (root, log, config) on destruction.
   bool keep_dir = false;
+  // --log-level of the server.
+  std::string log_level = "warn";
   // Extra arguments after the standard ones.
   std::vector<std::string> extra_args;
 };

@@ -1,7 +1,8 @@
+#include "registry/gc.h"
+
 #include <catch2/catch.hpp>
 
 #include "registry/blob_store.h"
-#include "registry/gc.h"
 #include "registry/manifest_store.h"
 #include "registry/storage/driver.h"
 
@@ -24,11 +25,13 @@ struct Fixture {
   Digest PushImage(const std::string& repo, const std::string& tag, const std::string& layer) {
     Digest cfg = AddBlob(repo, "{\"cfg\":\"" + layer + "\"}");
     Digest lay = AddBlob(repo, layer);
-    std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-                    R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-                    cfg.str() + R"(","size":1},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
-                    lay.str() + R"(","size":1}]})";
-    auto r = manifests.Put(repo, tag, "", m, {});
+    std::string m =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+        R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+        cfg.str() +
+        R"(","size":1},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
+        lay.str() + R"(","size":1}]})";
+    auto r = manifests.Put(repo, tag.empty() ? DigestOf(m).str() : tag, "", m, {});
     REQUIRE(r.ok());
     return r->digest;
   }
@@ -93,4 +96,118 @@ TEST_CASE("gc keeps blobs of a deleted tag's manifest while the manifest exists"
   rep = CollectGarbage(*f.d, opt, nullptr);
   REQUIRE(rep.ok());
   CHECK(rep->blobs_deleted == 3);  // manifest bytes, config, layer
+}
+
+namespace {
+
+std::string IndexOf(const std::vector<Digest>& children) {
+  std::string list;
+  for (const Digest& c : children) {
+    if (!list.empty()) list += ",";
+    list += R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + c.str() +
+            R"(","size":1,"platform":{"architecture":"amd64","os":"linux"}})";
+  }
+  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)" +
+         list + "]}";
+}
+
+// An artifact manifest whose subject is `subject`.
+std::string ReferrerOf(const Digest& subject, const Digest& cfg) {
+  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+         R"("artifactType":"application/spdx+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":")" +
+         cfg.str() +
+         R"(","size":2},"layers":[],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+         subject.str() + R"(","size":1}})";
+}
+
+}  // namespace
+
+TEST_CASE("gc --delete-untagged keeps what tags reach, through indexes and referrers", "[gc]") {
+  Fixture f;
+  Digest tagged = f.PushImage("app", "v1", "tagged-layer");
+  Digest child_a = f.PushImage("app", "", "child-a");  // by digest: untagged until the index
+  Digest child_b = f.PushImage("app", "", "child-b");
+  auto index = f.manifests.Put("app", "multi", "", IndexOf({child_a, child_b}), {});
+  REQUIRE(index.ok());
+  Digest empty = f.AddBlob("app", "{}");
+  auto sbom = f.manifests.Put("app", DigestOf(ReferrerOf(tagged, empty)).str(), "",
+                              ReferrerOf(tagged, empty), {});
+  REQUIRE(sbom.ok());
+  Digest lonely = f.PushImage("app", "", "lonely-layer");
+  auto lonely_sbom = f.manifests.Put("app", DigestOf(ReferrerOf(lonely, empty)).str(), "",
+                                     ReferrerOf(lonely, empty), {});
+  REQUIRE(lonely_sbom.ok());
+  Digest lonely_layer = DigestOf(std::string("lonely-layer"));
+
+  GcOptions opt;
+  opt.min_age_sec = 0;
+  opt.delete_untagged = true;
+  auto rep = CollectGarbage(*f.d, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(rep->manifests_deleted == 2);  // the lonely image and its referrer
+  CHECK(!f.manifests.Get("app", lonely.str()).ok());
+  CHECK(!f.manifests.Get("app", lonely_sbom->digest.str()).ok());
+  CHECK(!f.blobs.StatData(lonely_layer).ok());
+  for (const Digest& kept : {tagged, child_a, child_b, index->digest, sbom->digest}) {
+    INFO(kept.str());
+    CHECK(f.manifests.Get("app", kept.str()).ok());
+  }
+  CHECK(f.blobs.StatData(DigestOf(std::string("child-b"))).ok());
+  auto refs = f.manifests.Referrers("app", tagged, "");
+  REQUIRE(refs.ok());
+  CHECK(refs->find(sbom->digest.str()) != std::string::npos);
+
+  // Without the option, untagged manifests stay.
+  Digest again = f.PushImage("app", "", "again");
+  opt.delete_untagged = false;
+  rep = CollectGarbage(*f.d, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(rep->manifests_deleted == 0);
+  CHECK(f.manifests.Get("app", again.str()).ok());
+}
+
+TEST_CASE("gc on a store that tracks uses keeps what requests use", "[gc]") {
+  Fixture f;
+  f.blobs.TrackUses();
+  Digest headed = f.AddBlob("app", "a client HEADed me");
+  Digest idle = f.AddBlob("app", "nobody looked");
+  Digest untagged = f.PushImage("app", "", "untagged-in-use");
+  GcOptions opt;
+  opt.min_age_sec = 0;
+  opt.delete_untagged = true;
+  opt.use_grace_ms = 0;
+
+  // Uses before the run began are old news with no grace...
+  CHECK(f.blobs.Stat("app", headed).ok());
+  auto rep = CollectGarbage(*f.d, f.blobs, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(!f.blobs.StatData(headed).ok());
+  CHECK(!f.blobs.StatData(idle).ok());
+  CHECK(!f.manifests.Get("app", untagged.str()).ok());
+
+  // ...but a pin held across the run keeps a blob, and a manifest.
+  Digest untagged2 = f.PushImage("app", "", "untagged-pinned");
+  Digest pinned = f.AddBlob("app", "a manifest PUT holds me");
+  {
+    BlobStore::Use use(f.blobs);
+    use.Add(pinned);
+    use.Add(untagged2);
+    rep = CollectGarbage(*f.d, f.blobs, opt, nullptr);
+    REQUIRE(rep.ok());
+    CHECK(rep->kept_in_use >= 2);
+    CHECK(f.blobs.StatData(pinned).ok());
+    CHECK(f.manifests.Get("app", untagged2.str()).ok());
+    CHECK(f.blobs.StatData(DigestOf(std::string("untagged-pinned"))).ok());  // its layer
+  }
+  // With a grace period, a recent HEAD keeps a blob too.
+  Digest recent = f.AddBlob("app", "HEADed a moment ago");
+  CHECK(f.blobs.Stat("app", recent).ok());
+  opt.use_grace_ms = 60000;
+  rep = CollectGarbage(*f.d, f.blobs, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(f.blobs.StatData(recent).ok());
+  opt.use_grace_ms = 0;
+  rep = CollectGarbage(*f.d, f.blobs, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(!f.blobs.StatData(recent).ok());
 }
