@@ -224,6 +224,7 @@ int main(int argc, char** argv) {
       *field = *ms;
     }
     if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
+    opt.config.version = HOIST_VERSION;
     opt.addr_file = addr_file;
     return hoist::registry::Serve(opt);
   }

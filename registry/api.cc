@@ -167,8 +167,46 @@ void WriteError(const Status& st, Response& resp) {
   SetJson(resp, info.http_status, json{{"errors", json::array({err})}}.dump());
 }
 
+std::string_view RouteName(Route route) {
+  switch (route) {
+    case Route::kBase:
+      return "base";
+    case Route::kCatalog:
+      return "catalog";
+    case Route::kHealth:
+      return "health";
+    case Route::kTags:
+      return "tags";
+    case Route::kManifest:
+      return "manifest";
+    case Route::kBlob:
+      return "blob";
+    case Route::kUploadStart:
+      return "upload_start";
+    case Route::kUpload:
+      return "upload";
+    case Route::kReferrers:
+      return "referrers";
+    case Route::kMetrics:
+      return "metrics";
+    case Route::kToken:
+      return "token";
+    case Route::kNone:
+      break;
+  }
+  return "other";
+}
+
 Target MatchRoute(std::string_view path) {
   Target t;
+  if (path == "/metrics") {
+    t.route = Route::kMetrics;
+    return t;
+  }
+  if (path == "/token") {
+    t.route = Route::kToken;
+    return t;
+  }
   if (path == "/healthz") {
     t.route = Route::kHealth;
     return t;
@@ -220,13 +258,21 @@ Api::Api(const Config& config, storage::StorageDriver& driver, Gate gate)
       gate_(std::move(gate)),
       blobs_(driver),
       uploads_(driver, blobs_),
-      manifests_(driver, blobs_) {
+      manifests_(driver, blobs_),
+      metrics_(driver, config.version) {
   uploads_.SetMaxOpen(config.max_uploads);
   if (config.gc_interval_ms > 0) blobs_.TrackUses();
 }
 
 Result<GcReport> Api::CollectGarbage(const GcOptions& options) {
-  return registry::CollectGarbage(driver_, blobs_, options, nullptr);
+  Result<GcReport> r = registry::CollectGarbage(driver_, blobs_, options, nullptr);
+  if (r.ok()) metrics_.ObserveGc(*r);
+  return r;
+}
+
+void Api::Observe(const Request& req, const Response& resp, const http::Exchange& x) {
+  metrics_.ObserveRequest(req.method, RouteName(MatchRoute(req.path).route), resp.status, x.seconds,
+                          x.bytes_in, x.bytes_out);
 }
 
 Result<UploadStore::Sweep> Api::ExpireUploads() {
@@ -236,9 +282,9 @@ Result<UploadStore::Sweep> Api::ExpireUploads() {
 void Api::Handle(Request& req, Response& resp) {
   resp.Set("Docker-Distribution-API-Version", "registry/2.0");
   resp.Set("X-Content-Type-Options", "nosniff");
-  if (req.path == "/token" && gate_.issuing()) return Token(req, resp);
   Target t = MatchRoute(req.path);
-  if (t.route == Route::kNone) {
+  if (t.route == Route::kToken && gate_.issuing()) return Token(req, resp);
+  if (t.route == Route::kNone || t.route == Route::kToken) {
     Status st(Code::kNotFound, "no such endpoint: " + req.path.substr(0, 200));
     WriteError(st, resp);
     resp.status = 404;
@@ -301,7 +347,11 @@ Status Api::Authorize(const Target& t, Request& req, const Identity& who, std::s
   };
   switch (t.route) {
     case Route::kHealth:
+    case Route::kToken:
       return Status::Ok();
+    case Route::kMetrics:  // any signed-in user, when access is controlled
+      if (!who.anonymous()) return Status::Ok();
+      return gate_.Refusal(who, ResourceActions{"registry", "metrics", {}});
     case Route::kBase:  // signing in, as distribution answers it
       if (!who.anonymous() || who.token) return Status::Ok();
       return gate_.Refusal(who, ResourceActions{"registry", "base", {}});
@@ -352,6 +402,9 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity
     case Route::kHealth:
       if (get) return Health(resp);
       break;
+    case Route::kMetrics:
+      if (get) return ServeMetrics(resp);
+      break;
     case Route::kCatalog:
       if (m == "GET") return Catalog(req, resp, who);
       break;
@@ -379,6 +432,7 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity
     case Route::kReferrers:
       if (m == "GET") return Referrers(t, req, resp);
       break;
+    case Route::kToken:
     case Route::kNone:
       break;
   }
@@ -395,6 +449,12 @@ void Api::Health(Response& resp) {
     return SetJson(resp, 503, json{{"status", "unhealthy"}, {"error", st.message()}}.dump());
   }
   SetJson(resp, 200, R"({"status":"ok"})");
+}
+
+void Api::ServeMetrics(Response& resp) {
+  resp.status = 200;
+  resp.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  resp.body = metrics_.Render(uploads_.open());
 }
 
 void Api::Catalog(Request& req, Response& resp, const Identity& who) {

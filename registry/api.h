@@ -13,6 +13,7 @@
 #include "registry/gc.h"
 #include "registry/http/server.h"
 #include "registry/manifest_store.h"
+#include "registry/metrics.h"
 #include "registry/storage/driver.h"
 #include "registry/upload_store.h"
 
@@ -29,7 +30,12 @@ enum class Route {
   kUploadStart,  // /v2/<name>/blobs/uploads/
   kUpload,       // /v2/<name>/blobs/uploads/<id>
   kReferrers,    // /v2/<name>/referrers/<digest>
+  kMetrics,      // /metrics (metrics.h)
+  kToken,        // /token, when this registry issues tokens (token.h)
 };
+
+// The route's label in metrics (one of Metrics::kRoutes).
+std::string_view RouteName(Route route);
 
 struct Target {
   Route route = Route::kNone;
@@ -56,6 +62,8 @@ class Api {
   // One garbage collection on the stores requests use (gc.h); the server
   // calls it every gc interval.
   Result<GcReport> CollectGarbage(const GcOptions& options);
+  // Counts an answered request in the metrics (the server's observer).
+  void Observe(const http::Request& req, const http::Response& resp, const http::Exchange& x);
 
  private:
   void Dispatch(const Target& t, http::Request& req, http::Response& resp, const Identity& who);
@@ -65,6 +73,7 @@ class Api {
   Status Authorize(const Target& t, http::Request& req, const Identity& who, std::string* scope);
   void Token(http::Request& req, http::Response& resp);
   void Health(http::Response& resp);
+  void ServeMetrics(http::Response& resp);
   void Catalog(http::Request& req, http::Response& resp, const Identity& who);
   void TagsList(const Target& t, http::Request& req, http::Response& resp);
   void GetManifest(const Target& t, http::Request& req, http::Response& resp);
@@ -88,6 +97,7 @@ class Api {
   BlobStore blobs_;
   UploadStore uploads_;
   ManifestStore manifests_;
+  Metrics metrics_;
 };
 
 // Renders `st` as the spec's error JSON with its HTTP status.

@@ -49,6 +49,8 @@ struct Config {
   int64_t gc_interval_ms = 0;
   bool gc_delete_untagged = false;
   int64_t gc_grace_ms = 10 * 60 * 1000;
+  // hoist's version, for the metrics' build info (not a file setting).
+  std::string version;
 };
 
 // "500ms", "30s", "10m", "1h", "1h30m" (a bare number is seconds) in

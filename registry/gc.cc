@@ -52,21 +52,6 @@ Names ParseNames(const std::string& content) {
   return n;
 }
 
-// The manifest revisions of `repo` (digests linked in _manifests/revisions).
-std::vector<Digest> Revisions(storage::StorageDriver& d, const std::string& repo) {
-  std::vector<Digest> out;
-  for (DigestAlgorithm alg : {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512}) {
-    Result<std::vector<std::string>> revs = d.List(paths::ManifestRevisionsDir(repo, alg));
-    if (!revs.ok()) continue;
-    for (const std::string& rev : *revs) {
-      std::string s = std::string(AlgorithmName(alg)) + ":" + rev.substr(rev.rfind('/') + 1);
-      Result<Digest> dg = Digest::Parse(s);
-      if (dg.ok() && d.Stat(paths::ManifestRevisionLink(repo, *dg)).ok()) out.push_back(*dg);
-    }
-  }
-  return out;
-}
-
 struct Run {
   storage::StorageDriver& d;
   BlobStore& blobs;
@@ -162,7 +147,7 @@ struct Run {
     std::set<std::string> marked;
     for (const std::string& repo : *repos) {
       ++report.repositories;
-      std::vector<Digest> revisions = Revisions(d, repo);
+      std::vector<Digest> revisions = manifests.Revisions(repo);
       std::set<std::string> removed;
       if (opt.delete_untagged) {
         Result<std::set<std::string>> r = RemoveUntagged(manifests, repo, revisions);

@@ -272,6 +272,20 @@ Status ManifestStore::Delete(std::string_view repo, std::string_view reference) 
   return Status::Ok();
 }
 
+std::vector<Digest> ManifestStore::Revisions(std::string_view repo) {
+  std::vector<Digest> out;
+  for (DigestAlgorithm alg : {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512}) {
+    Result<std::vector<std::string>> revs = d_.List(paths::ManifestRevisionsDir(repo, alg));
+    if (!revs.ok()) continue;
+    for (const std::string& rev : *revs) {
+      std::string s = std::string(AlgorithmName(alg)) + ":" + rev.substr(rev.rfind('/') + 1);
+      Result<Digest> dg = Digest::Parse(s);
+      if (dg.ok() && d_.Stat(paths::ManifestRevisionLink(repo, *dg)).ok()) out.push_back(*dg);
+    }
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> ManifestStore::Tags(std::string_view repo) {
   Result<std::vector<std::string>> dirs = d_.List(paths::TagsDir(repo));
   std::vector<std::string> tags;

@@ -50,6 +50,8 @@ class ManifestStore {
   // when not empty.
   Result<std::string> Referrers(std::string_view repo, const Digest& subject,
                                 std::string_view artifact_type);
+  // The manifests linked into `repo` (its _manifests/revisions), any order.
+  std::vector<Digest> Revisions(std::string_view repo);
   // Repository names that hold manifests, sorted.
   Result<std::vector<std::string>> Repositories();
 

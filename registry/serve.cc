@@ -114,6 +114,9 @@ int Serve(const ServeOptions& options) {
   }
   http::ServerOptions sopt;
   sopt.access_log = cfg.access_log;
+  sopt.observer = [&api](const http::Request& q, const http::Response& r, const http::Exchange& x) {
+    api.Observe(q, r, x);
+  };
   http::Server server([&api](http::Request& q, http::Response& r) { api.Handle(q, r); }, sopt);
   if (!cfg.tls_cert.empty() || !cfg.tls_key.empty()) {
     if (cfg.tls_cert.empty() || cfg.tls_key.empty()) {

@@ -58,6 +58,8 @@ class UploadStore {
   // kTooManyRequests (429). The count comes from ExpireIdle's walk, then
   // follows starts and ends.
   void SetMaxOpen(int64_t n) { max_open_ = n; }
+  // Sessions open now (as counted: see SetMaxOpen).
+  int64_t open() const { return open_.load(); }
   struct Sweep {
     int64_t open = 0;     // sessions left
     int64_t expired = 0;  // sessions deleted (or that would be, on a dry run)

@@ -599,6 +599,7 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback, bool v6)
       }
       break;
     }
+    const auto head_read = std::chrono::steady_clock::now();
     const auto& msg = conn.parser->get();
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -698,10 +699,14 @@ void Server::ServeConnection(int fd, std::string remote, bool loopback, bool v6)
       }
     }
     resp.stream.reset();
+    auto done = std::chrono::steady_clock::now();
+    if (opt_.observer) {
+      opt_.observer(req, resp,
+                    Exchange{conn.body_read, is_head ? 0 : length,
+                             std::chrono::duration<double>(done - head_read).count()});
+    }
     if (opt_.access_log && log::Enabled(log::Level::kInfo)) {
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(done - start).count();
       log::Info("request", {{"remote", conn.remote},
                             {"method", req.method},
                             {"uri", req.target.substr(0, 512)},

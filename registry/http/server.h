@@ -101,6 +101,14 @@ struct Response {
 
 using Handler = std::function<void(Request&, Response&)>;
 
+// What one answered request cost: body bytes each way, and the time from
+// its first byte to the last byte of its answer.
+struct Exchange {
+  int64_t bytes_in = 0, bytes_out = 0;
+  double seconds = 0;
+};
+using Observer = std::function<void(const Request&, const Response&, const Exchange&)>;
+
 struct ServerOptions {
   int idle_timeout_sec = 60;             // keep-alive connection idle limit
   int io_timeout_sec = 120;              // a stalled send or receive
@@ -113,6 +121,8 @@ struct ServerOptions {
   // there than sendfile(2); true gives them sendfile too (tests use it to
   // cover the path that peers on other machines take).
   bool sendfile_to_loopback = false;
+  // Told of every request the handler answered, once its answer is sent.
+  Observer observer;
 };
 
 class Server {

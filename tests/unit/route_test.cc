@@ -14,6 +14,21 @@ TEST_CASE("MatchRoute: fixed endpoints", "[route]") {
   CHECK(MatchRoute("/v2/_catalog").route == Route::kCatalog);
   CHECK(MatchRoute("/healthz").route == Route::kHealth);
   CHECK(MatchRoute("/v2/").name.empty());
+  CHECK(MatchRoute("/metrics").route == Route::kMetrics);
+  CHECK(MatchRoute("/token").route == Route::kToken);
+  CHECK(MatchRoute("/metrics/x").route == Route::kNone);
+}
+
+TEST_CASE("RouteName: every route has a metrics label, the rest are other", "[route]") {
+  for (Route r : {Route::kBase, Route::kCatalog, Route::kHealth, Route::kTags, Route::kManifest,
+                  Route::kBlob, Route::kUploadStart, Route::kUpload, Route::kReferrers,
+                  Route::kMetrics, Route::kToken, Route::kNone}) {
+    std::string_view name = RouteName(r);
+    INFO(name);
+    CHECK(std::find(Metrics::kRoutes.begin(), Metrics::kRoutes.end(), name) !=
+          Metrics::kRoutes.end());
+  }
+  CHECK(RouteName(Route::kNone) == "other");
 }
 
 TEST_CASE("MatchRoute: tags list", "[route]") {
