@@ -7,6 +7,7 @@
 
 #include "common/media_types.h"
 #include "common/names.h"
+#include "registry/http/content_coding.h"
 
 namespace hoist::registry {
 
@@ -307,6 +308,19 @@ void Api::Handle(Request& req, Response& resp) {
     return;
   }
   Dispatch(t, req, resp, *who);
+  // JSON documents (and the metrics' text) go out compressed where the client accepts it; blobs
+  // never (they are compressed already, and Range counts their bytes).
+  switch (t.route) {
+    case Route::kManifest:
+    case Route::kTags:
+    case Route::kCatalog:
+    case Route::kReferrers:
+    case Route::kMetrics:
+      http::EncodeResponse(req, resp);
+      break;
+    default:
+      break;
+  }
 }
 
 // The token endpoint (token.h): GET /token?service=&scope=... with Basic
