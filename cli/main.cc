@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
   serve->add_option("--upload-idle", upload_idle,
                     "Seconds an upload session may sit idle before it expires; default 3600");
 
+  bool sparse_indexes = false;
+  serve->add_flag("--sparse-indexes", sparse_indexes,
+                  "Accept image indexes whose child manifests are not all in the repository");
   std::string gc_interval, gc_grace;
   bool serve_delete_untagged = false;
   serve->add_option("--gc-interval", gc_interval,
@@ -224,6 +227,9 @@ int main(int argc, char** argv) {
       *field = *ms;
     }
     if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
+    if (sparse_indexes) {
+      opt.config.index_policy.children = hoist::registry::IndexPolicy::Children::kNone;
+    }
     opt.config.version = HOIST_VERSION;
     opt.addr_file = addr_file;
     return hoist::registry::Serve(opt);

@@ -25,8 +25,48 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (root.IsNull()) return Status::Ok();
-    HOIST_RETURN_IF_ERROR(
-        CheckKeys(root, path, {"http", "storage", "log", "limits", "auth", "access", "gc"}));
+    HOIST_RETURN_IF_ERROR(CheckKeys(
+        root, path, {"http", "storage", "log", "limits", "auth", "access", "gc", "validation"}));
+    if (auto v = root["validation"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(v, path + ": validation", {"sparse_indexes", "manifests"}));
+      if (v["sparse_indexes"] && v["sparse_indexes"].as<bool>()) {
+        c->index_policy.children = IndexPolicy::Children::kNone;
+      }
+      if (auto m = v["manifests"]) {
+        HOIST_RETURN_IF_ERROR(CheckKeys(m, path + ": validation.manifests", {"indexes"}));
+        if (auto ix = m["indexes"]) {
+          HOIST_RETURN_IF_ERROR(CheckKeys(ix, path + ": validation.manifests.indexes",
+                                          {"platforms", "platformlist"}));
+          std::string mode = ix["platforms"] ? ix["platforms"].as<std::string>() : "all";
+          if (mode == "all") {
+            c->index_policy.children = IndexPolicy::Children::kAll;
+          } else if (mode == "none") {
+            c->index_policy.children = IndexPolicy::Children::kNone;
+          } else if (mode == "list") {
+            c->index_policy.children = IndexPolicy::Children::kListed;
+          } else {
+            return Status(Code::kInvalidArgument,
+                          path + ": validation.manifests.indexes.platforms must be all|none|list");
+          }
+          if (auto list = ix["platformlist"]) {
+            if (!list.IsSequence()) {
+              return Status(Code::kInvalidArgument,
+                            path + ": validation.manifests.indexes.platformlist must be a list");
+            }
+            for (const auto& p : list) {
+              HOIST_RETURN_IF_ERROR(
+                  CheckKeys(p, path + ": platformlist[]", {"os", "architecture"}));
+              if (!p["os"] || !p["architecture"]) {
+                return Status(Code::kInvalidArgument,
+                              path + ": platformlist[] needs os and architecture");
+              }
+              c->index_policy.platforms.emplace_back(p["os"].as<std::string>(),
+                                                     p["architecture"].as<std::string>());
+            }
+          }
+        }
+      }
+    }
     if (auto gc = root["gc"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(gc, path + ": gc", {"interval", "delete_untagged", "grace"}));
       for (auto [key, field] :

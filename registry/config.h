@@ -8,6 +8,9 @@
 //              token: { realm, service, issuer, rootcertbundle, signingkey, expiration } }
 //   access:  { policy: FILE }
 //   gc:      { interval: 1h, delete_untagged: false, grace: 10m }
+//   validation: { sparse_indexes: true }, or as distribution 3 has it:
+//     { manifests: { indexes: { platforms: all|none|list,
+//                               platformlist: [{ os: linux, architecture: amd64 }] } } }
 #pragma once
 
 #include <cstdint>
@@ -15,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "registry/manifest_store.h"
 #include "registry/token.h"
 
 namespace hoist::registry {
@@ -49,6 +53,8 @@ struct Config {
   int64_t gc_interval_ms = 0;
   bool gc_delete_untagged = false;
   int64_t gc_grace_ms = 10 * 60 * 1000;
+  // Which children of a pushed index must exist (manifest_store.h).
+  IndexPolicy index_policy;
   // hoist's version, for the metrics' build info (not a file setting).
   std::string version;
 };

@@ -110,6 +110,24 @@ Result<StoredManifest> ManifestStore::Get(std::string_view repo, std::string_vie
   return m;
 }
 
+bool ManifestStore::MustHaveChild(const nlohmann::json& descriptor) const {
+  switch (index_policy_.children) {
+    case IndexPolicy::Children::kAll:
+      return true;
+    case IndexPolicy::Children::kNone:
+      return false;
+    case IndexPolicy::Children::kListed:
+      break;
+  }
+  auto p = descriptor.find("platform");
+  if (p == descriptor.end() || !p->is_object()) return false;
+  std::string os = p->value("os", ""), arch = p->value("architecture", "");
+  for (const auto& [want_os, want_arch] : index_policy_.platforms) {
+    if (want_os == os && want_arch == arch) return true;
+  }
+  return false;
+}
+
 Status ManifestStore::Validate(std::string_view repo, std::string_view content_type,
                                const std::string& content, BlobStore::Use& use,
                                std::string* media_type, std::optional<Digest>* subject) {
@@ -145,6 +163,7 @@ Status ManifestStore::Validate(std::string_view repo, std::string_view content_t
     for (const json& m : *ms) {
       Result<Digest> d = CheckDescriptor(m, "manifests[]");
       if (!d.ok()) return d.status();
+      if (!MustHaveChild(m)) continue;
       use.Add(*d);
       if (!d_.Stat(paths::ManifestRevisionLink(repo, *d)).ok()) {
         return BlobUnknown(*d, "manifest");

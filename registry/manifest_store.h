@@ -5,6 +5,7 @@
 // Safe for concurrent use.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,9 +29,22 @@ struct PutManifestResult {
   std::vector<std::string> tags;  // tags now pointing at it
 };
 
+// Which child manifests of an image index must be in the repository when
+// the index is put (distribution 3's validation.manifests.indexes): all of
+// them (the spec's default), none (a sparse index: what a mirror of one
+// platform of a multi-platform image holds), or those whose platform is
+// in a list.
+struct IndexPolicy {
+  enum class Children { kAll, kNone, kListed };
+  Children children = Children::kAll;
+  std::vector<std::pair<std::string, std::string>> platforms;  // os, architecture (kListed)
+};
+
 class ManifestStore {
  public:
   ManifestStore(storage::StorageDriver& driver, BlobStore& blobs) : d_(driver), blobs_(blobs) {}
+
+  void SetIndexPolicy(IndexPolicy policy) { index_policy_ = std::move(policy); }
 
   // Resolves a tag or digest to the stored manifest; kManifestUnknown.
   Result<StoredManifest> Get(std::string_view repo, std::string_view reference);
@@ -61,12 +75,15 @@ class ManifestStore {
 
  private:
   Result<Digest> Resolve(std::string_view repo, std::string_view reference);
+  // Must the child an index's `descriptor` names be in the repository?
+  bool MustHaveChild(const nlohmann::json& descriptor) const;
   // Pins (in `use`) each digest it checks, before checking it.
   Status Validate(std::string_view repo, std::string_view content_type, const std::string& content,
                   BlobStore::Use& use, std::string* media_type, std::optional<Digest>* subject);
 
   storage::StorageDriver& d_;
   BlobStore& blobs_;
+  IndexPolicy index_policy_;
 };
 
 }  // namespace hoist::registry

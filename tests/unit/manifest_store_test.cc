@@ -54,8 +54,7 @@ struct Fixture {
     return manifests.Put(repo, reference, content_type, content, extra);
   }
 
-  Digest PutByTag(std::string_view tag, const std::string& content,
-                  std::string_view repo = kRepo) {
+  Digest PutByTag(std::string_view tag, const std::string& content, std::string_view repo = kRepo) {
     Result<PutManifestResult> r = Put(tag, content, media::kOciManifest, {}, repo);
     INFO(r.status().ToString());
     REQUIRE(r.ok());
@@ -99,8 +98,7 @@ TEST_CASE("ManifestStore: unknown references are kManifestUnknown", "[manifest]"
   std::string m = f.Image(kRepo, "1");
   f.PutByTag("v1", m);
   CHECK(f.manifests.Get(kRepo, "v2").status().code() == Code::kManifestUnknown);
-  CHECK(f.manifests.Get(kRepo, DigestOf("nope").str()).status().code() ==
-        Code::kManifestUnknown);
+  CHECK(f.manifests.Get(kRepo, DigestOf("nope").str()).status().code() == Code::kManifestUnknown);
   // Stored bytes are not visible from a repository they were not pushed to.
   CHECK(f.manifests.Get("other", DigestOf(m).str()).status().code() == Code::kManifestUnknown);
   CHECK(f.manifests.Get("other", "v1").status().code() == Code::kManifestUnknown);
@@ -139,8 +137,7 @@ TEST_CASE("ManifestStore: blobs the manifest references must be linked first", "
   }
 }
 
-TEST_CASE("ManifestStore: invalid manifests are kManifestInvalid and store nothing",
-          "[manifest]") {
+TEST_CASE("ManifestStore: invalid manifests are kManifestInvalid and store nothing", "[manifest]") {
   Fixture f;
   std::string good = f.Image(kRepo, "1");
   json j = json::parse(good);
@@ -229,8 +226,7 @@ TEST_CASE("ManifestStore: PUT by digest with extra tags tags all of them", "[man
         Code::kManifestInvalid);
 }
 
-TEST_CASE("ManifestStore: an index needs its child manifests in the repository",
-          "[manifest]") {
+TEST_CASE("ManifestStore: an index needs its child manifests in the repository", "[manifest]") {
   Fixture f;
   std::string child = f.Image(kRepo, "amd64");
   json index = {{"schemaVersion", 2},
@@ -262,8 +258,7 @@ TEST_CASE("ManifestStore: an index must not carry config or layers", "[manifest]
   CHECK(PutCode(f, "i", index.dump(), media::kOciIndex) == Code::kManifestInvalid);
 }
 
-TEST_CASE("ManifestStore: Docker schema2 manifests and manifest lists are accepted",
-          "[manifest]") {
+TEST_CASE("ManifestStore: Docker schema2 manifests and manifest lists are accepted", "[manifest]") {
   Fixture f;
   std::string config = R"({"architecture":"arm64","os":"linux"})";
   std::string layer = "docker layer";
@@ -358,23 +353,23 @@ TEST_CASE("ManifestStore: referrers list manifests whose subject is the image", 
   f.LinkBlob(kRepo, empty);
   std::string sbom_blob = "sbom contents";
   f.LinkBlob(kRepo, sbom_blob);
-  std::string sbom =
-      json{{"schemaVersion", 2},
-           {"mediaType", media::kOciManifest},
-           {"artifactType", "application/vnd.example.sbom"},
-           {"config", Descriptor(media::kOciEmpty, empty)},
-           {"layers", json::array({Descriptor("application/spdx+json", sbom_blob)})},
-           {"subject", subject},
-           {"annotations", {{"org.example.kind", "sbom"}}}}
-          .dump();
+  std::string sbom = json{{"schemaVersion", 2},
+                          {"mediaType", media::kOciManifest},
+                          {"artifactType", "application/vnd.example.sbom"},
+                          {"config", Descriptor(media::kOciEmpty, empty)},
+                          {"layers", json::array({Descriptor("application/spdx+json", sbom_blob)})},
+                          {"subject", subject},
+                          {"annotations", {{"org.example.kind", "sbom"}}}}
+                         .dump();
   std::string sig_config = R"({"signed":true})";
   f.LinkBlob(kRepo, sig_config);
-  std::string sig = json{{"schemaVersion", 2},
-                         {"mediaType", media::kOciManifest},
-                         {"config", Descriptor("application/vnd.example.sig.config", sig_config)},
-                         {"layers", json::array()},
-                         {"subject", subject}}
-                        .dump();
+  std::string sig = json{
+      {"schemaVersion", 2},
+      {"mediaType", media::kOciManifest},
+      {"config", Descriptor("application/vnd.example.sig.config", sig_config)},
+      {"layers", json::array()},
+      {"subject",
+       subject}}.dump();
 
   Result<PutManifestResult> put_sbom = f.Put(DigestOf(sbom).str(), sbom);
   REQUIRE(put_sbom.ok());
@@ -449,6 +444,41 @@ TEST_CASE("ManifestStore::MediaTypeOf reads or infers the media type", "[manifes
   CHECK(ManifestStore::MediaTypeOf(R"({"schemaVersion":2})").empty());
   CHECK(ManifestStore::MediaTypeOf("not json").empty());
   CHECK(ManifestStore::MediaTypeOf("[1,2]").empty());
+}
+
+}  // namespace
+}  // namespace hoist::registry
+
+namespace hoist::registry {
+namespace {
+
+TEST_CASE("an index's children must exist unless the index policy says otherwise",
+          "[manifest][sparse]") {
+  Fixture f;
+  std::string amd64 = f.Image(kRepo, "amd64");
+  std::string arm64 = f.Image(kRepo, "arm64");
+  auto child = [](const std::string& m, const char* arch) {
+    json d = Descriptor(media::kOciManifest, m);
+    d["platform"] = {{"os", "linux"}, {"architecture", arch}};
+    return d;
+  };
+  std::string index =
+      json{{"schemaVersion", 2},
+           {"mediaType", media::kOciIndex},
+           {"manifests", json::array({child(amd64, "amd64"), child(arm64, "arm64")})}}
+          .dump();
+  f.PutByTag("amd64", amd64);  // only amd64 is in the repository
+
+  auto put = [&] { return f.Put("multi", index, media::kOciIndex); };
+  REQUIRE(put().status().code() == Code::kManifestBlobUnknown);  // the spec's default
+
+  f.manifests.SetIndexPolicy({IndexPolicy::Children::kNone, {}});
+  CHECK(put().ok());
+
+  f.manifests.SetIndexPolicy({IndexPolicy::Children::kListed, {{"linux", "amd64"}}});
+  CHECK(put().ok());  // arm64 is not listed, amd64 is there
+  f.manifests.SetIndexPolicy({IndexPolicy::Children::kListed, {{"linux", "arm64"}}});
+  CHECK(put().status().code() == Code::kManifestBlobUnknown);
 }
 
 }  // namespace
