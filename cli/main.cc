@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
   serve->add_option("--upload-idle", upload_idle,
                     "Seconds an upload session may sit idle before it expires; default 3600");
 
+  bool no_ui = false;
+  serve->add_flag("--no-ui", no_ui, "Do not serve the web UI at /ui/");
   bool sparse_indexes = false;
   serve->add_flag("--sparse-indexes", sparse_indexes,
                   "Accept image indexes whose child manifests are not all in the repository");
@@ -227,6 +229,7 @@ int main(int argc, char** argv) {
       *field = *ms;
     }
     if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
+    if (no_ui) opt.config.ui_enabled = false;
     if (sparse_indexes) {
       opt.config.index_policy.children = hoist::registry::IndexPolicy::Children::kNone;
     }

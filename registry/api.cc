@@ -8,6 +8,7 @@
 #include "common/media_types.h"
 #include "common/names.h"
 #include "registry/http/content_coding.h"
+#include "registry/ui/assets.h"
 
 namespace hoist::registry {
 
@@ -192,6 +193,8 @@ std::string_view RouteName(Route route) {
       return "metrics";
     case Route::kToken:
       return "token";
+    case Route::kUi:
+      return "ui";
     case Route::kNone:
       break;
   }
@@ -206,6 +209,11 @@ Target MatchRoute(std::string_view path) {
   }
   if (path == "/token") {
     t.route = Route::kToken;
+    return t;
+  }
+  if (path == "/ui" || path.rfind("/ui/", 0) == 0) {
+    t.route = Route::kUi;
+    t.ref = std::string(path.substr(std::min<size_t>(path.size(), 4)));
     return t;
   }
   if (path == "/healthz") {
@@ -317,6 +325,7 @@ void Api::Handle(Request& req, Response& resp) {
     case Route::kCatalog:
     case Route::kReferrers:
     case Route::kMetrics:
+    case Route::kUi:
       http::EncodeResponse(req, resp);
       break;
     default:
@@ -363,6 +372,7 @@ Status Api::Authorize(const Target& t, Request& req, const Identity& who, std::s
   switch (t.route) {
     case Route::kHealth:
     case Route::kToken:
+    case Route::kUi:  // static files; what they show comes through the API, checked there
       return Status::Ok();
     case Route::kMetrics:  // any signed-in user, when access is controlled
       if (!who.anonymous()) return Status::Ok();
@@ -420,6 +430,11 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity
     case Route::kMetrics:
       if (get) return ServeMetrics(resp);
       break;
+    case Route::kUi:
+      if (get && config_.ui_enabled) return ServeUi(t, req, resp);
+      if (!config_.ui_enabled)
+        return WriteError(Status(Code::kNotFound, "the web UI is off"), resp);
+      break;
     case Route::kCatalog:
       if (m == "GET") return Catalog(req, resp, who);
       break;
@@ -470,6 +485,29 @@ void Api::ServeMetrics(Response& resp) {
   resp.status = 200;
   resp.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   resp.body = metrics_.Render(uploads_.open());
+}
+
+void Api::ServeUi(const Target& t, Request& req, Response& resp) {
+  if (req.path == "/ui") {  // relative asset paths need the slash
+    resp.status = 301;
+    resp.Set("Location", "/ui/");
+    return;
+  }
+  const ui::Asset* asset = ui::Find(t.ref);
+  if (!asset) return WriteError(Status(Code::kNotFound, "no such UI file: " + t.ref), resp);
+  resp.status = 200;
+  resp.Set("Content-Type", std::string(ui::ContentType(asset->path)));
+  resp.Set("Cache-Control", "no-cache");
+  // The UI runs only its own scripts, talks only to this origin, and is
+  // never framed (clickjacking of its delete buttons).
+  resp.Set("Content-Security-Policy",
+           "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'");
+  resp.Set("X-Frame-Options", "DENY");
+  if (req.method == "HEAD") {
+    resp.head_length = static_cast<int64_t>(asset->bytes.size());
+  } else {
+    resp.body = std::string(asset->bytes);
+  }
 }
 
 void Api::Catalog(Request& req, Response& resp, const Identity& who) {

@@ -32,6 +32,7 @@ enum class Route {
   kReferrers,    // /v2/<name>/referrers/<digest>
   kMetrics,      // /metrics (metrics.h)
   kToken,        // /token, when this registry issues tokens (token.h)
+  kUi,           // /ui/<asset> (ui/assets.h)
 };
 
 // The route's label in metrics (one of Metrics::kRoutes).
@@ -74,6 +75,7 @@ class Api {
   void Token(http::Request& req, http::Response& resp);
   void Health(http::Response& resp);
   void ServeMetrics(http::Response& resp);
+  void ServeUi(const Target& t, http::Request& req, http::Response& resp);
   void Catalog(http::Request& req, http::Response& resp, const Identity& who);
   void TagsList(const Target& t, http::Request& req, http::Response& resp);
   void GetManifest(const Target& t, http::Request& req, http::Response& resp);

@@ -26,7 +26,12 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     YAML::Node root = YAML::LoadFile(path);
     if (root.IsNull()) return Status::Ok();
     HOIST_RETURN_IF_ERROR(CheckKeys(
-        root, path, {"http", "storage", "log", "limits", "auth", "access", "gc", "validation"}));
+        root, path,
+        {"http", "storage", "log", "limits", "auth", "access", "gc", "validation", "ui"}));
+    if (auto ui = root["ui"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(ui, path + ": ui", {"enabled"}));
+      if (ui["enabled"]) c->ui_enabled = ui["enabled"].as<bool>();
+    }
     if (auto v = root["validation"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(v, path + ": validation", {"sparse_indexes", "manifests"}));
       if (v["sparse_indexes"] && v["sparse_indexes"].as<bool>()) {

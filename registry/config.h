@@ -7,6 +7,7 @@
 //   auth:    { htpasswd: { path, realm },
 //              token: { realm, service, issuer, rootcertbundle, signingkey, expiration } }
 //   access:  { policy: FILE }
+//   ui:      { enabled: true }
 //   gc:      { interval: 1h, delete_untagged: false, grace: 10m }
 //   validation: { sparse_indexes: true }, or as distribution 3 has it:
 //     { manifests: { indexes: { platforms: all|none|list,
@@ -53,6 +54,8 @@ struct Config {
   int64_t gc_interval_ms = 0;
   bool gc_delete_untagged = false;
   int64_t gc_grace_ms = 10 * 60 * 1000;
+  // The web UI at /ui/ (ui/assets.h).
+  bool ui_enabled = true;
   // Which children of a pushed index must exist (manifest_store.h).
   IndexPolicy index_policy;
   // hoist's version, for the metrics' build info (not a file setting).
