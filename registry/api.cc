@@ -432,8 +432,11 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity
       break;
     case Route::kUi:
       if (get && config_.ui_enabled) return ServeUi(t, req, resp);
-      if (!config_.ui_enabled)
-        return WriteError(Status(Code::kNotFound, "the web UI is off"), resp);
+      if (!config_.ui_enabled) {
+        WriteError(Status(Code::kNotFound, "the web UI is off (--no-ui)"), resp);
+        resp.status = 404;
+        return;
+      }
       break;
     case Route::kCatalog:
       if (m == "GET") return Catalog(req, resp, who);
@@ -494,7 +497,11 @@ void Api::ServeUi(const Target& t, Request& req, Response& resp) {
     return;
   }
   const ui::Asset* asset = ui::Find(t.ref);
-  if (!asset) return WriteError(Status(Code::kNotFound, "no such UI file: " + t.ref), resp);
+  if (!asset) {
+    WriteError(Status(Code::kNotFound, "no such UI file: " + t.ref), resp);
+    resp.status = 404;
+    return;
+  }
   resp.status = 200;
   resp.Set("Content-Type", std::string(ui::ContentType(asset->path)));
   resp.Set("Cache-Control", "no-cache");
