@@ -1,6 +1,7 @@
 // hoist: one binary, thin subcommands over the libraries.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <tuple>
 
@@ -80,6 +81,21 @@ int main(int argc, char** argv) {
   serve->add_option("--upload-idle", upload_idle,
                     "Seconds an upload session may sit idle before it expires; default 3600");
 
+  hoist::registry::ProxyOptions proxy;
+  std::string proxy_ttl;
+  serve->add_option("--proxy-upstream", proxy.upstream,
+                    "Be a pull-through mirror of this registry (https://host or http://host:port)");
+  serve->add_option("--proxy-username", proxy.username, "The upstream's user name");
+  serve->add_option("--proxy-password", proxy.password,
+                    "The upstream's password (or HOIST_PROXY_PASSWORD in the environment)");
+  serve
+      ->add_option("--proxy-credentials", proxy.credentials_file,
+                   "The upstream's credentials from this docker config.json (`auths`)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--proxy-ca-cert", proxy.ca_file, "Extra CA (PEM) for the upstream's TLS")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--proxy-tag-ttl", proxy_ttl,
+                    "Ask the upstream about a tag again after this long; default 1m");
   bool no_ui = false;
   serve->add_flag("--no-ui", no_ui, "Do not serve the web UI at /ui/");
   bool sparse_indexes = false;
@@ -230,6 +246,23 @@ int main(int argc, char** argv) {
     }
     if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
     if (no_ui) opt.config.ui_enabled = false;
+    hoist::registry::ProxyOptions& px = opt.config.proxy;
+    if (!proxy.upstream.empty()) px.upstream = proxy.upstream;
+    if (!proxy.username.empty()) px.username = proxy.username;
+    if (!proxy.password.empty()) px.password = proxy.password;
+    if (const char* env = std::getenv("HOIST_PROXY_PASSWORD"); env && px.password.empty()) {
+      px.password = env;
+    }
+    if (!proxy.credentials_file.empty()) px.credentials_file = proxy.credentials_file;
+    if (!proxy.ca_file.empty()) px.ca_file = proxy.ca_file;
+    if (!proxy_ttl.empty()) {
+      hoist::Result<int64_t> ms = hoist::registry::ParseDuration(proxy_ttl, "--proxy-tag-ttl");
+      if (!ms.ok()) {
+        std::fprintf(stderr, "hoist: %s\n", ms.status().message().c_str());
+        return 2;
+      }
+      px.tag_ttl_ms = *ms;
+    }
     if (sparse_indexes) {
       opt.config.index_policy.children = hoist::registry::IndexPolicy::Children::kNone;
     }

@@ -280,6 +280,22 @@ Result<GcReport> Api::CollectGarbage(const GcOptions& options) {
   return r;
 }
 
+Status Api::EnableProxy(const ProxyOptions& options) {
+  Result<std::unique_ptr<Proxy>> p = Proxy::Create(options, driver_, blobs_, manifests_, uploads_);
+  if (!p.ok()) return p.status();
+  proxy_ = std::move(*p);
+  return Status::Ok();
+}
+
+namespace {
+// An upstream's failure as the mirror's answer: the spec's errors as they
+// are, anything else (unreachable, TLS, a refused blob) a 502.
+void WriteUpstreamError(const Status& st, Response& resp) {
+  WriteError(st, resp);
+  if (InfoFor(st.code()).http_status == 500) resp.status = 502;
+}
+}  // namespace
+
 void Api::Observe(const Request& req, const Response& resp, const http::Exchange& x) {
   metrics_.ObserveRequest(req.method, RouteName(MatchRoute(req.path).route), resp.status, x.seconds,
                           x.bytes_in, x.bytes_out);
@@ -420,6 +436,14 @@ Status Api::Authorize(const Target& t, Request& req, const Identity& who, std::s
 void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity& who) {
   const std::string& m = req.method;
   bool get = m == "GET" || m == "HEAD";
+  bool writes_content = t.route == Route::kManifest || t.route == Route::kBlob ||
+                        t.route == Route::kUploadStart || t.route == Route::kUpload;
+  if (proxy_ && writes_content && !get) {
+    return WriteError(
+        Status(Code::kUnsupported, "this registry is a pull-through mirror of " +
+                                       proxy_->upstream() + ": push to the upstream instead"),
+        resp);
+  }
   switch (t.route) {
     case Route::kBase:
       if (get) return SetJson(resp, 200, "{}");
@@ -543,6 +567,10 @@ void Api::TagsList(const Target& t, Request& req, Response& resp) {
 
 // distribution-spec v1.1, "Pulling manifests" (end-3).
 void Api::GetManifest(const Target& t, Request& req, Response& resp) {
+  if (proxy_) {
+    Status st = proxy_->EnsureManifest(t.name, t.ref);
+    if (!st.ok()) return WriteUpstreamError(st, resp);
+  }
   Result<StoredManifest> m = manifests_.Get(t.name, t.ref);
   if (!m.ok()) return WriteError(m.status(), resp);
   bool by_digest = t.ref.find(':') != std::string::npos;
@@ -606,6 +634,9 @@ void Api::GetBlob(const Target& t, Request& req, Response& resp) {
   Result<Digest> d = ParseDigestParam(t.ref);
   if (!d.ok()) return WriteError(d.status(), resp);
   Result<int64_t> size = blobs_.Stat(t.name, *d);
+  if (!size.ok() && proxy_ && size.status().code() == Code::kBlobUnknown) {
+    return GetMirroredBlob(t, *d, req, resp);
+  }
   if (!size.ok()) return WriteError(size.status(), resp);
   resp.Set("Docker-Content-Digest", d->str());
   resp.Set("ETag", "\"" + d->str() + "\"");
@@ -640,6 +671,26 @@ void Api::GetBlob(const Target& t, Request& req, Response& resp) {
   resp.stream_fd = (*r)->fd();
   resp.stream = std::move(*r);
   resp.stream_length = length;
+}
+
+// A blob the mirror does not hold yet, from the upstream as it is stored
+// (proxy.h). A Range is answered with the whole blob (RFC 9110 §14.2: a
+// server may ignore it).
+void Api::GetMirroredBlob(const Target& t, const Digest& d, Request& req, Response& resp) {
+  bool head = req.method == "HEAD";
+  Result<Proxy::Fetch> f = proxy_->FetchBlob(t.name, d, head);
+  if (!f.ok()) return WriteUpstreamError(f.status(), resp);
+  if (f->linked) return GetBlob(t, req, resp);  // from storage now
+  resp.status = 200;
+  resp.Set("Docker-Content-Digest", d.str());
+  resp.Set("ETag", "\"" + d.str() + "\"");
+  resp.Set("Content-Type", "application/octet-stream");
+  if (head) {
+    resp.head_length = f->size;
+    return;
+  }
+  resp.stream = std::move(f->body);
+  resp.stream_length = f->size;
 }
 
 // distribution-spec v1.1, "Deleting Blobs" (end-10).

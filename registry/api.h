@@ -14,6 +14,7 @@
 #include "registry/http/server.h"
 #include "registry/manifest_store.h"
 #include "registry/metrics.h"
+#include "registry/proxy.h"
 #include "registry/storage/driver.h"
 #include "registry/upload_store.h"
 
@@ -63,6 +64,9 @@ class Api {
   // One garbage collection on the stores requests use (gc.h); the server
   // calls it every gc interval.
   Result<GcReport> CollectGarbage(const GcOptions& options);
+  // Makes this registry a pull-through mirror of an upstream (proxy.h).
+  // kInvalidArgument for a bad upstream URL.
+  Status EnableProxy(const ProxyOptions& options);
   // Counts an answered request in the metrics (the server's observer).
   void Observe(const http::Request& req, const http::Response& resp, const http::Exchange& x);
 
@@ -82,6 +86,7 @@ class Api {
   void PutManifest(const Target& t, http::Request& req, http::Response& resp);
   void DeleteManifest(const Target& t, http::Response& resp);
   void GetBlob(const Target& t, http::Request& req, http::Response& resp);
+  void GetMirroredBlob(const Target& t, const Digest& d, http::Request& req, http::Response& resp);
   void DeleteBlob(const Target& t, http::Response& resp);
   void StartUpload(const Target& t, http::Request& req, http::Response& resp, const Identity& who);
   void UploadStatus(const Target& t, http::Response& resp);
@@ -100,6 +105,7 @@ class Api {
   UploadStore uploads_;
   ManifestStore manifests_;
   Metrics metrics_;
+  std::unique_ptr<Proxy> proxy_;  // set when mirroring
 };
 
 // Renders `st` as the spec's error JSON with its HTTP status.

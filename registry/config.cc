@@ -27,7 +27,21 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     if (root.IsNull()) return Status::Ok();
     HOIST_RETURN_IF_ERROR(CheckKeys(
         root, path,
-        {"http", "storage", "log", "limits", "auth", "access", "gc", "validation", "ui"}));
+        {"http", "storage", "log", "limits", "auth", "access", "gc", "validation", "ui", "proxy"}));
+    if (auto px = root["proxy"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(px, path + ": proxy",
+                                      {"remoteurl", "username", "password", "tag_ttl", "cafile"}));
+      if (px["remoteurl"]) c->proxy.upstream = px["remoteurl"].as<std::string>();
+      if (px["username"]) c->proxy.username = px["username"].as<std::string>();
+      if (px["password"]) c->proxy.password = px["password"].as<std::string>();
+      if (px["cafile"]) c->proxy.ca_file = px["cafile"].as<std::string>();
+      if (px["tag_ttl"]) {
+        Result<int64_t> ms =
+            ParseDuration(px["tag_ttl"].as<std::string>(), path + ": proxy.tag_ttl");
+        if (!ms.ok()) return ms.status();
+        c->proxy.tag_ttl_ms = *ms;
+      }
+    }
     if (auto ui = root["ui"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(ui, path + ": ui", {"enabled"}));
       if (ui["enabled"]) c->ui_enabled = ui["enabled"].as<bool>();

@@ -8,6 +8,7 @@
 //              token: { realm, service, issuer, rootcertbundle, signingkey, expiration } }
 //   access:  { policy: FILE }
 //   ui:      { enabled: true }
+//   proxy:   { remoteurl: https://upstream, username, password, tag_ttl: 1m, cafile }
 //   gc:      { interval: 1h, delete_untagged: false, grace: 10m }
 //   validation: { sparse_indexes: true }, or as distribution 3 has it:
 //     { manifests: { indexes: { platforms: all|none|list,
@@ -20,6 +21,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "registry/manifest_store.h"
+#include "registry/proxy.h"
 #include "registry/token.h"
 
 namespace hoist::registry {
@@ -54,6 +56,8 @@ struct Config {
   int64_t gc_interval_ms = 0;
   bool gc_delete_untagged = false;
   int64_t gc_grace_ms = 10 * 60 * 1000;
+  // A pull-through mirror of this upstream, when proxy.upstream is set.
+  ProxyOptions proxy;
   // The web UI at /ui/ (ui/assets.h).
   bool ui_enabled = true;
   // Which children of a pushed index must exist (manifest_store.h).

@@ -237,22 +237,47 @@ Result<PutManifestResult> ManifestStore::Put(std::string_view repo, std::string_
   std::string media_type;
   HOIST_RETURN_IF_ERROR(Validate(repo, content_type, content, use, &media_type, &out.subject));
 
-  // Order matters for readers and crashes: bytes, then the revision link
-  // that makes them visible, then the tags that name them.
-  HOIST_RETURN_IF_ERROR(blobs_.PutSmall(out.digest, content));
-  HOIST_RETURN_IF_ERROR(
-      d_.PutContent(paths::ManifestRevisionLink(repo, out.digest), out.digest.str()));
-  if (out.subject) {
-    HOIST_RETURN_IF_ERROR(
-        d_.PutContent(paths::ReferrerLink(repo, *out.subject, out.digest), out.digest.str()));
-  }
-  for (const std::string& t : tags) {
-    HOIST_RETURN_IF_ERROR(
-        d_.PutContent(paths::TagIndexLink(repo, t, out.digest), out.digest.str()));
-    HOIST_RETURN_IF_ERROR(d_.PutContent(paths::TagCurrentLink(repo, t), out.digest.str()));
-  }
+  HOIST_RETURN_IF_ERROR(Store(repo, out.digest, content, out.subject, tags));
   out.tags = std::move(tags);
   return out;
+}
+
+Status ManifestStore::Store(std::string_view repo, const Digest& digest, const std::string& content,
+                            const std::optional<Digest>& subject,
+                            const std::vector<std::string>& tags) {
+  // Order matters for readers and crashes: bytes, then the revision link
+  // that makes them visible, then the tags that name them.
+  HOIST_RETURN_IF_ERROR(blobs_.PutSmall(digest, content));
+  HOIST_RETURN_IF_ERROR(d_.PutContent(paths::ManifestRevisionLink(repo, digest), digest.str()));
+  if (subject) {
+    HOIST_RETURN_IF_ERROR(d_.PutContent(paths::ReferrerLink(repo, *subject, digest), digest.str()));
+  }
+  for (const std::string& t : tags) {
+    HOIST_RETURN_IF_ERROR(d_.PutContent(paths::TagIndexLink(repo, t, digest), digest.str()));
+    HOIST_RETURN_IF_ERROR(d_.PutContent(paths::TagCurrentLink(repo, t), digest.str()));
+  }
+  return Status::Ok();
+}
+
+Status ManifestStore::PutMirrored(std::string_view repo, std::string_view tag, const Digest& digest,
+                                  const std::string& content) {
+  if (!tag.empty() && !IsValidTag(tag)) {
+    return Invalid("invalid tag \"" + std::string(tag.substr(0, 200)) + "\"");
+  }
+  json j = json::parse(content, nullptr, false);
+  if (!j.is_object() || !media::IsManifestType(MediaTypeOf(content))) {
+    return Invalid("the upstream's manifest " + digest.str() +
+                   " is not an image manifest or index");
+  }
+  std::optional<Digest> subject;
+  if (auto sj = j.find("subject"); sj != j.end()) {
+    if (Result<Digest> sd = CheckDescriptor(*sj, "subject"); sd.ok()) subject = *sd;
+  }
+  BlobStore::Use use(blobs_);  // kept by a sweep until linked (gc.h)
+  use.Add(digest);
+  std::vector<std::string> tags;
+  if (!tag.empty()) tags.emplace_back(tag);
+  return Store(repo, digest, content, subject, tags);
 }
 
 Status ManifestStore::Delete(std::string_view repo, std::string_view reference) {

@@ -55,6 +55,12 @@ class ManifestStore {
   Result<PutManifestResult> Put(std::string_view repo, std::string_view reference,
                                 std::string_view content_type, const std::string& content,
                                 const std::vector<std::string>& extra_tags);
+  // Stores a manifest fetched from a mirror's upstream (proxy.h), whose
+  // bytes were checked against `digest`: linked into `repo`, and tagged
+  // `tag` unless empty. What it references may be absent (it comes when a
+  // client asks). kManifestInvalid when the bytes are not a manifest.
+  Status PutMirrored(std::string_view repo, std::string_view tag, const Digest& digest,
+                     const std::string& content);
   // Deletes a tag, or a manifest by digest with every tag pointing at it.
   Status Delete(std::string_view repo, std::string_view reference);
   // Tags of `repo`, sorted; kNameUnknown when the repository has no manifests.
@@ -75,6 +81,9 @@ class ManifestStore {
 
  private:
   Result<Digest> Resolve(std::string_view repo, std::string_view reference);
+  // Writes bytes, revision link, referrer link and tags, in that order.
+  Status Store(std::string_view repo, const Digest& digest, const std::string& content,
+               const std::optional<Digest>& subject, const std::vector<std::string>& tags);
   // Must the child an index's `descriptor` names be in the repository?
   bool MustHaveChild(const nlohmann::json& descriptor) const;
   // Pins (in `use`) each digest it checks, before checking it.

@@ -99,6 +99,14 @@ int Serve(const ServeOptions& options) {
     return 1;
   }
   Api api(cfg, *driver, Gate(std::move(*access)));
+  if (!cfg.proxy.upstream.empty()) {
+    Status px = api.EnableProxy(cfg.proxy);
+    if (!px.ok()) {
+      log::Error(px.message());
+      return 1;
+    }
+    log::Info("pull-through mirror", {{"upstream", cfg.proxy.upstream}});
+  }
   // Upload sessions: count those a previous run left, and expire idle
   // ones once serving (a quarter of the idle limit apart, at most a minute).
   if (Result<UploadStore::Sweep> s = api.ExpireUploads(); s.ok() && s->expired > 0) {

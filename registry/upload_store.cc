@@ -139,6 +139,16 @@ Result<std::string> UploadStore::Open(std::string_view repo, DigestAlgorithm alg
   return id;
 }
 
+Result<std::string> UploadStore::Stage(std::string_view repo) {
+  std::string id = NewUuid();
+  HOIST_RETURN_IF_ERROR(d_.PutContent(paths::UploadStartedAt(repo, id), Rfc3339Now()));
+  return id;
+}
+
+void UploadStore::Unstage(std::string_view repo, const std::string& id) {
+  if (IsValidId(id)) (void)d_.Delete(paths::UploadDir(repo, id));
+}
+
 std::string UploadStore::Owner(std::string_view repo, const std::string& id) {
   if (!IsValidId(id)) return "";
   Result<std::string> o = d_.GetContent(paths::UploadOwner(repo, id));

@@ -38,6 +38,13 @@ class UploadStore {
   // `owner` (the signed-in user) is kept with the session's state.
   Result<std::string> Start(std::string_view repo, DigestAlgorithm algorithm,
                             const std::string& owner = "");
+  // A session for bytes that come from elsewhere (a mirror's upstream,
+  // proxy.h): the caller writes paths::UploadData(repo, id) itself, then
+  // adopts it into the blob tree (BlobStore::Adopt) and Unstages the
+  // session to remove what is left. Not counted against the open-session
+  // limit; ExpireIdle removes one a crash left behind.
+  Result<std::string> Stage(std::string_view repo);
+  void Unstage(std::string_view repo, const std::string& id);
   // The user who opened the session ("" when anonymous or unknown).
   std::string Owner(std::string_view repo, const std::string& id);
   // Bytes received so far; kBlobUploadUnknown for an unknown session.
