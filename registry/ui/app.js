@@ -349,9 +349,12 @@ function renderAuth() {
   }
 }
 
+let lastUser = ''; // offered again after a refused sign-in
+
 function renderSignIn(message) {
+  generation++; // a page still loading must not replace the form
   renderAuth();
-  const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, test: 'username' });
+  const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, test: 'username', value: lastUser });
   const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', test: 'password' });
   const form = h('form', { class: 'signin', test: 'sign-in-form' },
     h('h1', {}, 'Sign in'),
@@ -360,15 +363,21 @@ function renderSignIn(message) {
     h('label', { for: 'password' }, 'Password'), pass,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', test: 'sign-in-submit' }, 'Sign in'),
-      h('a', { href: '#/' }, 'Cancel')),
+      h('button', { type: 'button', class: 'link', test: 'sign-in-cancel', onclick: home }, 'Cancel')),
     h('p', { class: 'muted small' }, 'Your credentials stay in this tab (session storage) until you sign out or close it.'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
+    lastUser = user.value;
     signIn(user.value, pass.value);
     route();
   });
   replace(main, form);
-  user.focus();
+  (lastUser ? pass : user).focus();
+}
+
+function home() {
+  if (parseRoute(location.hash).page === 'catalog') route();
+  else location.hash = '#/';
 }
 
 // ---------------------------------------------------------------------------
@@ -533,11 +542,19 @@ async function eachLimited(items, limit, fn) {
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+// The digest of bytes; null where Web Crypto is not offered (pages served
+// over plain HTTP from a non-loopback host are not a secure context).
+async function sha256(bytes) {
+  if (!globalThis.crypto?.subtle) return null;
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
 async function fetchManifest(repo, ref) {
   const resp = await api(`/v2/${repo}/manifests/${ref}`, { accept: MANIFEST_TYPES.join(', ') });
   const bytes = new Uint8Array(await resp.arrayBuffer());
   const json = JSON.parse(new TextDecoder().decode(bytes));
-  const digest = resp.headers.get('Docker-Content-Digest') || (DIGEST_RE.test(ref) ? ref : null);
+  const digest = resp.headers.get('Docker-Content-Digest') || (DIGEST_RE.test(ref) ? ref : await sha256(bytes));
   const mediaType = json.mediaType || (resp.headers.get('Content-Type') || '').split(';')[0];
   return { json, digest, mediaType, size: bytes.length };
 }
@@ -598,13 +615,12 @@ async function renderIndex(repo, index, body, totalCell) {
     const size = h('td', {}, h('span', { class: 'muted' }, '…'));
     const tr = h('tr', { test: 'platform' },
       h('td', {}, h('a', { href: digestHref(repo, d.digest), test: 'platform-link' }, name)),
-      h('td', {}, code(d.digest, 'platform-digest')),
-      h('td', { class: 'type' }, d.mediaType || ''),
+      h('td', {}, code(d.digest, 'platform-digest'), h('div', { class: 'type', test: 'platform-type' }, d.mediaType || '')),
       size);
     return { d, tr, size };
   });
   put(body, section('Platforms', 'platforms',
-    table(['Platform', 'Digest', 'Media type', 'Image size'], rows.map((r) => r.tr), 'platform-table')));
+    table(['Platform', 'Digest and media type', 'Image size'], rows.map((r) => r.tr), 'platform-table')));
   // Each child's own config and layers: its size here, and the index's
   // total with blobs the platforms share counted once.
   const blobs = new Map();
@@ -680,7 +696,7 @@ async function renderImage(repo, manifest, body, totalCell) {
     const n = e.empty_layer ? null : ++layer;
     return h('tr', { test: 'history-row' },
       h('td', { class: 'num' }, n == null ? '' : String(n)),
-      h('td', { class: 'nowrap' }, e.created || ''),
+      h('td', { class: 'nowrap small' }, e.created || ''),
       h('td', {}, h('code', { class: 'cmdline', test: 'history-created-by' }, e.created_by || ''),
         e.comment ? h('div', { class: 'muted small' }, e.comment) : null),
       h('td', {}, e.empty_layer ? h('span', { class: 'badge', test: 'empty-layer' }, 'empty layer') : ''));
@@ -705,7 +721,7 @@ async function loadReferrers(repo, digest, el) {
     h('td', {}, code(d.artifactType || d.mediaType || '', 'referrer-type')),
     h('td', {}, h('a', { href: digestHref(repo, d.digest), test: 'referrer-link' }, code(d.digest))),
     h('td', {}, sizeCell(d.size, 'referrer-size')),
-    h('td', { class: 'nowrap' }, d.annotations?.['org.opencontainers.image.created'] || ''))), 'referrer-table'));
+    h('td', { class: 'nowrap small' }, d.annotations?.['org.opencontainers.image.created'] || ''))), 'referrer-table'));
 }
 
 // The delete button and its confirmation bar. A refusal leaves the page as

@@ -157,6 +157,10 @@ async function basicRegistry() {
   await signIn(page, 'reader', 'not-the-password');
   await expectContains(page.getByTestId('sign-in-error'), 'did not accept', 'a wrong password');
   await expectCount(page.getByTestId('whoami'), 0, 'nobody signed in after a wrong password');
+  await until('the username offered again', async () => {
+    const got = await page.getByTestId('username').inputValue();
+    return [got === 'reader', got];
+  });
   await shot(page, 'sign-in');
   await signIn(page, 'reader', want.users.reader);
   await expectText(page.getByTestId('whoami'), 'reader', 'signed-in user');
