@@ -18,7 +18,7 @@ constexpr int kPushesPerWorker = 500;  // 2,000 manifests in all
 
 struct RaceOutcome {
   std::vector<std::pair<std::string, std::string>> accepted;  // tag, layer digest
-  int swept_before_head = 0;      // HEAD found the blob already collected
+  int swept_before_head = 0;      // HEAD or mount found the blob already collected
   int swept_before_manifest = 0;  // PUT refused: MANIFEST_BLOB_UNKNOWN
   std::string error;
 };
@@ -33,13 +33,15 @@ int Upload(httplib::Client& cli, const std::string& repo, const std::string& dat
 
 // One worker: for each push, a fresh unreferenced layer blob is uploaded,
 // left for a random while (sweeps run every few milliseconds), HEADed as a
-// client checking what the registry has, and named by a manifest put under
-// a tag. Whatever the sweep took first is uploaded again, as a client would.
+// client checking what the registry has (or mounted from the repository it
+// was uploaded to), and named by a manifest put under a tag. Whatever the sweep took first is
+// uploaded again, as a client would.
 RaceOutcome Race(const RegistryProcess& reg, int worker, const Descriptor& config) {
   RaceOutcome out;
   httplib::Client cli = reg.Client();
   std::mt19937 rng(1000 + worker);
   const std::string repo = "race/w" + std::to_string(worker);
+  const std::string source = "race/src" + std::to_string(worker);
   if (Upload(cli, repo, "{}", config.digest) != 201) {
     out.error = "config upload failed";
     return out;
@@ -49,20 +51,35 @@ RaceOutcome Race(const RegistryProcess& reg, int worker, const Descriptor& confi
     Descriptor desc = DescriptorOf(kOciLayer, layer);
     std::string tag = "t" + std::to_string(i);
     bool done = false;
+    // Odd pushes mount the layer from another repository instead of
+    // HEADing it: a mount, too, must hold the blob until it is linked.
+    const bool mount = i % 2 == 1;
     for (int attempt = 0; attempt < 20 && !done; ++attempt) {
-      if (Upload(cli, repo, layer, desc.digest) != 201) {
+      if (Upload(cli, mount ? source : repo, layer, desc.digest) != 201) {
         out.error = "upload of " + desc.digest + " failed";
         break;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 6000));
-      httplib::Result head = cli.Head("/v2/" + repo + "/blobs/" + desc.digest);
-      if (!head) {
-        out.error = "HEAD: " + httplib::to_string(head.error());
+      httplib::Result check =
+          mount
+              ? cli.Post("/v2/" + repo + "/blobs/uploads/?mount=" + desc.digest + "&from=" + source)
+              : cli.Head("/v2/" + repo + "/blobs/" + desc.digest);
+      if (!check) {
+        out.error = "HEAD or mount: " + httplib::to_string(check.error());
         break;
       }
-      if (head->status == 404) {
+      if (check->status == 202) {  // not mountable (swept): a session opened instead
+        ++out.swept_before_head;
+        (void)cli.Delete(LocationPath(check->get_header_value("Location")));
+        continue;
+      }
+      if (check->status == 404) {
         ++out.swept_before_head;
         continue;
+      }
+      if (check->status != 200 && check->status != 201) {
+        out.error = "HEAD or mount: " + std::to_string(check->status);
+        break;
       }
       // The config too: a sweep may take it while no manifest names it yet.
       if (Upload(cli, repo, "{}", config.digest) != 201) {
