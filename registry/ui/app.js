@@ -155,6 +155,7 @@ function parseRoute(hash) {
 const CREDENTIALS_KEY = 'hoist.credentials';
 const tokens = new Map(); // "<repo>:pull" | "<repo>:delete" | "catalog" -> {value, expires}
 let scheme = null; // 'basic' | 'bearer', once a challenge said which
+let schemeProbe = null;
 
 function credentials() {
   try {
@@ -253,9 +254,18 @@ async function fetchToken(realm, service, scopes, cred) {
   return { value, expires: Date.now() + Math.max(life - 10, 5) * 1000 };
 }
 
+// GET /v2/ without credentials: its challenge names the scheme (none: the
+// registry has no accounts). Asked once per page load.
+function learnScheme() {
+  schemeProbe ??= send('/v2/', 'GET', {}, null).then((resp) => {
+    if (resp.status === 401) scheme ??= parseChallenge(resp.headers.get('WWW-Authenticate')).scheme || null;
+  }, () => {});
+  return schemeProbe;
+}
+
 // What to send after a 401: Basic credentials, or a bearer token for the
 // challenge's scope; null when there is nothing new to try.
-async function answerChallenge(challenge, key, path, sent) {
+async function answerChallenge(challenge, key, sent) {
   const cred = credentials();
   if (challenge.scheme === 'basic') {
     scheme = 'basic';
@@ -299,10 +309,13 @@ async function errorOf(resp) {
 async function api(path, { method = 'GET', accept } = {}) {
   const headers = accept ? { Accept: accept } : {};
   const key = tokenKey(method, path);
+  // Signed in, but no challenge seen since the page loaded: learn the scheme
+  // first, since the catalog answers anonymous callers without one.
+  if (!scheme && credentials()) await learnScheme();
   const preset = presetAuthorization(key);
   let resp = await send(path, method, headers, preset);
   if (resp.status === 401) {
-    const next = await answerChallenge(parseChallenge(resp.headers.get('WWW-Authenticate')), key, path, preset);
+    const next = await answerChallenge(parseChallenge(resp.headers.get('WWW-Authenticate')), key, preset);
     if (next) resp = await send(path, method, headers, next);
   }
   if (!resp.ok) throw await errorOf(resp);
@@ -321,17 +334,11 @@ function nextLink(resp) {
   return u.origin === location.origin ? u.pathname + u.search : null;
 }
 
-// Every page of a list (catalog or tags): onPage(items) after each; stops
-// when stillWanted() turns false (the user went elsewhere).
-async function listAll(first, field, onPage, stillWanted) {
-  let path = first;
-  for (let i = 0; path && i < MAX_PAGES && stillWanted(); i++) {
-    const resp = await api(path);
-    const body = await resp.json();
-    onPage(body[field] || []);
-    path = nextLink(resp);
-  }
-  return path; // non-null: more pages than MAX_PAGES
+// One page of a list (the catalog's repositories or a repository's tags)
+// and the path of the next page, if any.
+async function listPage(path, field) {
+  const resp = await api(path);
+  return { items: (await resp.json())[field] || [], next: nextLink(resp) };
 }
 
 // ---------------------------------------------------------------------------
@@ -422,9 +429,20 @@ function linkList({ noun, nouns, placeholder, listTest, linkTest, countTest, fil
     done(more) {
       loading = false;
       draw();
-      if (more) put(count, ` — stopped after ${MAX_PAGES} pages`);
+      if (more) put(count, ` — the first ${MAX_PAGES} pages only`);
     },
   };
+}
+
+// The pages after `first` into view, while its page is still shown.
+async function listRest(first, field, view, gen) {
+  let next = first.next;
+  for (let i = 1; next && i < MAX_PAGES && gen === generation; i++) {
+    const page = await listPage(next, field);
+    view.add(page.items);
+    next = page.next;
+  }
+  view.done(next != null);
 }
 
 async function catalogPage(gen) {
@@ -433,35 +451,26 @@ async function catalogPage(gen) {
     countTest: 'repo-count', filterTest: 'search', href: repoHref,
   });
   // The first page decides between the list and the sign-in form.
-  const firstResp = await api(`/v2/_catalog?n=${PAGE_SIZE}`);
-  const first = (await firstResp.json()).repositories || [];
-  const next = nextLink(firstResp);
+  const first = await listPage(`/v2/_catalog?n=${PAGE_SIZE}`, 'repositories');
   // The catalog lists only what the caller may pull, so an anonymous
   // visitor may see nothing where a signed-in user sees everything.
   let note = null;
   if (await registryWantsSignIn()) {
-    if (first.length === 0 && !next) throw new ApiError(401, 'UNAUTHORIZED', 'sign in', 'signin');
+    if (first.items.length === 0 && !first.next) throw new ApiError(401, 'UNAUTHORIZED', 'sign in', 'signin');
     note = h('p', { class: 'muted', test: 'anonymous-note' }, 'Not signed in: this list shows only what anyone may pull. ',
       h('button', { class: 'link', type: 'button', onclick: () => renderSignIn('') }, 'Sign in'), ' to see more.');
   }
   if (gen !== generation) return;
   replace(main, h('h1', {}, 'Repositories'), note, view.node);
   view.filter.focus();
-  view.add(first);
-  const more = next ? await listAll(next, 'repositories', (p) => view.add(p), () => gen === generation) : null;
-  view.done(more);
+  view.add(first.items);
+  await listRest(first, 'repositories', view, gen);
 }
 
-// True when nobody is signed in and the registry has accounts: it sent a
-// challenge already, or GET /v2/ (which needs a signed-in user there) does.
+// True when nobody is signed in and the registry has accounts.
 async function registryWantsSignIn() {
   if (credentials()) return false;
-  if (scheme) return true;
-  try {
-    await api('/v2/');
-  } catch (e) {
-    if (e instanceof ApiError && e.kind === 'signin') return true;
-  }
+  if (!scheme) await learnScheme();
   return scheme != null;
 }
 
@@ -470,16 +479,13 @@ async function repoPage(gen, repo) {
     noun: 'tag', nouns: 'tags', placeholder: 'Filter tags', listTest: 'tag-list', linkTest: 'tag-link',
     countTest: 'tag-count', filterTest: 'tag-filter', href: (t) => tagHref(repo, t),
   });
-  const firstResp = await api(`/v2/${repo}/tags/list?n=${PAGE_SIZE}`);
-  const first = (await firstResp.json()).tags || [];
+  const first = await listPage(`/v2/${repo}/tags/list?n=${PAGE_SIZE}`, 'tags');
   if (gen !== generation) return;
   const note = flash ? h('p', { class: 'flash', test: 'flash' }, flash) : null;
   flash = null;
   replace(main, crumbs([repo]), note, h('h1', { test: 'repo-name' }, repo), view.node);
-  view.add(first);
-  const next = nextLink(firstResp);
-  const more = next ? await listAll(next, 'tags', (p) => view.add(p), () => gen === generation) : null;
-  view.done(more);
+  view.add(first.items);
+  await listRest(first, 'tags', view, gen);
 }
 
 // A definition list from [label, value, test] rows; rows without a value

@@ -260,9 +260,16 @@ async function basicRegistry() {
   await page.getByTestId('subject-link').click();
   await expectText(page.getByTestId('digest'), plain.digest, 'back at the subject');
 
-  step = 'basic: the reader may not delete';
-  await page.goto(`${base}/ui/#/r/plain/busybox/t/1`); // a reload keeps the session
+  step = 'basic: a reload keeps the session';
+  // The catalog answers anonymous callers without a challenge: after a
+  // reload the UI must send the credentials it has from the first request.
+  await page.goto(`${base}/ui/#/`);
   await expectText(page.getByTestId('whoami'), 'reader', 'still signed in after a reload');
+  await expectTexts(page.getByTestId('repo-link'), want.repositories, 'the catalog after a reload');
+
+  step = 'basic: the reader may not delete';
+  await page.goto(`${base}/ui/#/r/plain/busybox/t/1`);
+  await page.reload();
   await page.getByTestId('delete-tag').click();
   await page.getByTestId('cancel-delete').click();
   await until('cancel hides the confirmation', async () => {
