@@ -107,6 +107,9 @@ attach_sbom() {
     -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$T/sbom-manifest.json" \
     "http://$1/v2/plain/busybox/manifests/$SBOM") || true
   [ "$up" = 201 ] || fail "PUT of the SBOM manifest: HTTP $up: $(cat "$T/put.body")"
+  curl -sf --max-time 30 -u reader:reader-pw "http://$1/v2/plain/busybox/referrers/$PLAIN" |
+    jq -e --arg d "$SBOM" '[.manifests[] | select(.digest == $d and .artifactType == "application/spdx+json")]
+      | length == 1' >/dev/null || fail "the registry does not list the SBOM as a referrer of $PLAIN"
 }
 
 # tags REG CREDS REPO: the tag list as one JSON line; CREDS user:password,
