@@ -586,7 +586,7 @@ async function manifestPage(gen, { repo, tag, ref }) {
     ['Digest', m.digest ? code(m.digest, 'digest') : h('span', { class: 'muted' }, 'unknown (no Docker-Content-Digest)')],
     ['Manifest size', sizeCell(m.size, 'manifest-size')],
     ['Refers to', m.json.subject?.digest
-      ? h('a', { href: digestHref(repo, m.json.subject.digest), test: 'subject-link' }, m.json.subject.digest) : null],
+      ? h('a', { href: digestHref(repo, m.json.subject.digest), test: 'subject-link' }, code(m.json.subject.digest)) : null],
   ], 'summary');
   put(summary, h('dt', { title: 'config and layers, each blob counted once' }, 'Total size'), totalCell);
   const annotations = Object.entries(m.json.annotations || {});
