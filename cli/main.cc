@@ -98,9 +98,11 @@ int main(int argc, char** argv) {
                     "Ask the upstream about a tag again after this long; default 1m");
   bool no_ui = false;
   serve->add_flag("--no-ui", no_ui, "Do not serve the web UI at /ui/");
-  bool sparse_indexes = false;
+  bool sparse_indexes = false, sparse_manifests = false;
   serve->add_flag("--sparse-indexes", sparse_indexes,
                   "Accept image indexes whose child manifests are not all in the repository");
+  serve->add_flag("--sparse-manifests", sparse_manifests,
+                  "Accept image manifests whose config or layers are not in the repository");
   std::string gc_interval, gc_grace;
   bool serve_delete_untagged = false;
   serve->add_option("--gc-interval", gc_interval,
@@ -263,8 +265,9 @@ int main(int argc, char** argv) {
       }
       px.tag_ttl_ms = *ms;
     }
+    if (sparse_manifests) opt.config.reference_policy.blobs_required = false;
     if (sparse_indexes) {
-      opt.config.index_policy.children = hoist::registry::IndexPolicy::Children::kNone;
+      opt.config.reference_policy.children = hoist::registry::ReferencePolicy::Children::kNone;
     }
     opt.config.version = HOIST_VERSION;
     opt.addr_file = addr_file;

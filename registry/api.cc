@@ -270,7 +270,7 @@ Api::Api(const Config& config, storage::StorageDriver& driver, Gate gate)
       manifests_(driver, blobs_),
       metrics_(driver, config.version) {
   uploads_.SetMaxOpen(config.max_uploads);
-  manifests_.SetIndexPolicy(config.index_policy);
+  manifests_.SetReferencePolicy(config.reference_policy);
   if (config.gc_interval_ms > 0) blobs_.TrackUses();
 }
 

@@ -47,9 +47,13 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       if (ui["enabled"]) c->ui_enabled = ui["enabled"].as<bool>();
     }
     if (auto v = root["validation"]) {
-      HOIST_RETURN_IF_ERROR(CheckKeys(v, path + ": validation", {"sparse_indexes", "manifests"}));
+      HOIST_RETURN_IF_ERROR(
+          CheckKeys(v, path + ": validation", {"sparse_indexes", "sparse_manifests", "manifests"}));
+      if (v["sparse_manifests"] && v["sparse_manifests"].as<bool>()) {
+        c->reference_policy.blobs_required = false;
+      }
       if (v["sparse_indexes"] && v["sparse_indexes"].as<bool>()) {
-        c->index_policy.children = IndexPolicy::Children::kNone;
+        c->reference_policy.children = ReferencePolicy::Children::kNone;
       }
       if (auto m = v["manifests"]) {
         HOIST_RETURN_IF_ERROR(CheckKeys(m, path + ": validation.manifests", {"indexes"}));
@@ -58,11 +62,11 @@ Status LoadConfigFile(const std::string& path, Config* c) {
                                           {"platforms", "platformlist"}));
           std::string mode = ix["platforms"] ? ix["platforms"].as<std::string>() : "all";
           if (mode == "all") {
-            c->index_policy.children = IndexPolicy::Children::kAll;
+            c->reference_policy.children = ReferencePolicy::Children::kAll;
           } else if (mode == "none") {
-            c->index_policy.children = IndexPolicy::Children::kNone;
+            c->reference_policy.children = ReferencePolicy::Children::kNone;
           } else if (mode == "list") {
-            c->index_policy.children = IndexPolicy::Children::kListed;
+            c->reference_policy.children = ReferencePolicy::Children::kListed;
           } else {
             return Status(Code::kInvalidArgument,
                           path + ": validation.manifests.indexes.platforms must be all|none|list");
@@ -79,8 +83,8 @@ Status LoadConfigFile(const std::string& path, Config* c) {
                 return Status(Code::kInvalidArgument,
                               path + ": platformlist[] needs os and architecture");
               }
-              c->index_policy.platforms.emplace_back(p["os"].as<std::string>(),
-                                                     p["architecture"].as<std::string>());
+              c->reference_policy.platforms.emplace_back(p["os"].as<std::string>(),
+                                                         p["architecture"].as<std::string>());
             }
           }
         }

@@ -10,7 +10,8 @@
 //   ui:      { enabled: true }
 //   proxy:   { remoteurl: https://upstream, username, password, tag_ttl: 1m, cafile }
 //   gc:      { interval: 1h, delete_untagged: false, grace: 10m }
-//   validation: { sparse_indexes: true }, or as distribution 3 has it:
+//   validation: { sparse_indexes: true, sparse_manifests: true }, or as
+//     distribution 3 has the first:
 //     { manifests: { indexes: { platforms: all|none|list,
 //                               platformlist: [{ os: linux, architecture: amd64 }] } } }
 #pragma once
@@ -61,7 +62,7 @@ struct Config {
   // The web UI at /ui/ (ui/assets.h).
   bool ui_enabled = true;
   // Which children of a pushed index must exist (manifest_store.h).
-  IndexPolicy index_policy;
+  ReferencePolicy reference_policy;
   // hoist's version, for the metrics' build info (not a file setting).
   std::string version;
 };

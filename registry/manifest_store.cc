@@ -111,18 +111,18 @@ Result<StoredManifest> ManifestStore::Get(std::string_view repo, std::string_vie
 }
 
 bool ManifestStore::MustHaveChild(const nlohmann::json& descriptor) const {
-  switch (index_policy_.children) {
-    case IndexPolicy::Children::kAll:
+  switch (reference_policy_.children) {
+    case ReferencePolicy::Children::kAll:
       return true;
-    case IndexPolicy::Children::kNone:
+    case ReferencePolicy::Children::kNone:
       return false;
-    case IndexPolicy::Children::kListed:
+    case ReferencePolicy::Children::kListed:
       break;
   }
   auto p = descriptor.find("platform");
   if (p == descriptor.end() || !p->is_object()) return false;
   std::string os = p->value("os", ""), arch = p->value("architecture", "");
-  for (const auto& [want_os, want_arch] : index_policy_.platforms) {
+  for (const auto& [want_os, want_arch] : reference_policy_.platforms) {
     if (want_os == os && want_arch == arch) return true;
   }
   return false;
@@ -176,7 +176,8 @@ Status ManifestStore::Validate(std::string_view repo, std::string_view content_t
     Result<Digest> cd = CheckDescriptor(*cfg, "config");
     if (!cd.ok()) return cd.status();
     use.Add(*cd);
-    if (!blobs_.Stat(repo, *cd).ok()) return BlobUnknown(*cd, "config blob");
+    if (reference_policy_.blobs_required && !blobs_.Stat(repo, *cd).ok())
+      return BlobUnknown(*cd, "config blob");
     auto layers = j.find("layers");
     if (layers != j.end()) {
       if (!layers->is_array()) return Invalid("layers must be an array");
@@ -186,7 +187,8 @@ Status ManifestStore::Validate(std::string_view repo, std::string_view content_t
         // Non-distributable layers (with urls) live elsewhere by design.
         if (l.contains("urls")) continue;
         use.Add(*ld);
-        if (!blobs_.Stat(repo, *ld).ok()) return BlobUnknown(*ld, "layer blob");
+        if (reference_policy_.blobs_required && !blobs_.Stat(repo, *ld).ok())
+          return BlobUnknown(*ld, "layer blob");
       }
     } else if (type == media::kDockerManifest) {
       return Invalid("a Docker manifest needs a layers array");

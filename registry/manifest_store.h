@@ -29,22 +29,25 @@ struct PutManifestResult {
   std::vector<std::string> tags;  // tags now pointing at it
 };
 
-// Which child manifests of an image index must be in the repository when
-// the index is put (distribution 3's validation.manifests.indexes): all of
-// them (the spec's default), none (a sparse index: what a mirror of one
-// platform of a multi-platform image holds), or those whose platform is
-// in a list.
-struct IndexPolicy {
+// What a pushed manifest's references must find in the repository. The
+// spec's default: everything (MANIFEST_BLOB_UNKNOWN otherwise). Sparse
+// content, as mirrors of part of an image hold it: an index's children
+// may be absent, all of them or those whose platform is not listed
+// (distribution 3's validation.manifests.indexes), and an image
+// manifest's config and layers may be absent (the conformance program's
+// sparse data profile pushes such images).
+struct ReferencePolicy {
   enum class Children { kAll, kNone, kListed };
   Children children = Children::kAll;
   std::vector<std::pair<std::string, std::string>> platforms;  // os, architecture (kListed)
+  bool blobs_required = true;
 };
 
 class ManifestStore {
  public:
   ManifestStore(storage::StorageDriver& driver, BlobStore& blobs) : d_(driver), blobs_(blobs) {}
 
-  void SetIndexPolicy(IndexPolicy policy) { index_policy_ = std::move(policy); }
+  void SetReferencePolicy(ReferencePolicy policy) { reference_policy_ = std::move(policy); }
 
   // Resolves a tag or digest to the stored manifest; kManifestUnknown.
   Result<StoredManifest> Get(std::string_view repo, std::string_view reference);
@@ -92,7 +95,7 @@ class ManifestStore {
 
   storage::StorageDriver& d_;
   BlobStore& blobs_;
-  IndexPolicy index_policy_;
+  ReferencePolicy reference_policy_;
 };
 
 }  // namespace hoist::registry

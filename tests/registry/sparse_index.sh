@@ -5,7 +5,7 @@
 # accepts it, and one platform copied after it makes a single-platform
 # mirror that skopeo pulls; a platform list in the config
 # (validation.manifests.indexes, as distribution 3) requires the listed
-# platforms only.
+# platforms only; --sparse-manifests accepts an image whose layer is absent.
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
 need skopeo jq curl python3 busybox-static
 cd "$T"
@@ -67,6 +67,28 @@ if index_only "$REG" mirror/busybox; then fail "the listed platform was not requ
 copy_amd64
 index_only "$REG" mirror/busybox || fail "index with amd64 present: $(cat "$T/copy.log")"
 [ "$(http_code "http://$REG/v2/mirror/busybox/manifests/$ARM64")" = 404 ] || fail "arm64 is there?"
+stop_pid "$REG_PID"
+
+# Sparse image manifests (the conformance program's sparse data profile):
+# a layer that was never pushed.
+config='{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+cd_=sha256:$(printf '%s' "$config" | sha256sum | cut -d' ' -f1)
+missing=sha256:$(printf 'never pushed' | sha256sum | cut -d' ' -f1)
+image="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"$cd_\",\"size\":${#config}},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$missing\",\"size\":12}]}"
+put_sparse() { # REG: PUT the image with its config only; the status
+  [ "$(http_code -X POST --data-binary "$config" "http://$1/v2/sparse/img/blobs/uploads/?digest=$cd_")" = 201 ] ||
+    fail "config upload"
+  http_code -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "$image" \
+    "http://$1/v2/sparse/img/manifests/partial"
+}
+serve_registry indexes-only --sparse-indexes
+expect "an image with a missing layer under --sparse-indexes" "$(put_sparse "$REG")" 400
+stop_pid "$REG_PID"
+serve_registry manifests --sparse-manifests
+expect "an image with a missing layer under --sparse-manifests" "$(put_sparse "$REG")" 201
+[ "$(http_code "http://$REG/v2/sparse/img/manifests/partial")" = 200 ] || fail "the sparse image is not served"
+[ "$(http_code "http://$REG/v2/sparse/img/blobs/$missing")" = 404 ] || fail "the missing layer is there?"
+
 # A bad policy is refused at start.
 printf 'validation: { manifests: { indexes: { platforms: some } } }\n' >"$T/bad.yml"
 if "$HOIST" registry serve --addr 127.0.0.1:0 --root "$T/bad-root" --config "$T/bad.yml" >"$T/bad.log" 2>&1; then

@@ -472,13 +472,32 @@ TEST_CASE("an index's children must exist unless the index policy says otherwise
   auto put = [&] { return f.Put("multi", index, media::kOciIndex); };
   REQUIRE(put().status().code() == Code::kManifestBlobUnknown);  // the spec's default
 
-  f.manifests.SetIndexPolicy({IndexPolicy::Children::kNone, {}});
+  f.manifests.SetReferencePolicy({ReferencePolicy::Children::kNone, {}, true});
   CHECK(put().ok());
 
-  f.manifests.SetIndexPolicy({IndexPolicy::Children::kListed, {{"linux", "amd64"}}});
+  f.manifests.SetReferencePolicy({ReferencePolicy::Children::kListed, {{"linux", "amd64"}}, true});
   CHECK(put().ok());  // arm64 is not listed, amd64 is there
-  f.manifests.SetIndexPolicy({IndexPolicy::Children::kListed, {{"linux", "arm64"}}});
+  f.manifests.SetReferencePolicy({ReferencePolicy::Children::kListed, {{"linux", "arm64"}}, true});
   CHECK(put().status().code() == Code::kManifestBlobUnknown);
+}
+
+TEST_CASE("an image manifest's blobs must exist unless sparse manifests are allowed",
+          "[manifest][sparse]") {
+  Fixture f;
+  std::string missing = "never pushed";
+  std::string config = R"({"architecture":"amd64","os":"linux"})";
+  f.LinkBlob(kRepo, config);
+  std::string image = json{{"schemaVersion", 2},
+                           {"mediaType", media::kOciManifest},
+                           {"config", Descriptor(media::kOciConfig, config)},
+                           {"layers", json::array({Descriptor(media::kOciLayerGzip, missing)})}}
+                          .dump();
+  CHECK(f.Put("sparse", image).status().code() == Code::kManifestBlobUnknown);
+  f.manifests.SetReferencePolicy({ReferencePolicy::Children::kNone, {}, true});
+  CHECK(f.Put("sparse", image).status().code() == Code::kManifestBlobUnknown);  // indexes only
+  f.manifests.SetReferencePolicy({ReferencePolicy::Children::kAll, {}, false});
+  CHECK(f.Put("sparse", image).ok());
+  CHECK(f.manifests.Get(kRepo, "sparse").ok());
 }
 
 }  // namespace
