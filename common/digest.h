@@ -42,8 +42,14 @@ class Digest {
   std::string hex_;
 };
 
-// Incremental hasher (OpenSSL EVP). Not thread-safe; one per stream.
-// Copying is disabled: a hash state belongs to one stream.
+// Incremental hasher (OpenSSL's SHA-256/512). Not thread-safe; one per
+// stream. Copying is disabled: a hash state belongs to one stream.
+//
+// Its state can be saved and restored in the binary form Go's crypto/sha256
+// and crypto/sha512 use (MarshalBinary), which is what distribution keeps
+// in an upload's `hashstates/<alg>/<offset>`: an upload can go on in
+// another process, after a restart, or in a registry:2 on the same storage
+// without reading its bytes again.
 class Digester {
  public:
   explicit Digester(DigestAlgorithm a = DigestAlgorithm::kSha256);
@@ -58,6 +64,13 @@ class Digester {
   // Digest of everything so far; the Digester may keep being updated.
   Digest Current() const;
   DigestAlgorithm algorithm() const { return algorithm_; }
+
+  // The state, as Go's MarshalBinary writes it ("sha\x03" + h + block +
+  // length for SHA-256; "sha\x07" ... for SHA-512).
+  std::string SaveState() const;
+  // A hasher that goes on from a saved state; kInvalidArgument when
+  // `state` is not one of `a`'s.
+  static Result<std::unique_ptr<Digester>> Restore(DigestAlgorithm a, std::string_view state);
 
  private:
   DigestAlgorithm algorithm_;

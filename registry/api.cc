@@ -757,7 +757,8 @@ void Api::StartUpload(const Target& t, Request& req, Response& resp, const Ident
   if (!id.ok()) return WriteError(id.status(), resp);
   if (!digest || mount) return UploadAccepted(t, *id, 0, 202, resp);
   // Single POST: the body is the whole blob.
-  Result<int64_t> n = uploads_.Append(t.name, *id, req.body(), std::nullopt, req.content_length);
+  Result<int64_t> n =
+      uploads_.Append(t.name, *id, req.body(), std::nullopt, req.content_length, false);
   Status st = n.ok() ? uploads_.Finish(t.name, *id, *digest) : n.status();
   if (!st.ok()) {
     (void)uploads_.Cancel(t.name, *id);
@@ -778,18 +779,18 @@ void Api::UploadStatus(const Target& t, Response& resp) {
 // Appends the request body to the upload session t.ref, checking the
 // optional Content-Range against the session's offset (spec: 416 on a
 // mismatch). Returns the new size.
-Result<int64_t> Api::AppendBody(const Target& t, Request& req) {
+Result<int64_t> Api::AppendBody(const Target& t, Request& req, bool last) {
   std::optional<ChunkRange> range;
   if (const std::string* cr = req.Header("Content-Range")) {
     range = ParseContentRange(*cr);
     if (!range) return Status(Code::kRangeInvalid, "malformed Content-Range " + *cr);
   }
-  return uploads_.Append(t.name, t.ref, req.body(), range, req.content_length);
+  return uploads_.Append(t.name, t.ref, req.body(), range, req.content_length, !last);
 }
 
 // distribution-spec v1.1, "Pushing a blob in chunks" (end-5).
 void Api::PatchUpload(const Target& t, Request& req, Response& resp) {
-  Result<int64_t> off = AppendBody(t, req);
+  Result<int64_t> off = AppendBody(t, req, /*last=*/false);
   if (!off.ok()) {
     WriteError(off.status(), resp);
     if (off.status().code() == Code::kRangeInvalid) {
@@ -811,7 +812,7 @@ void Api::PutUpload(const Target& t, Request& req, Response& resp) {
   Result<Digest> d = ParseDigestParam(*dp);
   if (!d.ok()) return WriteError(d.status(), resp);
   if (req.HasBody()) {
-    Result<int64_t> off = AppendBody(t, req);
+    Result<int64_t> off = AppendBody(t, req, /*last=*/true);
     if (!off.ok()) return WriteError(off.status(), resp);
   }
   Status st = uploads_.Finish(t.name, t.ref, *d);

@@ -90,7 +90,8 @@ class Api {
   void DeleteBlob(const Target& t, http::Response& resp);
   void StartUpload(const Target& t, http::Request& req, http::Response& resp, const Identity& who);
   void UploadStatus(const Target& t, http::Response& resp);
-  Result<int64_t> AppendBody(const Target& t, http::Request& req);
+  // `last`: the closing PUT's chunk (no hash state is kept after it).
+  Result<int64_t> AppendBody(const Target& t, http::Request& req, bool last);
   void PatchUpload(const Target& t, http::Request& req, http::Response& resp);
   void PutUpload(const Target& t, http::Request& req, http::Response& resp);
   void CancelUpload(const Target& t, http::Response& resp);

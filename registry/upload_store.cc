@@ -165,14 +165,44 @@ Result<int64_t> UploadStore::Offset(std::string_view repo, const std::string& id
   return fi->size;
 }
 
-Status UploadStore::Rehash(const std::string& path, Session& s, int64_t size, DigestAlgorithm a) {
+Status UploadStore::Rehash(std::string_view repo, const std::string& id, Session& s, int64_t size,
+                           DigestAlgorithm a) {
   if (s.hash && s.hashed == size && s.hash->algorithm() == a) return Status::Ok();
   s.hash = std::make_unique<Digester>(a);
   s.hashed = -1;
-  Result<std::unique_ptr<storage::FileReader>> r = d_.Reader(path, 0);
+  // The latest saved state at or before `size` (another process's PATCH,
+  // or one before a restart), then the bytes after it.
+  int64_t from = 0;
+  if (Result<std::vector<std::string>> states = d_.List(paths::UploadHashStatesDir(repo, id, a));
+      states.ok()) {
+    int64_t best = -1;
+    for (const std::string& p : *states) {
+      std::string name = p.substr(p.rfind('/') + 1);
+      if (name.empty() || name.size() > 18 || name.find_first_not_of("0123456789") != name.npos) {
+        continue;
+      }
+      int64_t at = std::stoll(name);
+      if (at <= size && at > best) best = at;
+    }
+    if (best > 0) {
+      Result<std::string> saved = d_.GetContent(paths::UploadHashState(repo, id, a, best));
+      Result<std::unique_ptr<Digester>> restored =
+          saved.ok() ? Digester::Restore(a, *saved)
+                     : Result<std::unique_ptr<Digester>>(saved.status());
+      if (restored.ok() && static_cast<int64_t>((*restored)->bytes()) == best) {
+        s.hash = std::move(*restored);
+        from = best;
+      }
+    }
+  }
+  if (from == size) {
+    s.hashed = size;
+    return Status::Ok();
+  }
+  Result<std::unique_ptr<storage::FileReader>> r = d_.Reader(paths::UploadData(repo, id), from);
   if (!r.ok()) return r.status();
   std::vector<char> buf(kChunk);
-  int64_t total = 0;
+  int64_t total = from;
   while (total < size) {
     Result<size_t> n = (*r)->Read(buf.data(), buf.size());
     if (!n.ok()) return n.status();
@@ -187,7 +217,8 @@ Status UploadStore::Rehash(const std::string& path, Session& s, int64_t size, Di
 }
 
 Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id, ByteSource& body,
-                                    std::optional<ChunkRange> range, int64_t length) {
+                                    std::optional<ChunkRange> range, int64_t length,
+                                    bool save_state) {
   Result<int64_t> offset = Offset(repo, id);
   if (!offset.ok()) return offset.status();
   auto s = SessionFor(id);
@@ -206,7 +237,7 @@ Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id
   }
   std::string path = paths::UploadData(repo, id);
   DigestAlgorithm alg = s->hash ? s->hash->algorithm() : DigestAlgorithm::kSha256;
-  HOIST_RETURN_IF_ERROR(Rehash(path, *s, *offset, alg));
+  HOIST_RETURN_IF_ERROR(Rehash(repo, id, *s, *offset, alg));
   Result<std::unique_ptr<storage::FileWriter>> w = d_.Writer(path, true);
   if (!w.ok()) return w.status();
   // Receive into large buffers and hash each while the one before is being
@@ -251,6 +282,16 @@ Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id
     return Status(Code::kSizeInvalid, "received " + std::to_string(received) +
                                           " bytes, Content-Length said " + std::to_string(length));
   }
+  if (save_state && received > 0) {
+    // The next request may reach another process, or this one restarted:
+    // it goes on from here without reading the bytes again. Best effort:
+    // without it, they are read again.
+    int64_t now = *offset + received;
+    if (d_.PutContent(paths::UploadHashState(repo, id, alg, now), s->hash->SaveState()).ok() &&
+        *offset > 0) {
+      (void)d_.Delete(paths::UploadHashState(repo, id, alg, *offset));
+    }
+  }
   return *offset + received;
 }
 
@@ -262,7 +303,7 @@ Status UploadStore::Finish(std::string_view repo, const std::string& id, const D
   offset = Offset(repo, id);
   if (!offset.ok()) return offset.status();
   std::string path = paths::UploadData(repo, id);
-  HOIST_RETURN_IF_ERROR(Rehash(path, *s, *offset, digest.algorithm()));
+  HOIST_RETURN_IF_ERROR(Rehash(repo, id, *s, *offset, digest.algorithm()));
   Digest got = s->hash->Current();
   if (got != digest) {
     l.unlock();

@@ -52,8 +52,11 @@ class UploadStore {
   // Appends `body` to the session. With `range`, its start must equal the
   // current offset (else kRangeInvalid) and, with `length` >= 0, its size
   // must match. Returns the new offset.
+  // `save_state`: also keep the hash state after it (paths::UploadHashState),
+  // for a next request that another process or a restart may serve; not
+  // worth it for the last one.
   Result<int64_t> Append(std::string_view repo, const std::string& id, ByteSource& body,
-                         std::optional<ChunkRange> range, int64_t length);
+                         std::optional<ChunkRange> range, int64_t length, bool save_state = true);
   // Verifies the whole content against `digest`, then makes the blob visible
   // in `repo` by one atomic rename. On a digest mismatch the session is
   // deleted and nothing is stored (kDigestInvalid).
@@ -92,8 +95,10 @@ class UploadStore {
   Result<std::string> Open(std::string_view repo, DigestAlgorithm algorithm,
                            const std::string& owner);
   void Forget(const std::string& id);
-  // Brings s.hash up to date with the data file of `size` bytes.
-  Status Rehash(const std::string& path, Session& s, int64_t size, DigestAlgorithm a);
+  // Brings s.hash up to date with the data file of `size` bytes: from a
+  // saved state where there is one, reading only the bytes after it.
+  Status Rehash(std::string_view repo, const std::string& id, Session& s, int64_t size,
+                DigestAlgorithm a);
 
   storage::StorageDriver& d_;
   BlobStore& blobs_;

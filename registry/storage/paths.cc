@@ -4,15 +4,23 @@
 
 namespace hoist::storage::paths {
 namespace {
-std::string Alg(const Digest& d) { return std::string(d.algorithm_name()); }
+std::string Alg(const Digest& d) {
+  return std::string(d.algorithm_name());
+}
 }  // namespace
 
-std::string BlobsRoot() { return kRoot + "/blobs"; }
+std::string BlobsRoot() {
+  return kRoot + "/blobs";
+}
 std::string BlobDir(const Digest& d) {
   return BlobsRoot() + "/" + Alg(d) + "/" + d.hex().substr(0, 2) + "/" + d.hex();
 }
-std::string BlobData(const Digest& d) { return BlobDir(d) + "/data"; }
-std::string RepositoriesRoot() { return kRoot + "/repositories"; }
+std::string BlobData(const Digest& d) {
+  return BlobDir(d) + "/data";
+}
+std::string RepositoriesRoot() {
+  return kRoot + "/repositories";
+}
 std::string Repository(std::string_view repo) {
   return RepositoriesRoot() + "/" + std::string(repo);
 }
@@ -25,7 +33,9 @@ std::string ManifestRevisionsDir(std::string_view repo, DigestAlgorithm a) {
 std::string ManifestRevisionLink(std::string_view repo, const Digest& d) {
   return ManifestRevisionsDir(repo, d.algorithm()) + "/" + d.hex() + "/link";
 }
-std::string TagsDir(std::string_view repo) { return Repository(repo) + "/_manifests/tags"; }
+std::string TagsDir(std::string_view repo) {
+  return Repository(repo) + "/_manifests/tags";
+}
 std::string TagDir(std::string_view repo, std::string_view tag) {
   return TagsDir(repo) + "/" + std::string(tag);
 }
@@ -35,7 +45,9 @@ std::string TagCurrentLink(std::string_view repo, std::string_view tag) {
 std::string TagIndexLink(std::string_view repo, std::string_view tag, const Digest& d) {
   return TagDir(repo, tag) + "/index/" + Alg(d) + "/" + d.hex() + "/link";
 }
-std::string UploadsDir(std::string_view repo) { return Repository(repo) + "/_uploads"; }
+std::string UploadsDir(std::string_view repo) {
+  return Repository(repo) + "/_uploads";
+}
 std::string UploadDir(std::string_view repo, std::string_view uuid) {
   return UploadsDir(repo) + "/" + std::string(uuid);
 }
@@ -47,6 +59,13 @@ std::string UploadStartedAt(std::string_view repo, std::string_view uuid) {
 }
 std::string UploadOwner(std::string_view repo, std::string_view uuid) {
   return UploadDir(repo, uuid) + "/hoist-owner";
+}
+std::string UploadHashStatesDir(std::string_view repo, std::string_view uuid, DigestAlgorithm a) {
+  return UploadDir(repo, uuid) + "/hashstates/" + std::string(AlgorithmName(a));
+}
+std::string UploadHashState(std::string_view repo, std::string_view uuid, DigestAlgorithm a,
+                            int64_t offset) {
+  return UploadHashStatesDir(repo, uuid, a) + "/" + std::to_string(offset);
 }
 std::string ReferrersDir(std::string_view repo, const Digest& subject) {
   return Repository(repo) + "/_referrers/" + Alg(subject) + "/" + subject.hex();

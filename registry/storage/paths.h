@@ -43,6 +43,11 @@ std::string UploadData(std::string_view repo, std::string_view uuid);
 std::string UploadStartedAt(std::string_view repo, std::string_view uuid);
 // hoist only: the user who opened the session (access.h); registry:2 ignores it.
 std::string UploadOwner(std::string_view repo, std::string_view uuid);
+// The hash state (Digester::SaveState) after `offset` bytes of an upload,
+// as distribution keeps it: _uploads/<uuid>/hashstates/<alg>/<offset>.
+std::string UploadHashStatesDir(std::string_view repo, std::string_view uuid, DigestAlgorithm a);
+std::string UploadHashState(std::string_view repo, std::string_view uuid, DigestAlgorithm a,
+                            int64_t offset);
 std::string ReferrersDir(std::string_view repo, const Digest& subject);
 std::string ReferrerLink(std::string_view repo, const Digest& subject, const Digest& referrer);
 

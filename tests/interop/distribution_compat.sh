@@ -7,6 +7,8 @@
 #  (b) skopeo (and a chunked curl PATCH upload) push into hoist on ROOT2;
 #      docker-registry then serves ROOT2: pulls by tag and digest are
 #      byte-identical and every blob HEADs with its size and digest.
+#  (c) an upload session's hash state, kept by docker-registry after a
+#      PATCH, is taken up by hoist (no byte read again).
 # shellcheck source-path=SCRIPTDIR source=../support/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
 need skopeo jq curl python3 busybox-static docker-registry
@@ -173,4 +175,37 @@ expect "repositories docker-registry lists on ROOT2 that hoist does not" \
   "$(jq -c --slurpfile h "$T/catalog-hoist2.json" '.repositories - $h[0].repositories' "$T/catalog-dist2.json")" \
   '["chunked/blob"]'
 stop_pid "$DIST_PID"
+
+# --- (c) a session's hash state goes across, both ways ----------------------
+# After a PATCH both registries keep the hash state in
+# _uploads/<uuid>/hashstates/sha256/<offset>, in Go's MarshalBinary form.
+# hoist finishes distribution's session from that state: the first chunk's
+# bytes on disk are spoiled before it does, so reading them again would
+# give another digest (a separate root: its blob is wrong on purpose).
+ROOT3="$T/root3"
+spoil_first_byte() { printf '\377' | dd of="$1" bs=1 seek=0 count=1 conv=notrunc status=none; }
+# handover FROM_ADDR FROM_PID: starts a session on FROM, PATCHes the first
+# MiB, stops FROM, spoils the data, finishes on hoist.
+handover() {
+  local from=$1 from_pid=$2 repo=handover/spoiled url upath state
+  url=$(upload_start "$from" "$repo")
+  url=$(upload_patch "$from" "$url" "$T/handover.1" 0)
+  stop_pid "$from_pid"
+  upath=${url#http://*/}
+  upath=${upath%%\?*}
+  state="$ROOT3/docker/registry/v2/repositories/$repo/_uploads/${upath##*/}/hashstates/sha256/$((1024 * 1024))"
+  [ -s "$state" ] || fail "(c) no hash state after the PATCH on $from: $(find "$ROOT3" -path '*_uploads*' | head)"
+  expect "(c) hash state form" "$(head -c 4 "$state" | od -An -c | tr -d ' ')" 'sha003'
+  spoil_first_byte "$ROOT3/docker/registry/v2/repositories/$repo/_uploads/${upath##*/}/data"
+  start_hoist "$ROOT3"
+  url=$(upload_patch "$HOIST_ADDR" "http://$HOIST_ADDR/$upath" "$T/handover.2" $((1024 * 1024)))
+  upload_finish "$url" "$HANDOVER_DIGEST"
+  stop_pid "$HOIST_PID"
+}
+log "(c) distribution's hash state, finished by hoist"
+start_distribution "$(free_port)" "$ROOT3"
+handover "$DIST_ADDR" "$DIST_PID"
+# (The other way cannot be tried: distribution 2.8 takes a session only
+# with the _state token it signed itself. hoist's states are in the same
+# form, checked against Go's own in tests/unit/digest_test.cc.)
 log "PASS"

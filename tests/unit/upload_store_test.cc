@@ -84,8 +84,8 @@ TEST_CASE("ParseContentRange reads 'a-b' and 'bytes a-b/total'", "[upload]") {
 }
 
 TEST_CASE("ParseContentRange rejects malformed and inverted ranges", "[upload]") {
-  for (const char* s : {"", "-", "0-", "-9", "a-b", "0:9", "09", "1-2-3", "bytes ", "0 - 9",
-                        "-1-5", "99999999999999999999-1"}) {
+  for (const char* s : {"", "-", "0-", "-9", "a-b", "0:9", "09", "1-2-3", "bytes ", "0 - 9", "-1-5",
+                        "99999999999999999999-1"}) {
     INFO(s);
     CHECK_FALSE(ParseContentRange(s).has_value());
   }
@@ -212,8 +212,8 @@ TEST_CASE("UploadStore: bodies larger than the copy buffer hash correctly", "[up
   big.reserve(3 * 1024 * 1024 + 17);
   for (size_t i = 0; i < 3 * 1024 * 1024 + 17; ++i) big += static_cast<char>(i * 7 % 253);
   StringSource src(big, 4096);
-  Result<int64_t> off = f.uploads.Append("repo", id, src, std::nullopt,
-                                         static_cast<int64_t>(big.size()));
+  Result<int64_t> off =
+      f.uploads.Append("repo", id, src, std::nullopt, static_cast<int64_t>(big.size()));
   REQUIRE(off.ok());
   CHECK(*off == static_cast<int64_t>(big.size()));
   REQUIRE(f.uploads.Finish("repo", id, DigestOf(big)).ok());
@@ -291,6 +291,55 @@ TEST_CASE("UploadStore::IsValidId rejects path-like and empty ids", "[upload]") 
   CHECK_FALSE(UploadStore::IsValidId(std::string(129, 'a')));
   CHECK(UploadStore::IsValidId("0f3c2a1e-1111-4222-8333-444455556666"));
   CHECK(UploadStore::IsValidId(std::string(128, 'a')));
+}
+
+}  // namespace
+}  // namespace hoist::registry
+
+namespace hoist::registry {
+namespace {
+
+TEST_CASE("a PATCH keeps the hash state, and another store goes on from it without reading",
+          "[upload]") {
+  for (DigestAlgorithm a : {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512}) {
+    INFO(AlgorithmName(a));
+    Fixture f;
+    std::string id = f.Start(a);
+    std::string first(1000, 'a'), second = "and the rest";
+    REQUIRE(Append(f.uploads, id, first).ok());
+    // Where distribution keeps it, in Go's form.
+    Result<std::string> state = f.driver->GetContent(paths::UploadHashState("repo", id, a, 1000));
+    REQUIRE(state.ok());
+    CHECK(state->rfind(a == DigestAlgorithm::kSha512 ? "sha\x07" : "sha\x03", 0) == 0);
+    // Another process: a store of its own on the same storage. The bytes
+    // on storage are spoiled behind its back: were they read again, the
+    // digest would not match.
+    UploadStore other(*f.driver, f.blobs);
+    Result<std::unique_ptr<storage::FileWriter>> w =
+        f.driver->Writer(paths::UploadData("repo", id), false);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->Write(std::string(1000, 'X').data(), 1000).ok());
+    REQUIRE((*w)->Commit().ok());
+    StringSource rest(second);
+    REQUIRE(other.Append("repo", id, rest, std::nullopt, -1, false).ok());
+    Digest want = DigestOf(first + second, a);
+    CHECK(other.Finish("repo", id, want).ok());
+    // The older state was replaced as the upload moved on, and the session
+    // (states included) is gone after the commit.
+    CHECK(!f.driver->Stat(paths::UploadDir("repo", id)).ok());
+  }
+}
+
+TEST_CASE("without a saved state the bytes are read again", "[upload]") {
+  Fixture f;
+  std::string id = f.Start();
+  StringSource body("hello ");
+  REQUIRE(f.uploads.Append("repo", id, body, std::nullopt, -1, false).ok());
+  CHECK(!f.driver->Stat(paths::UploadHashStatesDir("repo", id, DigestAlgorithm::kSha256)).ok());
+  UploadStore other(*f.driver, f.blobs);
+  StringSource rest("world");
+  REQUIRE(other.Append("repo", id, rest, std::nullopt, -1, false).ok());
+  CHECK(other.Finish("repo", id, DigestOf(std::string("hello world"))).ok());
 }
 
 }  // namespace
