@@ -26,13 +26,18 @@ Result<int64_t> BlobStore::StatData(const Digest& digest) {
 }
 
 Result<int64_t> BlobStore::Stat(std::string_view repo, const Digest& digest) {
-  Touch(digest);  // a client that HEADs a blob may reference it next
+  int64_t recorded = Touch(digest);  // a client that HEADs a blob may reference it next
   Result<std::string> link = d_.GetContent(paths::LayerLink(repo, digest));
-  if (!link.ok()) {
-    if (link.status().code() == Code::kNotFound) return Unknown(digest);
-    return link.status();
+  Result<int64_t> size = link.ok() ? StatData(digest)
+                         : link.status().code() == Code::kNotFound
+                             ? Result<int64_t>(Unknown(digest))
+                             : Result<int64_t>(link.status());
+  // Absent: nothing to keep, and no entry for every digest a client
+  // makes up (the map would grow without bound).
+  if (recorded && !size.ok() && size.status().code() == Code::kBlobUnknown) {
+    Forget(digest, recorded);
   }
-  return StatData(digest);
+  return size;
 }
 
 Result<std::unique_ptr<storage::FileReader>> BlobStore::Open(std::string_view repo,
@@ -97,11 +102,21 @@ void BlobStore::Unpin(const std::string& key) {
   e.last = Now();
 }
 
-void BlobStore::Touch(const Digest& digest) {
-  if (!tracking_) return;
+int64_t BlobStore::Touch(const Digest& digest) {
+  if (!tracking_) return 0;
   std::string key = digest.str();
   std::lock_guard<std::mutex> l(use_mu_);
-  uses_[key].last = Now();
+  auto [it, inserted] = uses_.try_emplace(std::move(key));
+  it->second.last = Now();
+  return inserted ? it->second.last : 0;
+}
+
+void BlobStore::Forget(const Digest& digest, int64_t stamp) {
+  std::lock_guard<std::mutex> l(use_mu_);
+  auto it = uses_.find(digest.str());
+  // Only the entry this request made, untouched since (a concurrent upload
+  // of the same blob may have recorded its own use meanwhile).
+  if (it != uses_.end() && it->second.pins == 0 && it->second.last == stamp) uses_.erase(it);
 }
 
 void BlobStore::Use::Add(const Digest& digest) {

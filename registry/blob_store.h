@@ -68,8 +68,9 @@ class BlobStore {
   // Starts recording uses (a server that collects garbage while serving).
   void TrackUses() { tracking_ = true; }
   bool tracking_uses() const { return tracking_; }
-  // Records a use of `digest` that ends now.
-  void Touch(const Digest& digest);
+  // Records a use of `digest` that ends now. Returns the entry's time
+  // stamp when this call made the entry, else 0.
+  int64_t Touch(const Digest& digest);
   // A monotonic clock (nanoseconds) for use times.
   static int64_t Now();
   // Runs `remove` under the use mutex unless `key` (a digest string) is
@@ -79,6 +80,11 @@ class BlobStore {
                               const std::function<Status()>& remove);
   // Forgets uses that ended before `since` (bounds memory between sweeps).
   void ForgetUsesBefore(int64_t since);
+  // Digests with a recorded use now.
+  size_t uses_recorded() {
+    std::lock_guard<std::mutex> l(use_mu_);
+    return uses_.size();
+  }
 
  private:
   struct UseEntry {
@@ -86,6 +92,9 @@ class BlobStore {
     int64_t last = 0;  // Now() when the last use ended
   };
   void Pin(const std::string& key);
+  // Drops the entry Touch made (stamped `stamp`) for a digest that turned
+  // out absent, unless used since.
+  void Forget(const Digest& digest, int64_t stamp);
   void Unpin(const std::string& key);
 
   storage::StorageDriver& d_;

@@ -203,6 +203,7 @@ Result<int64_t> ParseDuration(const std::string& text, const std::string& what) 
       return bad();
     }
     i = unit_end == std::string::npos ? text.size() : unit_end;
+    if (total > int64_t{100} * 365 * 86400 * 1000) return bad();  // over a century: a typo
   }
   return total;
 }

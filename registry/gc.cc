@@ -78,12 +78,9 @@ struct Run {
   // their referrers, so a use found late still keeps a whole image.
   // Returns the revisions removed.
   Result<std::set<std::string>> RemoveUntagged(ManifestStore& manifests, const std::string& repo,
-                                               const std::vector<Digest>& revisions) {
+                                               const std::vector<Digest>& revisions, int64_t now) {
     std::map<std::string, Names> names;
-    for (const Digest& dg : revisions) {
-      Result<std::string> c = blobs.GetSmall(dg);
-      names[dg.str()] = c.ok() ? ParseNames(*c) : Names{};
-    }
+    std::map<std::string, std::vector<std::string>> referrers;  // subject -> referrers
     std::set<std::string> kept;
     auto keep = [&](const std::string& root) {
       std::vector<std::string> todo{root};
@@ -92,17 +89,34 @@ struct Run {
         todo.pop_back();
         if (!names.count(m) || !kept.insert(m).second) continue;
         for (const std::string& c : names[m].children) todo.push_back(c);
-        for (const auto& [r, n] : names) {
-          if (n.subject == m) todo.push_back(r);
-        }
+        for (const std::string& r : referrers[m]) todo.push_back(r);
       }
     };
-    if (Result<std::vector<std::string>> tags = manifests.Tags(repo); tags.ok()) {
-      for (const std::string& tag : *tags) {
-        Result<std::string> link = d.GetContent(paths::TagCurrentLink(repo, tag));
-        if (!link.ok()) continue;
-        if (Result<Digest> dg = paths::ParseLink(*link); dg.ok()) keep(dg->str());
+    // What cannot be read is kept, with what it names: deleting on a
+    // failed read would take what a tag still reaches.
+    std::vector<std::string> unreadable;
+    for (const Digest& dg : revisions) {
+      Result<std::string> c = blobs.GetSmall(dg);
+      names[dg.str()] = c.ok() ? ParseNames(*c) : Names{};
+      if (!c.ok()) unreadable.push_back(dg.str());
+      if (!names[dg.str()].subject.empty()) referrers[names[dg.str()].subject].push_back(dg.str());
+    }
+    for (const std::string& m : unreadable) keep(m);
+    // A manifest put less than min_age ago may be a child whose index is
+    // still on its way (another process cannot see that push's uses).
+    for (const Digest& dg : revisions) {
+      Result<storage::FileInfo> fi = d.Stat(paths::ManifestRevisionLink(repo, dg));
+      if (fi.ok() && now - fi->mtime_unix < opt.min_age_sec) keep(dg.str());
+    }
+    Result<std::vector<std::string>> tags = manifests.Tags(repo);
+    if (!tags.ok() && tags.status().code() != Code::kNameUnknown) return tags.status();
+    for (const std::string& tag : tags.ok() ? *tags : std::vector<std::string>{}) {
+      Result<std::string> link = d.GetContent(paths::TagCurrentLink(repo, tag));
+      if (!link.ok()) {
+        if (link.status().code() == Code::kNotFound) continue;  // deleted meanwhile
+        return link.status();
       }
+      if (Result<Digest> dg = paths::ParseLink(*link); dg.ok()) keep(dg->str());
     }
     auto rank = [&](const std::string& m) {
       const Names& n = names[m];
@@ -122,10 +136,11 @@ struct Run {
         keep(m);
         continue;
       }
-      Result<bool> r = Remove(m, paths::ManifestRevisionLink(repo, *Digest::Parse(m)), [&] {
-        Status st = manifests.Delete(repo, m);
-        return st.code() == Code::kManifestUnknown ? Status::Ok() : st;
-      });
+      Digest dg = *Digest::Parse(m);
+      // Under the use mutex: only the manifest's own links (no tag scan,
+      // none names it), so requests wait as little as possible.
+      Result<bool> r = Remove(m, paths::ManifestRevisionLink(repo, dg),
+                              [&] { return manifests.DeleteRevision(repo, dg); });
       if (!r.ok()) return r.status();
       if (*r) {
         removed.insert(m);
@@ -135,6 +150,23 @@ struct Run {
       }
     }
     return removed;
+  }
+
+  // Blobs linked into a repository that has an upload session open: a push
+  // in progress whose manifest has not come yet, however long its other
+  // layers take to upload.
+  void MarkPushInProgress(const std::string& repo, std::set<std::string>* marked) {
+    Result<std::vector<std::string>> sessions = d.List(paths::UploadsDir(repo));
+    if (!sessions.ok() || sessions->empty()) return;
+    for (DigestAlgorithm alg : {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512}) {
+      std::string dir = paths::Repository(repo) + "/_layers/" + std::string(AlgorithmName(alg));
+      Result<std::vector<std::string>> links = d.List(dir);
+      if (!links.ok()) continue;
+      for (const std::string& l : *links) {
+        std::string s = std::string(AlgorithmName(alg)) + ":" + l.substr(l.rfind('/') + 1);
+        if (Digest::Parse(s).ok()) marked->insert(s);
+      }
+    }
   }
 
   Status Collect() {
@@ -150,7 +182,7 @@ struct Run {
       std::vector<Digest> revisions = manifests.Revisions(repo);
       std::set<std::string> removed;
       if (opt.delete_untagged) {
-        Result<std::set<std::string>> r = RemoveUntagged(manifests, repo, revisions);
+        Result<std::set<std::string>> r = RemoveUntagged(manifests, repo, revisions, now);
         if (!r.ok()) return r.status();
         removed = std::move(*r);
       }
@@ -163,6 +195,11 @@ struct Run {
         }
       }
     }
+    // Pushes in progress, also into repositories with no manifest yet.
+    storage::ForEachRepositoryInternal(
+        d, [&](const std::string& repo, const std::string&, const std::string& name) {
+          if (name == "_uploads") MarkPushInProgress(repo, &marked);
+        });
     // Upload sessions idle past their age, in every repository (also those
     // whose first push has not put a manifest yet).
     UploadStore uploads(d, blobs);
@@ -211,7 +248,10 @@ Result<GcReport> CollectGarbage(storage::StorageDriver& d, BlobStore& blobs, con
   std::function<void(const std::string&)> deleted = [&](const std::string& path) {
     if (on_delete) on_delete(path);
   };
-  const int64_t since = BlobStore::Now() - opt.use_grace_ms * 1000000;
+  // (a grace beyond a year is a year: no overflow of the nanoseconds)
+  const int64_t grace_ns =
+      std::min<int64_t>(opt.use_grace_ms, int64_t{366} * 86400 * 1000) * 1000000;
+  const int64_t since = BlobStore::Now() - grace_ns;
   Run run{d, blobs, opt, deleted, since, {}};
   HOIST_RETURN_IF_ERROR(run.Collect());
   blobs.ForgetUsesBefore(since);

@@ -163,8 +163,8 @@ Status ManifestStore::Validate(std::string_view repo, std::string_view content_t
     for (const json& m : *ms) {
       Result<Digest> d = CheckDescriptor(m, "manifests[]");
       if (!d.ok()) return d.status();
+      use.Add(*d);  // pinned even when it need not exist: a sweep must not take it now
       if (!MustHaveChild(m)) continue;
-      use.Add(*d);
       if (!d_.Stat(paths::ManifestRevisionLink(repo, *d)).ok()) {
         return BlobUnknown(*d, "manifest");
       }
@@ -282,6 +282,22 @@ Status ManifestStore::PutMirrored(std::string_view repo, std::string_view tag, c
   return Store(repo, digest, content, subject, tags);
 }
 
+Status ManifestStore::DeleteRevision(std::string_view repo, const Digest& d) {
+  if (Result<std::string> c = blobs_.GetSmall(d); c.ok()) {
+    json j = json::parse(*c, nullptr, false);
+    if (j.is_object() && j.contains("subject") && j["subject"].is_object() &&
+        j["subject"].contains("digest") && j["subject"]["digest"].is_string()) {
+      if (Result<Digest> s = Digest::Parse(j["subject"]["digest"].get<std::string>()); s.ok()) {
+        std::string link = paths::ReferrerLink(repo, *s, d);
+        (void)d_.Delete(link.substr(0, link.rfind('/')));
+      }
+    }
+  }
+  std::string link = paths::ManifestRevisionLink(repo, d);
+  Status st = d_.Delete(link.substr(0, link.rfind('/')));
+  return st.code() == Code::kNotFound ? Status::Ok() : st;
+}
+
 Status ManifestStore::Delete(std::string_view repo, std::string_view reference) {
   if (!IsDigestReference(reference)) {
     if (!IsValidTag(reference)) return UnknownManifest(reference);
@@ -290,19 +306,7 @@ Status ManifestStore::Delete(std::string_view repo, std::string_view reference) 
   }
   Result<Digest> d = Resolve(repo, reference);
   if (!d.ok()) return d.status();
-  // Drop the referrers-index entry first (it needs the manifest's subject).
-  if (Result<std::string> c = blobs_.GetSmall(*d); c.ok()) {
-    json j = json::parse(*c, nullptr, false);
-    if (j.is_object() && j.contains("subject") && j["subject"].is_object() &&
-        j["subject"].contains("digest") && j["subject"]["digest"].is_string()) {
-      if (Result<Digest> s = Digest::Parse(j["subject"]["digest"].get<std::string>()); s.ok()) {
-        std::string link = paths::ReferrerLink(repo, *s, *d);
-        (void)d_.Delete(link.substr(0, link.rfind('/')));
-      }
-    }
-  }
-  std::string link = paths::ManifestRevisionLink(repo, *d);
-  HOIST_RETURN_IF_ERROR(d_.Delete(link.substr(0, link.rfind('/'))));
+  HOIST_RETURN_IF_ERROR(DeleteRevision(repo, *d));
   // Untag: every tag whose current link names this digest.
   Result<std::vector<std::string>> tags = d_.List(paths::TagsDir(repo));
   if (tags.ok()) {

@@ -64,6 +64,9 @@ class ManifestStore {
   // client asks). kManifestInvalid when the bytes are not a manifest.
   Status PutMirrored(std::string_view repo, std::string_view tag, const Digest& digest,
                      const std::string& content);
+  // Unlinks a manifest from `repo` (its revision and referrers-index
+  // links), leaving tags alone: for GC, which knows none names it.
+  Status DeleteRevision(std::string_view repo, const Digest& digest);
   // Deletes a tag, or a manifest by digest with every tag pointing at it.
   Status Delete(std::string_view repo, std::string_view reference);
   // Tags of `repo`, sorted; kNameUnknown when the repository has no manifests.

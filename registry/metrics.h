@@ -27,9 +27,9 @@ class Metrics {
  public:
   // The label values of the request counters: the route's name, as
   // RouteName gives it for the routes of api.h, and the method.
-  static constexpr std::array<std::string_view, 12> kRoutes = {
-      "base",   "catalog",   "tags",  "manifest", "blob",   "upload_start",
-      "upload", "referrers", "token", "metrics",  "health", "other"};
+  static constexpr std::array<std::string_view, 13> kRoutes = {
+      "base",      "catalog", "tags",    "manifest", "blob", "upload_start", "upload",
+      "referrers", "token",   "metrics", "health",   "ui",   "other"};
   static constexpr std::array<std::string_view, 8> kMethods = {
       "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "other"};
   // Upper bounds of the latency histogram's buckets, in seconds.

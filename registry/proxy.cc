@@ -146,6 +146,25 @@ class MirroredBlob : public ByteSource {
   Status failed_;
 };
 
+// What an upstream's failure means to the mirror's client. Absent upstream
+// is absent here. A refusal too: Docker Hub answers 401 for repositories
+// that do not exist, and the client cannot sign in to the upstream through
+// the mirror anyway; the log says which it was. Anything else (unreachable,
+// TLS, bytes that do not match their digest) is the mirror's gateway
+// failing: kIo, which the mirror answers with 502 (api.cc).
+Status UpstreamFailure(const Status& st, Code unknown, const std::string& what) {
+  Code c = st.code();
+  if (c == Code::kManifestUnknown || c == Code::kBlobUnknown || c == Code::kNameUnknown ||
+      c == Code::kNotFound) {
+    return Status(unknown, what + " is unknown upstream");
+  }
+  if (c == Code::kUnauthorized || c == Code::kDenied) {
+    log::Warn("the upstream refused", {{"what", what}, {"error", st.message()}});
+    return Status(unknown, what + ": the upstream refused it (" + st.message() + ")");
+  }
+  return Status(Code::kIo, "upstream: " + st.message());
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Proxy>> Proxy::Create(const ProxyOptions& o, storage::StorageDriver& driver,
@@ -217,6 +236,8 @@ Status Proxy::EnsureManifest(const std::string& repo, const std::string& referen
     if (!head.ok()) {
       log::Warn("upstream unreachable; serving the stored tag",
                 {{"repository", repo}, {"tag", reference}, {"error", head.status().message()}});
+      std::lock_guard<std::mutex> l(mu_);
+      checked_[key] = now;  // and not asked again before the TTL: clients do not wait each time
       return Status::Ok();
     }
     if (!*head) return Status(Code::kManifestUnknown, "manifest unknown upstream: " + key);
@@ -232,12 +253,11 @@ Status Proxy::EnsureManifest(const std::string& repo, const std::string& referen
     if (stored) {
       log::Warn("upstream unreachable; serving the stored tag",
                 {{"repository", repo}, {"tag", reference}, {"error", m.status().message()}});
+      std::lock_guard<std::mutex> l(mu_);
+      checked_[key] = now;
       return Status::Ok();
     }
-    if (m.status().code() == Code::kManifestUnknown || m.status().code() == Code::kNotFound) {
-      return Status(Code::kManifestUnknown, "manifest unknown: " + key);
-    }
-    return m.status();
+    return UpstreamFailure(m.status(), Code::kManifestUnknown, "manifest " + key);
   }
   HOIST_RETURN_IF_ERROR(
       manifests_.PutMirrored(repo, by_digest ? "" : reference, m->digest, m->bytes));
@@ -253,7 +273,7 @@ Status Proxy::EnsureManifest(const std::string& repo, const std::string& referen
 Result<Proxy::Fetch> Proxy::FetchBlob(const std::string& repo, const Digest& digest, bool head) {
   std::string upstream_repo = UpstreamRepository(repo);
   Result<std::optional<int64_t>> size = client_.HeadBlob(upstream_repo, digest);
-  if (!size.ok()) return size.status();
+  if (!size.ok()) return UpstreamFailure(size.status(), Code::kBlobUnknown, "blob " + digest.str());
   if (!*size) {
     return Status(Code::kBlobUnknown, "blob unknown: " + digest.str(),
                   "{\"digest\":\"" + digest.str() + "\"}");
@@ -271,7 +291,7 @@ Result<Proxy::Fetch> Proxy::FetchBlob(const std::string& repo, const Digest& dig
   }
   if (head) return f;
   Result<std::unique_ptr<ByteSource>> body = client_.OpenBlob(upstream_repo, digest, f.size);
-  if (!body.ok()) return body.status();
+  if (!body.ok()) return UpstreamFailure(body.status(), Code::kBlobUnknown, "blob " + digest.str());
   Result<std::string> id = uploads_.Stage(repo);
   if (!id.ok()) return id.status();
   Result<std::unique_ptr<storage::FileWriter>> file =

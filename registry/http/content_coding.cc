@@ -94,8 +94,10 @@ Result<std::string> Encode(std::string_view coding, std::string_view body) {
 }
 
 void EncodeResponse(const Request& req, Response& resp, size_t min_bytes) {
-  if (resp.status != 200 || req.method != "GET" || resp.stream) return;
+  // Every answer on a URL that may be encoded varies with Accept-Encoding
+  // (HEAD and errors too), so no shared cache mixes the two.
   resp.Set("Vary", "Accept-Encoding");
+  if (resp.status != 200 || req.method != "GET" || resp.stream) return;
   if (resp.body.size() < min_bytes) return;
   std::string coding = PreferredCoding(req);
   if (coding.empty()) return;

@@ -20,9 +20,10 @@ std::string PreferredCoding(const Request& req);
 // `body` encoded with `coding` ("zstd" or "gzip", one frame/member).
 Result<std::string> Encode(std::string_view coding, std::string_view body);
 
-// Encodes a 200 response's small body in place when `req` accepts a coding
-// and the body is at least `min_bytes`: sets Content-Encoding, adds Vary,
-// and makes a strong ETag weak (the bytes on the wire differ).
+// Adds Vary: Accept-Encoding, and encodes a GET's 200 small body in place
+// when `req` accepts a coding and the body is at least `min_bytes`: sets
+// Content-Encoding and makes a strong ETag weak (the bytes on the wire
+// differ).
 void EncodeResponse(const Request& req, Response& resp, size_t min_bytes = 1024);
 
 }  // namespace hoist::http

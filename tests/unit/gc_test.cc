@@ -5,6 +5,7 @@
 #include "registry/blob_store.h"
 #include "registry/manifest_store.h"
 #include "registry/storage/driver.h"
+#include "registry/upload_store.h"
 
 using namespace hoist;
 using namespace hoist::registry;
@@ -210,4 +211,54 @@ TEST_CASE("gc on a store that tracks uses keeps what requests use", "[gc]") {
   rep = CollectGarbage(*f.d, f.blobs, opt, nullptr);
   REQUIRE(rep.ok());
   CHECK(!f.blobs.StatData(recent).ok());
+}
+
+TEST_CASE("gc keeps the blobs of a push in progress, however old", "[gc]") {
+  Fixture f;
+  Digest early = f.AddBlob("new/app", "a layer pushed long ago, manifest still to come");
+  UploadStore uploads(*f.d, f.blobs);
+  Result<std::string> session = uploads.Start("new/app", DigestAlgorithm::kSha256);
+  REQUIRE(session.ok());  // the push goes on: another layer is being uploaded
+  Digest elsewhere = f.AddBlob("idle/app", "nobody is pushing here");
+  GcOptions opt;
+  opt.min_age_sec = 0;
+  opt.now_unix = 10;  // the session is not idle (the memory driver stamps files at time 0)
+  auto rep = CollectGarbage(*f.d, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(f.blobs.StatData(early).ok());
+  CHECK(!f.blobs.StatData(elsewhere).ok());
+  REQUIRE(uploads.Cancel("new/app", *session).ok());  // the push gave up
+  rep = CollectGarbage(*f.d, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(!f.blobs.StatData(early).ok());
+}
+
+TEST_CASE("gc --delete-untagged from another process keeps manifests younger than min_age",
+          "[gc]") {
+  Fixture f;
+  Digest child = f.PushImage("app", "", "a child whose index is on its way");
+  GcOptions opt;
+  opt.delete_untagged = true;
+  opt.min_age_sec = 3600;
+  opt.now_unix = 10;  // the memory driver stamps files at time 0
+  auto rep = CollectGarbage(*f.d, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(rep->manifests_deleted == 0);
+  CHECK(f.manifests.Get("app", child.str()).ok());
+  opt.now_unix = 7200;
+  rep = CollectGarbage(*f.d, opt, nullptr);
+  REQUIRE(rep.ok());
+  CHECK(rep->manifests_deleted == 1);
+}
+
+TEST_CASE("HEADs of absent blobs leave no use behind", "[gc]") {
+  Fixture f;
+  f.blobs.TrackUses();
+  for (int i = 0; i < 100; ++i) {
+    CHECK(!f.blobs.Stat("app", DigestOf("made up " + std::to_string(i))).ok());
+  }
+  CHECK(f.blobs.uses_recorded() == 0);
+  Digest real = f.AddBlob("app", "there");
+  CHECK(f.blobs.Stat("app", real).ok());
+  CHECK(f.blobs.uses_recorded() == 1);
 }

@@ -22,13 +22,14 @@ TEST_CASE("MatchRoute: fixed endpoints", "[route]") {
 TEST_CASE("RouteName: every route has a metrics label, the rest are other", "[route]") {
   for (Route r : {Route::kBase, Route::kCatalog, Route::kHealth, Route::kTags, Route::kManifest,
                   Route::kBlob, Route::kUploadStart, Route::kUpload, Route::kReferrers,
-                  Route::kMetrics, Route::kToken, Route::kNone}) {
+                  Route::kMetrics, Route::kToken, Route::kUi, Route::kNone}) {
     std::string_view name = RouteName(r);
     INFO(name);
     CHECK(std::find(Metrics::kRoutes.begin(), Metrics::kRoutes.end(), name) !=
           Metrics::kRoutes.end());
   }
   CHECK(RouteName(Route::kNone) == "other");
+  CHECK(RouteName(Route::kUi) == "ui");  // not counted as "other"
 }
 
 TEST_CASE("MatchRoute: tags list", "[route]") {
