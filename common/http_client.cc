@@ -253,6 +253,10 @@ Status Response::Begin(const Request& req) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
   }
+  if (!req.aws_sigv4.empty()) {
+    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, req.aws_sigv4.c_str());
+    curl_easy_setopt(e, CURLOPT_USERPWD, req.userpwd.c_str());
+  }
 
   bool has_body = req.body_source != nullptr || !req.body.empty() || req.method == "PUT" ||
                   req.method == "PATCH" || req.method == "POST";

@@ -46,6 +46,12 @@ struct Request {
   ByteSource* body_source = nullptr;  // or a streamed body of body_length bytes
   int64_t body_length = -1;
   bool follow_redirects = false;  // GET/HEAD of blobs may redirect to storage
+  // AWS Signature Version 4 by libcurl (CURLOPT_AWS_SIGV4), e.g.
+  // "aws:amz:us-east-1:s3", with `userpwd` "ACCESS_KEY:SECRET_KEY". The
+  // caller adds x-amz-content-sha256 (UNSIGNED-PAYLOAD for streamed bodies):
+  // libcurl 7.88 signs no payload hash of its own.
+  std::string aws_sigv4;
+  std::string userpwd;
 };
 
 struct Connection;
