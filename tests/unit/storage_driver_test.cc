@@ -96,7 +96,7 @@ std::string Env(const char* name) {
 }
 
 struct S3Backend {
-  std::unique_ptr<StorageDriver> driver = [] {
+  S3Backend() {
     static std::atomic<int> serial{0};
     S3Options o;
     o.endpoint = Env("S3_ENDPOINT");
@@ -109,8 +109,9 @@ struct S3Backend {
     Result<std::unique_ptr<StorageDriver>> d = NewS3Driver(o);
     INFO(d.status().ToString());
     REQUIRE(d.ok());
-    return std::move(*d);
-  }();
+    driver = std::move(*d);
+  }
+  std::unique_ptr<StorageDriver> driver;
 };
 #define DRIVER_TEST(name) TEMPLATE_TEST_CASE(name, "[driver][s3]", S3Backend)
 #else
