@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "common/http_client.h"
-#include "common/url.h"
 
 namespace hoist::storage {
 
@@ -102,12 +101,15 @@ int64_t ParseIsoDate(const std::string& s) {  // "2026-12-05T14:00:00.000Z"
   return static_cast<int64_t>(timegm(&tm));
 }
 
-// Percent-encodes a key for the URL path ('/' kept), as SigV4 signs it.
-std::string EncodeKey(std::string_view key) {
+// Percent-encodes as SigV4's canonical request has it (RFC 3986's
+// unreserved characters as they are, everything else %XX in upper case):
+// a key for the URL path keeps its '/', a query value does not.
+std::string EncodeKey(std::string_view key, bool keep_slash = true) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : key) {
-    bool plain = std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
+    bool plain =
+        std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/');
     if (plain) {
       out += static_cast<char>(c);
     } else {
@@ -148,6 +150,8 @@ class Bucket {
   std::string Key(const std::string& path) const {
     std::string p = path;
     while (!p.empty() && p.front() == '/') p.erase(0, 1);
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    if (p.empty()) return prefix_;
     return prefix_.empty() ? p : prefix_ + "/" + p;
   }
   // The driver path of a key.
@@ -174,7 +178,7 @@ class Bucket {
     r.url = base_ + "/" + EncodeKey(c.key);
     char sep = '?';
     for (const auto& [k, v] : c.query) {
-      r.url += sep + url::PercentEncode(k) + "=" + url::PercentEncode(v);
+      r.url += sep + EncodeKey(k, false) + "=" + EncodeKey(v, false);
       sep = '&';
     }
     r.headers = c.headers;
