@@ -96,6 +96,16 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   serve->add_option("--proxy-tag-ttl", proxy_ttl,
                     "Ask the upstream about a tag again after this long; default 1m");
+  std::string storage_kind;
+  hoist::storage::S3Options s3;
+  bool s3_virtual_host = false;
+  serve->add_option("--storage", storage_kind, "filesystem (default, below --root) or s3");
+  serve->add_option("--s3-endpoint", s3.endpoint, "S3: the endpoint URL (http:// for loopback)");
+  serve->add_option("--s3-bucket", s3.bucket, "S3: the bucket");
+  serve->add_option("--s3-region", s3.region, "S3: the region to sign for")->capture_default_str();
+  serve->add_option("--s3-root-directory", s3.root_directory, "S3: a key prefix for everything");
+  serve->add_flag("--s3-virtual-host", s3_virtual_host,
+                  "S3: bucket.host addressing instead of host/bucket");
   bool no_ui = false;
   serve->add_flag("--no-ui", no_ui, "Do not serve the web UI at /ui/");
   bool sparse_indexes = false, sparse_manifests = false;
@@ -248,6 +258,26 @@ int main(int argc, char** argv) {
     }
     if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
     if (no_ui) opt.config.ui_enabled = false;
+    if (!storage_kind.empty()) {
+      if (storage_kind != "filesystem" && storage_kind != "s3") {
+        std::fprintf(stderr, "hoist: --storage must be filesystem or s3\n");
+        return 2;
+      }
+      opt.config.storage = storage_kind;
+    }
+    hoist::storage::S3Options& so = opt.config.s3;
+    for (auto [flag, field] : {std::pair{&s3.endpoint, &so.endpoint},
+                               {&s3.bucket, &so.bucket},
+                               {&s3.root_directory, &so.root_directory}}) {
+      if (!flag->empty()) *field = *flag;
+    }
+    if (serve->count("--s3-region") > 0) so.region = s3.region;
+    if (s3_virtual_host) so.path_style = false;
+    // Credentials as the AWS tools take them, unless the config file has them.
+    for (auto [env, field] : {std::pair{"AWS_ACCESS_KEY_ID", &so.access_key},
+                              {"AWS_SECRET_ACCESS_KEY", &so.secret_key}}) {
+      if (const char* v = std::getenv(env); v && field->empty()) *field = v;
+    }
     hoist::registry::ProxyOptions& px = opt.config.proxy;
     if (!proxy.upstream.empty()) px.upstream = proxy.upstream;
     if (!proxy.username.empty()) px.username = proxy.username;

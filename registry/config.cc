@@ -141,7 +141,20 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       }
     }
     if (auto st = root["storage"]) {
-      HOIST_RETURN_IF_ERROR(CheckKeys(st, path + ": storage", {"root", "delete"}));
+      HOIST_RETURN_IF_ERROR(CheckKeys(st, path + ": storage", {"root", "delete", "s3"}));
+      if (auto s3 = st["s3"]) {
+        HOIST_RETURN_IF_ERROR(CheckKeys(s3, path + ": storage.s3",
+                                        {"regionendpoint", "bucket", "region", "rootdirectory",
+                                         "forcepathstyle", "accesskey", "secretkey"}));
+        c->storage = "s3";
+        if (s3["regionendpoint"]) c->s3.endpoint = s3["regionendpoint"].as<std::string>();
+        if (s3["bucket"]) c->s3.bucket = s3["bucket"].as<std::string>();
+        if (s3["region"]) c->s3.region = s3["region"].as<std::string>();
+        if (s3["rootdirectory"]) c->s3.root_directory = s3["rootdirectory"].as<std::string>();
+        if (s3["forcepathstyle"]) c->s3.path_style = s3["forcepathstyle"].as<bool>();
+        if (s3["accesskey"]) c->s3.access_key = s3["accesskey"].as<std::string>();
+        if (s3["secretkey"]) c->s3.secret_key = s3["secretkey"].as<std::string>();
+      }
       if (st["root"]) c->root = st["root"].as<std::string>();
       if (st["delete"]) c->delete_enabled = st["delete"].as<bool>();
     }

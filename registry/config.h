@@ -1,7 +1,9 @@
 // Registry configuration: a YAML file (--config) overlaid by flags.
 //
 //   http:    { addr: "127.0.0.1:5000" }
-//   storage: { root: /var/lib/hoist-registry, delete: true }
+//   storage: { root: /var/lib/hoist-registry, delete: true,
+//              s3: { regionendpoint, bucket, region, rootdirectory, forcepathstyle,
+//                    accesskey, secretkey } }   (distribution's S3 keys)
 //   log:     { level: info, format: text, accesslog: true }
 //   limits:  { manifest_bytes: 4194304, uploads: 256, upload_idle_seconds: 3600 }
 //   auth:    { htpasswd: { path, realm },
@@ -23,6 +25,7 @@
 #include "common/status.h"
 #include "registry/manifest_store.h"
 #include "registry/proxy.h"
+#include "registry/storage/s3.h"
 #include "registry/token.h"
 
 namespace hoist::registry {
@@ -30,6 +33,9 @@ namespace hoist::registry {
 struct Config {
   std::string addr = "127.0.0.1:5000";
   std::string root = ".hoist/registry";
+  // Storage: "filesystem" (below `root`) or "s3" (`s3`, storage/s3.h).
+  std::string storage = "filesystem";
+  storage::S3Options s3;
   bool delete_enabled = true;
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kText;
