@@ -331,14 +331,19 @@ class Bucket {
     m.etags.push_back(*etag);
     return Status::Ok();
   }
-  // UploadPartCopy of [first, last] of `src` as the next part.
-  Status CopyPart(Multipart& m, const std::string& src, int64_t first, int64_t last) {
+  // UploadPartCopy of [first, last] of `src` as the next part; `whole`:
+  // the range is all of `src`, and no range header is sent. (libcurl 7.88
+  // sorts the signed headers as "name:value" lines, which puts
+  // x-amz-copy-source-range before x-amz-copy-source, and the gateway's
+  // signature differs: only copies of whole objects work with it.)
+  Status CopyPart(Multipart& m, const std::string& src, int64_t first, int64_t last, bool whole) {
     Call c{"PUT", m.key};
     c.query = {{"partNumber", std::to_string(m.etags.size() + 1)}, {"uploadId", m.id}};
-    c.headers = {
-        "x-amz-copy-source: /" + o_.bucket + "/" + EncodeKey(src),
-        "x-amz-copy-source-range: bytes=" + std::to_string(first) + "-" + std::to_string(last),
-        "Content-Length: 0"};
+    c.headers = {"x-amz-copy-source: /" + o_.bucket + "/" + EncodeKey(src), "Content-Length: 0"};
+    if (!whole) {
+      c.headers.push_back("x-amz-copy-source-range: bytes=" + std::to_string(first) + "-" +
+                          std::to_string(last));
+    }
     Result<std::string> body = Small(c, {200});
     if (!body.ok()) return body.status();
     XmlDoc x(*body);
@@ -379,7 +384,7 @@ class Bucket {
     if (!m.ok()) return m.status();
     const int64_t part = int64_t{1} << 30;
     for (int64_t at = 0; at < size; at += part) {
-      Status st = CopyPart(*m, src, at, std::min(size, at + part) - 1);
+      Status st = CopyPart(*m, src, at, std::min(size, at + part) - 1, false);
       if (!st.ok()) {
         Abort(*m);
         return st;
@@ -479,7 +484,7 @@ class S3Writer : public FileWriter {
     if (!m.ok()) return m.status();
     mp_ = std::move(*m);
     if (existing_ > 0) {  // the object as it is: part 1, copied where it lies
-      Status st = b_.CopyPart(*mp_, key_, 0, existing_ - 1);
+      Status st = b_.CopyPart(*mp_, key_, 0, existing_ - 1, /*whole=*/true);
       if (!st.ok()) return Fail(st);
     }
     return Status::Ok();

@@ -53,10 +53,32 @@ manifest=$(layout_digest "$T/base" 1)
 s3 "$S3_ENDPOINT/hoist-registry/docker/registry/v2/repositories/s3/busybox/_manifests/tags/1/current/link" \
   -o "$T/link" || fail "the tag's link is not at distribution's key"
 expect "the tag link in the bucket" "$(cat "$T/link")" "$manifest"
+# Two registry processes on one bucket: a chunked upload alternates its
+# PATCHes between them (the second goes on from the first's hash state and
+# appended object), and the blob is read back through the other.
+REG_A=$REG
+AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY serve_registry s3b \
+  --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket hoist-registry --s3-region "$S3_REGION"
+REG_B=$REG
+head -c $((13 * 1024 * 1024 + 321)) /dev/urandom >"$T/big.bin"
+big=sha256:$(sha256sum "$T/big.bin" | cut -d' ' -f1)
+split -b 3M -d "$T/big.bin" "$T/part."
+url=$(upload_start "$REG_A" s3/shared)
+off=0 n=0
+for c in "$T"/part.*; do
+  if ((n % 2 == 0)); then addr=$REG_A; else addr=$REG_B; fi
+  url="http://$addr/${url#http://*/}"
+  url=$(upload_patch "$addr" "$url" "$c" "$off")
+  off=$((off + $(stat -c %s "$c"))) n=$((n + 1))
+done
+upload_finish "http://$REG_B/${url#http://*/}" "$big"
+check_blob_get "$REG_A" s3/shared "$big" "$T/big.bin"
+check_blob_head "$REG_B" s3/shared "$big" "$off"
+
 # A missing bucket stops the start with a clear error.
 if AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY "$HOIST" registry serve \
   --addr 127.0.0.1:0 --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket absent-bucket >"$T/absent.log" 2>&1; then
   fail "serve started on a missing bucket"
 fi
 grep -q 'NoSuchBucket' "$T/absent.log" || fail "the missing bucket is not said: $(cat "$T/absent.log")"
-log "the storage-driver suite passes on Ceph's radosgw; skopeo round trip through an S3-backed registry"
+log "the storage-driver suite passes on Ceph's radosgw; skopeo round trip; two processes share an upload"
