@@ -11,7 +11,9 @@ SUITE=${S3_DRIVER_TESTS:-$(dirname "$(dirname "$HOIST")")/tests/s3_driver_tests}
 
 CEPH="$T/ceph"
 stop_ceph() { bash "$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh" stop "$CEPH" --kill >/dev/null 2>&1 || true; }
-trap 'rc=$?; stop_ceph; (exit $rc); _cleanup' EXIT
+# (set +e: under set -e, `(exit $rc)` would end the trap before _cleanup
+# stops the registries; _cleanup reads the status from $?.)
+trap 'rc=$?; stop_ceph; set +e; (exit $rc); _cleanup' EXIT
 port=$(free_port)
 bash "$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh" start "$CEPH" "$port" >"$T/s3.env" 2>"$T/ceph.log" ||
   fail "Ceph did not start: $(tail -5 "$T/ceph.log")"
