@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/reference.h"
 #include "registry/storage/driver.h"
 
 namespace hoist::registry {
@@ -21,8 +22,10 @@ struct Stores {
 
 TEST_CASE("a mirror of Docker Hub asks for one-word names under library/", "[proxy]") {
   Stores s;
-  for (const char* hub :
-       {"https://registry-1.docker.io", "https://docker.io", "https://index.docker.io/"}) {
+  // Docker Hub as users name it: the API host, the domain, docker login's key.
+  for (const std::string& hub :
+       {"https://" + std::string(kDockerHubApiHost), "https://" + std::string(kDockerHubDomain),
+        std::string(kDockerHubConfigKey)}) {
     auto p = s.Make(hub);
     INFO(hub);
     REQUIRE(p.ok());
