@@ -21,6 +21,55 @@
 #define HOIST_VERSION "0.0.0"
 #endif
 
+namespace {
+
+// Where a registry's bytes are, for `serve` and `gc` alike: --storage and
+// the --s3-* flags over the config file's storage section, and the keys
+// from the AWS tools' environment unless the file has them.
+struct StorageFlags {
+  std::string kind;
+  hoist::storage::S3Options s3;
+  bool virtual_host = false;
+  CLI::App* app = nullptr;
+
+  void Add(CLI::App* a) {
+    app = a;
+    a->add_option("--storage", kind, "filesystem (default, below --root) or s3");
+    a->add_option("--s3-endpoint", s3.endpoint, "S3: the endpoint URL (http:// for loopback)");
+    a->add_option("--s3-bucket", s3.bucket, "S3: the bucket");
+    a->add_option("--s3-region", s3.region, "S3: the region to sign for")->capture_default_str();
+    a->add_option("--s3-root-directory", s3.root_directory, "S3: a key prefix for everything");
+    a->add_flag("--s3-virtual-host", virtual_host,
+                "S3: bucket.host addressing instead of host/bucket");
+  }
+
+  // False (having said why) on a bad --storage.
+  bool Apply(hoist::registry::Config* cfg) const {
+    if (!kind.empty()) {
+      if (kind != "filesystem" && kind != "s3") {
+        std::fprintf(stderr, "hoist: --storage must be filesystem or s3\n");
+        return false;
+      }
+      cfg->storage = kind;
+    }
+    hoist::storage::S3Options& so = cfg->s3;
+    for (auto [flag, field] : {std::pair{&s3.endpoint, &so.endpoint},
+                               {&s3.bucket, &so.bucket},
+                               {&s3.root_directory, &so.root_directory}}) {
+      if (!flag->empty()) *field = *flag;
+    }
+    if (app->count("--s3-region") > 0) so.region = s3.region;
+    if (virtual_host) so.path_style = false;
+    for (auto [env, field] : {std::pair{"AWS_ACCESS_KEY_ID", &so.access_key},
+                              {"AWS_SECRET_ACCESS_KEY", &so.secret_key}}) {
+      if (const char* v = std::getenv(env); v && field->empty()) *field = v;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"hoist: daemonless container-image toolchain (build, push, registry)"};
   app.require_subcommand(1);
@@ -96,16 +145,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   serve->add_option("--proxy-tag-ttl", proxy_ttl,
                     "Ask the upstream about a tag again after this long; default 1m");
-  std::string storage_kind;
-  hoist::storage::S3Options s3;
-  bool s3_virtual_host = false;
-  serve->add_option("--storage", storage_kind, "filesystem (default, below --root) or s3");
-  serve->add_option("--s3-endpoint", s3.endpoint, "S3: the endpoint URL (http:// for loopback)");
-  serve->add_option("--s3-bucket", s3.bucket, "S3: the bucket");
-  serve->add_option("--s3-region", s3.region, "S3: the region to sign for")->capture_default_str();
-  serve->add_option("--s3-root-directory", s3.root_directory, "S3: a key prefix for everything");
-  serve->add_flag("--s3-virtual-host", s3_virtual_host,
-                  "S3: bucket.host addressing instead of host/bucket");
+  StorageFlags serve_storage;
+  serve_storage.Add(serve);
   bool no_ui = false;
   serve->add_flag("--no-ui", no_ui, "Do not serve the web UI at /ui/");
   bool sparse_indexes = false, sparse_manifests = false;
@@ -124,10 +165,14 @@ int main(int argc, char** argv) {
 
   CLI::App* gc = registry->add_subcommand(
       "gc", "Delete blobs no manifest references, and stale upload sessions");
-  std::string gc_root = ".hoist/registry";
+  std::string gc_root, gc_config;
   bool gc_dry_run = false, gc_json = false;
   int64_t gc_min_age = 3600, gc_upload_age = 86400;
-  gc->add_option("--root", gc_root, "Storage root")->capture_default_str();
+  gc->add_option("--config", gc_config, "The registry's YAML configuration file (its storage)")
+      ->check(CLI::ExistingFile);
+  gc->add_option("--root", gc_root, "Storage root; default .hoist/registry");
+  StorageFlags gc_storage;
+  gc_storage.Add(gc);
   gc->add_flag("--dry-run,-n", gc_dry_run, "Report what would be deleted, delete nothing");
   gc->add_option("--min-age", gc_min_age,
                  "Keep unreferenced blobs younger than this many seconds (0 only when stopped)")
@@ -202,7 +247,17 @@ int main(int argc, char** argv) {
     opt.min_age_sec = gc_min_age;
     opt.upload_max_age_sec = gc_upload_age;
     opt.delete_untagged = gc_delete_untagged;
-    return hoist::registry::RunGc(gc_root, opt, gc_json);
+    hoist::registry::Config cfg;
+    if (!gc_config.empty()) {
+      hoist::Status st = hoist::registry::LoadConfigFile(gc_config, &cfg);
+      if (!st.ok()) {
+        std::fprintf(stderr, "hoist: %s\n", st.message().c_str());
+        return 2;
+      }
+    }
+    if (!gc_root.empty()) cfg.root = gc_root;
+    if (!gc_storage.Apply(&cfg)) return 2;
+    return hoist::registry::RunGc(cfg, opt, gc_json);
   }
 
   if (*version) {
@@ -258,26 +313,7 @@ int main(int argc, char** argv) {
     }
     if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
     if (no_ui) opt.config.ui_enabled = false;
-    if (!storage_kind.empty()) {
-      if (storage_kind != "filesystem" && storage_kind != "s3") {
-        std::fprintf(stderr, "hoist: --storage must be filesystem or s3\n");
-        return 2;
-      }
-      opt.config.storage = storage_kind;
-    }
-    hoist::storage::S3Options& so = opt.config.s3;
-    for (auto [flag, field] : {std::pair{&s3.endpoint, &so.endpoint},
-                               {&s3.bucket, &so.bucket},
-                               {&s3.root_directory, &so.root_directory}}) {
-      if (!flag->empty()) *field = *flag;
-    }
-    if (serve->count("--s3-region") > 0) so.region = s3.region;
-    if (s3_virtual_host) so.path_style = false;
-    // Credentials as the AWS tools take them, unless the config file has them.
-    for (auto [env, field] : {std::pair{"AWS_ACCESS_KEY_ID", &so.access_key},
-                              {"AWS_SECRET_ACCESS_KEY", &so.secret_key}}) {
-      if (const char* v = std::getenv(env); v && field->empty()) *field = v;
-    }
+    if (!serve_storage.Apply(&opt.config)) return 2;
     hoist::registry::ProxyOptions& px = opt.config.proxy;
     if (!proxy.upstream.empty()) px.upstream = proxy.upstream;
     if (!proxy.username.empty()) px.username = proxy.username;

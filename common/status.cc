@@ -26,7 +26,10 @@ constexpr CodeInfo kTable[] = {
     {Code::kTooManyRequests, "TOOMANYREQUESTS", 429, "too many requests"},
     {Code::kRangeInvalid, "RANGE_INVALID", 416, "invalid content range"},
     {Code::kManifestTooLarge, "MANIFEST_INVALID", 413, "manifest too large"},
-    {Code::kPaginationInvalid, "PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested"},
+    {Code::kPaginationInvalid, "PAGINATION_NUMBER_INVALID", 400,
+     "invalid number of results requested"},
+    // distribution's errcode.ErrorCodeUnavailable: a backend is down; retry.
+    {Code::kUnavailable, "UNAVAILABLE", 503, "service unavailable"},
 };
 constexpr CodeInfo kUnknown = {Code::kInternal, "UNKNOWN", 500, "unknown error"};
 

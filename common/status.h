@@ -32,9 +32,10 @@ enum class Code {
   kUnsupported,
   kTooManyRequests,
   // registry extensions with their own HTTP status
-  kRangeInvalid,        // 416
-  kManifestTooLarge,    // 413
-  kPaginationInvalid,   // 400
+  kRangeInvalid,       // 416
+  kManifestTooLarge,   // 413
+  kPaginationInvalid,  // 400
+  kUnavailable,        // 503: the storage (or another backend) cannot be reached
   // internal codes
   kNotFound,         // a storage path does not exist
   kInvalidArgument,  // bad input that is not a protocol error
@@ -78,7 +79,7 @@ class Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok());
   }

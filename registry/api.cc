@@ -5,6 +5,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
 #include "common/media_types.h"
 #include "common/names.h"
 #include "registry/http/content_coding.h"
@@ -156,8 +157,13 @@ std::vector<std::string> AcceptedTypes(const Request& req) {
 
 void WriteError(const Status& st, Response& resp) {
   const CodeInfo& info = InfoFor(st.code());
+  // A server-side failure's message names storage paths and endpoints: it
+  // goes to the log, the client gets the code's own words.
+  bool ours = info.http_status >= 500;
+  if (ours)
+    log::Warn("request failed", {{"code", std::string(info.name)}, {"error", st.message()}});
   json err = {{"code", info.name},
-              {"message", st.message().empty() ? std::string(info.message) : st.message()}};
+              {"message", st.message().empty() || ours ? std::string(info.message) : st.message()}};
   if (!st.detail().empty()) {
     json d = json::parse(st.detail(), nullptr, false);
     if (!d.is_discarded()) err["detail"] = d;

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <set>
 
 namespace hoist::registry {
@@ -234,6 +235,22 @@ Status SplitHostPort(const std::string& addr, std::string* host, int* port) {
   }
   *port = std::stoi(p);
   return Status::Ok();
+}
+
+Result<std::unique_ptr<storage::StorageDriver>> OpenStorage(const Config& cfg, std::string* where) {
+  if (cfg.storage == "s3") {
+    Result<std::unique_ptr<storage::StorageDriver>> d = storage::NewS3Driver(cfg.s3);
+    if (!d.ok())
+      return Status(d.status().code(), "cannot use the S3 storage: " + d.status().message());
+    if (where) *where = cfg.s3.endpoint + "/" + cfg.s3.bucket;
+    return d;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.root, ec);
+  if (ec) return Status(Code::kIo, "cannot create storage root " + cfg.root + ": " + ec.message());
+  std::string root = std::filesystem::absolute(cfg.root).lexically_normal().string();
+  if (where) *where = root;
+  return storage::NewFilesystemDriver(root);
 }
 
 }  // namespace hoist::registry

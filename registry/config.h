@@ -19,12 +19,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common/log.h"
 #include "common/status.h"
 #include "registry/manifest_store.h"
 #include "registry/proxy.h"
+#include "registry/storage/driver.h"
 #include "registry/storage/s3.h"
 #include "registry/token.h"
 
@@ -82,5 +84,11 @@ Status LoadConfigFile(const std::string& path, Config* config);
 
 // Splits "host:port" / "[v6]:port" / ":port"; kInvalidArgument when bad.
 Status SplitHostPort(const std::string& addr, std::string* host, int* port);
+
+// The storage `cfg` names: the filesystem below cfg.root (created when
+// missing) or the S3 bucket (checked: a missing bucket or wrong keys are
+// refused, saying which). `where` (optional) gets a description for logs.
+Result<std::unique_ptr<storage::StorageDriver>> OpenStorage(const Config& cfg,
+                                                            std::string* where = nullptr);
 
 }  // namespace hoist::registry

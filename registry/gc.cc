@@ -8,6 +8,7 @@
 #include <set>
 
 #include "registry/blob_store.h"
+#include "registry/config.h"
 #include "registry/manifest_store.h"
 #include "registry/storage/paths.h"
 #include "registry/upload_store.h"
@@ -273,14 +274,18 @@ Result<GcReport> CollectGarbage(storage::StorageDriver& d, const GcOptions& opt,
 
 namespace hoist::registry {
 
-int RunGc(const std::string& root, const GcOptions& options, bool as_json) {
-  if (!std::filesystem::is_directory(root + "/docker/registry/v2")) {
-    std::fprintf(stderr, "hoist registry gc: %s is not a registry root\n", root.c_str());
+int RunGc(const Config& cfg, const GcOptions& options, bool as_json) {
+  if (cfg.storage != "s3" && !std::filesystem::is_directory(cfg.root + "/docker/registry/v2")) {
+    std::fprintf(stderr, "hoist registry gc: %s is not a registry root\n", cfg.root.c_str());
     return 1;
   }
-  auto driver = storage::NewFilesystemDriver(root);
+  Result<std::unique_ptr<storage::StorageDriver>> driver = OpenStorage(cfg);
+  if (!driver.ok()) {
+    std::fprintf(stderr, "hoist registry gc: %s\n", driver.status().message().c_str());
+    return 1;
+  }
   const char* verb = options.dry_run ? "would delete" : "deleted";
-  Result<GcReport> r = CollectGarbage(*driver, options, [&](const std::string& path) {
+  Result<GcReport> r = CollectGarbage(**driver, options, [&](const std::string& path) {
     if (!as_json) std::printf("%s %s\n", verb, path.c_str());
   });
   if (!r.ok()) {

@@ -62,7 +62,9 @@ Result<GcReport> CollectGarbage(storage::StorageDriver& driver, const GcOptions&
 }  // namespace hoist::registry
 
 namespace hoist::registry {
-// `hoist registry gc`: runs CollectGarbage on a filesystem root and prints
-// the report (text lines, or one JSON object). Returns the exit code.
-int RunGc(const std::string& root, const GcOptions& options, bool json);
+struct Config;
+// `hoist registry gc`: runs CollectGarbage on the storage `cfg` names (a
+// filesystem root or an S3 bucket) and prints the report (text lines, or
+// one JSON object). Returns the exit code.
+int RunGc(const Config& cfg, const GcOptions& options, bool json);
 }  // namespace hoist::registry

@@ -83,27 +83,14 @@ int Serve(const ServeOptions& options) {
   const Config& cfg = options.config;
   log::Configure(cfg.log_level, cfg.log_format);
 
-  std::unique_ptr<storage::StorageDriver> driver;
+  // A missing bucket or wrong keys stop the start, saying which.
   std::string root;
-  if (cfg.storage == "s3") {
-    // A missing bucket or wrong keys stop the start, saying which.
-    Result<std::unique_ptr<storage::StorageDriver>> d = storage::NewS3Driver(cfg.s3);
-    if (!d.ok()) {
-      log::Error("cannot use the S3 storage", {{"error", d.status().message()}});
-      return 1;
-    }
-    driver = std::move(*d);
-    root = cfg.s3.endpoint + "/" + cfg.s3.bucket;
-  } else {
-    std::error_code ec;
-    std::filesystem::create_directories(cfg.root, ec);
-    if (ec) {
-      log::Error("cannot create storage root", {{"root", cfg.root}, {"error", ec.message()}});
-      return 1;
-    }
-    root = std::filesystem::absolute(cfg.root).lexically_normal().string();
-    driver = storage::NewFilesystemDriver(root);
+  Result<std::unique_ptr<storage::StorageDriver>> opened = OpenStorage(cfg, &root);
+  if (!opened.ok()) {
+    log::Error(opened.status().message());
+    return 1;
   }
+  std::unique_ptr<storage::StorageDriver> driver = std::move(*opened);
   // Access (access.h): refuse to start on a bad file rather than serve
   // with less protection than configured.
   Result<Gate::Options> access = LoadAccess(cfg);

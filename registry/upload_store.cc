@@ -277,7 +277,11 @@ Result<int64_t> UploadStore::Append(std::string_view repo, const std::string& id
   }
   Status cs = (*w)->Commit();
   if (st.ok()) st = cs;
-  if (!st.ok()) return Status(Code::kBlobUploadInvalid, st.message());
+  if (!st.ok()) {
+    // A storage that cannot be reached stays a 503 (the client retries);
+    // anything else about the body makes the upload invalid.
+    return st.code() == Code::kUnavailable ? st : Status(Code::kBlobUploadInvalid, st.message());
+  }
   if (length >= 0 && received != length) {
     return Status(Code::kSizeInvalid, "received " + std::to_string(received) +
                                           " bytes, Content-Length said " + std::to_string(length));

@@ -8,6 +8,8 @@
 #
 #   scripts/ceph-rgw.sh start DIR PORT   prints S3_* lines (also DIR/s3.env)
 #   scripts/ceph-rgw.sh stop DIR [--kill] [--wipe]
+#   scripts/ceph-rgw.sh rgw-kill DIR     the gateway alone goes away (SIGKILL)
+#   scripts/ceph-rgw.sh rgw-start DIR    and comes back on its port
 #
 # Environment: CEPH_OBJECTSTORE (memstore | bluestore, a sparse file),
 # CEPH_OSD_BYTES (capacity; 4 GiB), S3_ACCESS_KEY / S3_SECRET_KEY,
@@ -25,7 +27,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start DIR PORT | stop DIR [--kill] [--wipe]" >&2
+  echo "usage: $0 start DIR PORT | stop DIR [--kill] [--wipe] | rgw-kill DIR | rgw-start DIR" >&2
   exit 2
 }
 log() { echo "[ceph-rgw $(date +%T)] $*" >&2; }
@@ -192,8 +194,35 @@ EOF
   log "S3 ready on 127.0.0.1:$port in $((SECONDS - started)) s ($store)"
 }
 
+# The gateway of a running cluster, alone: for tests of a client whose S3
+# endpoint goes away and comes back (monitor and OSD keep running).
+cmd_rgw_kill() {
+  [ $# -eq 1 ] || usage
+  local dir
+  dir=$(cd "$1" && pwd)
+  stop_daemon "$dir" client.rgw.a KILL
+  rm -f "$dir/run/client.rgw.a.pid"
+}
+
+cmd_rgw_start() {
+  [ $# -eq 1 ] || usage
+  local dir endpoint i
+  dir=$(cd "$1" && pwd)
+  endpoint=$(sed -n 's/^S3_ENDPOINT=//p' "$dir/s3.env")
+  [ -n "$endpoint" ] || { log "no S3_ENDPOINT in $dir/s3.env"; exit 1; }
+  radosgw -c "$dir/ceph.conf" -n client.rgw.a || { log "radosgw did not start"; exit 1; }
+  for ((i = 0; i < ${CEPH_TIMEOUT:-120} * 4; i++)); do
+    curl -fsS -o /dev/null "$endpoint/" 2>/dev/null && return 0
+    sleep 0.25
+  done
+  log "radosgw did not answer on $endpoint (logs in $dir/log)"
+  exit 1
+}
+
 case ${1:-} in
   start) shift && cmd_start "$@" ;;
+  rgw-kill) shift && cmd_rgw_kill "$@" ;;
+  rgw-start) shift && cmd_rgw_start "$@" ;;
   stop) shift && cmd_stop "$@" ;;
   *) usage ;;
 esac

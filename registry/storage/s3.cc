@@ -192,9 +192,11 @@ class Bucket {
     for (int attempt = 0; attempt < 3; ++attempt) {
       Result<std::unique_ptr<http_client::Response>> resp = transport_.Start(r);
       if (resp.ok() && (*resp)->status() < 500) return resp;
-      last = resp.ok() ? Status(Code::kIo, c.method + " " + c.key + ": HTTP " +
-                                               std::to_string((*resp)->status()))
-                       : resp.status();
+      // The gateway unreachable or failing (5xx): 503 to the registry's
+      // client, which may retry; the next request tries the gateway again.
+      last = Status(Code::kUnavailable, c.method + " " + c.key + ": " +
+                                            (resp.ok() ? "S3 " + std::to_string((*resp)->status())
+                                                       : resp.status().message()));
       if (c.body_source) break;  // a stream cannot be sent twice
       struct timespec ts = {0, 100'000'000L << attempt};
       nanosleep(&ts, nullptr);

@@ -62,6 +62,10 @@ REG_A=$REG
 AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY serve_registry s3b \
   --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket hoist-registry --s3-region "$S3_REGION"
 REG_B=$REG
+# The image pushed through the first comes back whole through the second.
+sko copy -q --src-tls-verify=false "docker://$REG_B/s3/busybox:1" "oci:$T/back-b:1" >"$T/pull-b.log" 2>&1 ||
+  fail "skopeo pull through the second registry: $(cat "$T/pull-b.log")"
+compare_layouts "$T/base" 1 "$T/back-b" 1
 head -c $((13 * 1024 * 1024 + 321)) /dev/urandom >"$T/big.bin"
 big=sha256:$(sha256sum "$T/big.bin" | cut -d' ' -f1)
 split -b 3M -d "$T/big.bin" "$T/part."

@@ -121,9 +121,23 @@ bool RegistryProcess::Start() {
   port_ = 0;
   ::unlink(addr_file_.c_str());
 
-  std::vector<std::string> args = {HOIST_BINARY,  "registry",    "serve", "--addr",
-                                   "127.0.0.1:0", "--root",      root_,   "--addr-file",
-                                   addr_file_,    "--log-level", options_.log_level};
+  std::vector<std::string> args = {
+      HOIST_BINARY, "registry",    "serve",    "--addr",      "127.0.0.1:0",     "--root",
+      root_,        "--addr-file", addr_file_, "--log-level", options_.log_level};
+  // HOIST_ITEST_S3_ENDPOINT (with _BUCKET, _REGION and the AWS_* keys in
+  // the environment): the same tests on the S3 driver, each storage root a
+  // key prefix of its own in the bucket (tests/registry/s3_integration.sh).
+  if (const char* endpoint = std::getenv("HOIST_ITEST_S3_ENDPOINT"); endpoint != nullptr) {
+    const char* bucket = std::getenv("HOIST_ITEST_S3_BUCKET");
+    const char* region = std::getenv("HOIST_ITEST_S3_REGION");
+    for (std::string a : std::initializer_list<std::string>{
+             "--storage", "s3", "--s3-endpoint", endpoint, "--s3-bucket",
+             bucket != nullptr ? bucket : "", "--s3-region",
+             region != nullptr ? region : "us-east-1", "--s3-root-directory",
+             root_.substr(root_.find_first_not_of('/'))}) {
+      args.push_back(std::move(a));
+    }
+  }
   if (!config_file_.empty()) {
     args.push_back("--config");
     args.push_back(config_file_);

@@ -52,6 +52,11 @@ TEST_CASE("An invalid pagination number is a 400", "[status]") {
   CHECK(InfoFor(Code::kPaginationInvalid).http_status == 400);
 }
 
+TEST_CASE("An unreachable backend is 503 UNAVAILABLE, as in distribution", "[status]") {
+  CHECK(InfoFor(Code::kUnavailable).http_status == 503);
+  CHECK(InfoFor(Code::kUnavailable).name == "UNAVAILABLE");
+}
+
 TEST_CASE("Internal codes render as UNKNOWN with status 500", "[status]") {
   for (Code c : {Code::kNotFound, Code::kInvalidArgument, Code::kIo, Code::kInternal}) {
     const CodeInfo& info = InfoFor(c);

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The registry on a real S3 engine (a single-node Ceph cluster with a RADOS
+# Gateway on loopback, scripts/ceph-rgw.sh):
+#  1. the registry's HTTP integration tests (integration_tests, unchanged)
+#     against S3-backed registries, each in a key prefix of its own; the GC
+#     race test stays with the filesystem (its 5 ms sweeps walk the store);
+#  2. the gateway going away mid-push: the client gets 503 UNAVAILABLE and
+#     nothing is committed; it coming back needs no registry restart;
+#  3. `hoist registry gc` on the bucket.
+source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
+need curl jq ceph-mon ceph-osd radosgw ceph-common
+SUITE=${INTEGRATION_TESTS:-$(dirname "$(dirname "$HOIST")")/tests/integration_tests}
+[ -x "$SUITE" ] || fail "no integration_tests beside the hoist binary ($SUITE)"
+
+CEPH="$T/ceph"
+CEPHCTL="$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh"
+stop_ceph() { bash "$CEPHCTL" stop "$CEPH" --kill >/dev/null 2>&1 || true; }
+# (set +e: under set -e, `(exit $rc)` would end the trap before _cleanup
+# stops the registries; _cleanup reads the status from $?.)
+trap 'rc=$?; stop_ceph; set +e; (exit $rc); _cleanup' EXIT
+port=$(free_port)
+bash "$CEPHCTL" start "$CEPH" "$port" >"$T/s3.env" 2>"$T/ceph.log" ||
+  fail "Ceph did not start: $(tail -5 "$T/ceph.log")"
+set -a
+# shellcheck disable=SC1091
+source "$T/s3.env"
+set +a
+export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+s3() {
+  curl -sS --fail-with-body --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
+s3 -X PUT "$S3_ENDPOINT/itest" -o /dev/null || fail "creating the integration tests' bucket"
+s3 -X PUT "$S3_ENDPOINT/registry" -o /dev/null || fail "creating the registry's bucket"
+
+# 1. The HTTP integration tests, on S3.
+HOIST_ITEST_S3_ENDPOINT=$S3_ENDPOINT HOIST_ITEST_S3_BUCKET=itest HOIST_ITEST_S3_REGION=$S3_REGION \
+  "$SUITE" '~[gc]' >"$T/suite.log" 2>&1 || { tail -80 "$T/suite.log" >&2; fail "the integration tests on S3"; }
+grep -q 'All tests passed' "$T/suite.log" || fail "the integration tests did not all pass: $(tail -5 "$T/suite.log")"
+log "integration tests on S3: $(grep 'All tests passed' "$T/suite.log")"
+# They ran against S3: their repositories are keys in the bucket.
+s3 "$S3_ENDPOINT/itest?list-type=2&max-keys=5" -o "$T/keys.xml" || fail "listing the bucket"
+grep -q '<Key>tmp/hoist-itest-[^<]*/root/docker/registry/v2/' "$T/keys.xml" ||
+  fail "no registry keys in the integration tests' bucket: $(head -c 500 "$T/keys.xml")"
+
+# 2. The gateway goes away in the middle of a push.
+serve_registry s3 --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket registry --s3-region "$S3_REGION"
+pid=$REG_PID
+head -c $((6 << 20)) /dev/urandom >"$T/c1"
+head -c $((40 << 20)) /dev/urandom >"$T/c2"
+cat "$T/c1" "$T/c2" >"$T/blob"
+blob=sha256:$(sha256sum "$T/blob" | cut -d' ' -f1)
+url=$(upload_start "$REG" gone/app)
+url=$(upload_patch "$REG" "$url" "$T/c1" 0)
+# The second chunk trickles in; the gateway is killed while it does.
+curl -s -o "$T/patch.body" -w '%{http_code}' --max-time 120 --limit-rate 8M -X PATCH \
+  -H 'Content-Type: application/octet-stream' -H "Content-Range: $((6 << 20))-$(((46 << 20) - 1))" \
+  --data-binary @"$T/c2" "$url" >"$T/patch.code" &
+curl_pid=$!
+sleep 1.5
+bash "$CEPHCTL" rgw-kill "$CEPH"
+wait "$curl_pid" || true
+expect "the PATCH the gateway left" "$(cat "$T/patch.code")" 503
+grep -q '"UNAVAILABLE"' "$T/patch.body" || fail "no UNAVAILABLE in $(cat "$T/patch.body")"
+grep -q "$S3_ENDPOINT" "$T/patch.body" && fail "the client is told the storage's endpoint"
+# While it is away: every storage-bound request is 503, the commit included.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Length: 0' "$(with_query "$url" "digest=$blob")")
+expect "the commit while the gateway is away" "$code" 503
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/gone/app/tags/list")
+expect "a tag list while the gateway is away" "$code" 503
+kill -0 "$pid" || fail "the registry died with the gateway"
+# It comes back: the same process goes on, and nothing of the failed
+# requests is there: the upload holds the first chunk only, no blob.
+bash "$CEPHCTL" rgw-start "$CEPH" 2>>"$T/ceph.log" || fail "radosgw did not come back"
+code=$(curl -s -o /dev/null -D "$T/status.h" -w '%{http_code}' "$url")
+expect "the upload's status after the gateway's return" "$code" 204
+expect "the upload's offset after the failed PATCH" "$(header "$T/status.h" Range)" "0-$(((6 << 20) - 1))"
+code=$(curl -s -o /dev/null -w '%{http_code}' -I "http://$REG/v2/gone/app/blobs/$blob")
+expect "the blob the failed commit named" "$code" 404
+url=$(upload_patch "$REG" "$url" "$T/c2" $((6 << 20)))
+upload_finish "$url" "$blob"
+check_blob_get "$REG" gone/app "$blob" "$T/blob"
+kill -0 "$pid" || fail "the registry restarted"
+
+# 3. GC on the bucket: the blob no manifest names goes; the registry's
+# answer for it becomes 404.
+"$HOIST" registry gc --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket registry \
+  --s3-region "$S3_REGION" --min-age 0 --json >"$T/gc.json" 2>"$T/gc.err" ||
+  fail "gc on the bucket: $(cat "$T/gc.err")"
+expect "blobs gc deleted" "$(jq -r .blobs_deleted "$T/gc.json")" 1
+expect "bytes gc freed" "$(jq -r .bytes_freed "$T/gc.json")" $((46 << 20))
+code=$(curl -s -o /dev/null -w '%{http_code}' -I "http://$REG/v2/gone/app/blobs/$blob")
+expect "the collected blob" "$code" 404
+if "$HOIST" registry gc --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket absent \
+  >"$T/gc-absent.log" 2>&1; then
+  fail "gc ran on a missing bucket"
+fi
+grep -q NoSuchBucket "$T/gc-absent.log" || fail "gc does not say the bucket is missing: $(cat "$T/gc-absent.log")"
+log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket"
