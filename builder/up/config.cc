@@ -104,8 +104,41 @@ class Parser {
     HOIST_RETURN_IF_ERROR(Map(n, "registry", {"name", "port", "storage", "health"}));
     if (n["name"]) HOIST_RETURN_IF_ERROR(NonEmpty(n["name"], "registry.name", &r->name));
     if (n["port"]) HOIST_RETURN_IF_ERROR(Int(n["port"], "registry.port", 0, 65535, &r->port));
-    if (n["storage"]) {
-      HOIST_RETURN_IF_ERROR(NonEmpty(n["storage"], "registry.storage", &r->storage));
+    if (YAML::Node st = n["storage"]; st && st.IsMap()) {
+      HOIST_RETURN_IF_ERROR(Map(st, "registry.storage", {"s3"}));
+      if (!st["s3"]) return Error(st.Mark(), "registry.storage", "want a directory or { s3: ... }");
+      YAML::Node s = st["s3"];
+      HOIST_RETURN_IF_ERROR(
+          Map(s, "registry.storage.s3",
+              {"endpoint", "bucket", "region", "root_directory", "virtual_host"}));
+      S3StorageSpec spec;
+      for (auto [key, field] : {std::pair{"endpoint", &spec.endpoint}, {"bucket", &spec.bucket}}) {
+        if (!s[key]) return Error(s.Mark(), std::string("registry.storage.s3.") + key, "missing");
+        HOIST_RETURN_IF_ERROR(NonEmpty(s[key], std::string("registry.storage.s3.") + key, field));
+      }
+      if (spec.endpoint.rfind("http://", 0) != 0 && spec.endpoint.rfind("https://", 0) != 0) {
+        return Error(s["endpoint"].Mark(), "registry.storage.s3.endpoint",
+                     "want an http:// or https:// URL, got \"" + spec.endpoint + "\"");
+      }
+      if (s["region"]) {
+        HOIST_RETURN_IF_ERROR(NonEmpty(s["region"], "registry.storage.s3.region", &spec.region));
+      }
+      if (s["root_directory"]) {
+        HOIST_RETURN_IF_ERROR(String(s["root_directory"], "registry.storage.s3.root_directory",
+                                     &spec.root_directory));
+      }
+      if (s["virtual_host"]) {
+        std::string v;
+        HOIST_RETURN_IF_ERROR(String(s["virtual_host"], "registry.storage.s3.virtual_host", &v));
+        if (v != "true" && v != "false") {
+          return Error(s["virtual_host"].Mark(), "registry.storage.s3.virtual_host",
+                       "want true or false, got \"" + v + "\"");
+        }
+        spec.virtual_host = v == "true";
+      }
+      r->s3 = spec;
+    } else if (st) {
+      HOIST_RETURN_IF_ERROR(NonEmpty(st, "registry.storage", &r->storage));
     }
     if (YAML::Node h = n["health"]) {
       HOIST_RETURN_IF_ERROR(Map(h, "registry.health", {"path", "interval", "timeout"}));

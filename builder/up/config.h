@@ -2,6 +2,9 @@
 // should hold, each produced by a BuildStrategy (strategy.h).
 //
 //   registry: { name, port (0 = dynamic), storage, health: {path, interval, timeout} }
+//     storage: a directory, or an S3 bucket:
+//       { s3: { endpoint, bucket, region, root_directory, virtual_host } }
+//       (the keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
 //   images:
 //     - name, prefix, tag (default latest), depends_on: [names]
 //       and exactly one of
@@ -21,6 +24,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,10 +42,20 @@ struct HealthSpec {
   Millis timeout{30000};  // longest wait for the first passing check
 };
 
+// An S3 bucket for the registry's storage (`hoist registry serve --storage s3`).
+struct S3StorageSpec {
+  std::string endpoint;  // URL; http:// for a loopback gateway
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string root_directory;  // a key prefix; "" = the bucket's root
+  bool virtual_host = false;   // bucket.host addressing instead of host/bucket
+};
+
 struct RegistrySpec {
   std::string name = "registry";
   int port = 0;                             // 0: a free port, allocated at start
   std::string storage = ".hoist/registry";  // relative to the file's directory
+  std::optional<S3StorageSpec> s3;          // set: the bucket, not `storage`
   HealthSpec health;
 };
 

@@ -18,6 +18,10 @@ namespace {
 
 constexpr auto kAddressWait = std::chrono::seconds(10);
 
+std::string S3Name(const std::string& bucket, const std::string& root_directory) {
+  return "s3://" + bucket + "/" + root_directory;
+}
+
 // The last non-empty line of a (small) tail of `path`.
 std::string LastLine(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -31,13 +35,24 @@ std::string LastLine(const std::string& path) {
   return last;
 }
 
+// `serve`'s arguments that name the file's storage.
+std::vector<std::string> StorageArgs(const UpFile& file) {
+  if (!file.registry.s3) return {"--root", StorageRoot(file)};
+  const S3StorageSpec& s = *file.registry.s3;
+  std::vector<std::string> a = {"--storage",   "s3",     "--s3-endpoint",       s.endpoint,
+                                "--s3-bucket", s.bucket, "--s3-root-directory", s.root_directory,
+                                "--s3-region", s.region};
+  if (s.virtual_host) a.push_back("--s3-virtual-host");
+  return a;
+}
+
 // One try: spawn, then wait for the address file or the child's exit.
 Result<RegistryProcess> StartOnce(const UpFile& file, bool detach) {
   const std::string storage = StorageRoot(file);
   const std::string addr_file = paths::RegistryAddr(file.base_dir);
   const std::string log_path = paths::RegistryLog(file.base_dir);
   std::error_code ec;
-  std::filesystem::create_directories(storage, ec);
+  if (!file.registry.s3) std::filesystem::create_directories(storage, ec);
   std::filesystem::create_directories(paths::LogDir(file.base_dir), ec);
   std::filesystem::remove(addr_file, ec);
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -48,10 +63,9 @@ Result<RegistryProcess> StartOnce(const UpFile& file, bool detach) {
              "serve",
              "--addr",
              "127.0.0.1:" + std::to_string(file.registry.port),
-             "--root",
-             storage,
              "--addr-file",
              addr_file};
+  for (std::string& a : StorageArgs(file)) so.argv.push_back(std::move(a));
   so.output_fd = log_fd;
   so.new_session = detach;
   so.new_process_group = !detach;
@@ -84,6 +98,7 @@ Result<RegistryProcess> StartOnce(const UpFile& file, bool detach) {
 }  // namespace
 
 std::string StorageRoot(const UpFile& file) {
+  if (file.registry.s3) return S3Name(file.registry.s3->bucket, file.registry.s3->root_directory);
   return std::filesystem::path(ResolvePath(file.base_dir, file.registry.storage))
       .lexically_normal()
       .string();
@@ -170,10 +185,13 @@ bool IsRegistryProcess(pid_t pid, const std::string& storage) {
   if (pid <= 0 || !Alive(pid)) return false;
   std::vector<std::string> argv = Cmdline(pid);
   if (argv.size() < 3 || argv[1] != "registry" || argv[2] != "serve") return false;
+  std::string bucket, prefix;
   for (size_t i = 3; i + 1 < argv.size(); ++i) {
     if (argv[i] == "--root" && argv[i + 1] == storage) return true;
+    if (argv[i] == "--s3-bucket") bucket = argv[i + 1];
+    if (argv[i] == "--s3-root-directory") prefix = argv[i + 1];
   }
-  return false;
+  return !bucket.empty() && S3Name(bucket, prefix) == storage;
 }
 
 bool StopRegistry(pid_t pid, const std::string& storage) {

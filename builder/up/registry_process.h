@@ -23,7 +23,8 @@ struct RegistryProcess {
   bool reused = false;  // left running by an earlier `hoist up -d`
 };
 
-// The absolute storage root the file asks for.
+// The storage the file asks for, as the state file and messages name it:
+// the absolute storage root, or "s3://BUCKET/ROOT_DIRECTORY".
 std::string StorageRoot(const UpFile& file);
 
 // Starts the registry, retrying with backoff (policy) when it exits before

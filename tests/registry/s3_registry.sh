@@ -6,9 +6,10 @@
 #     race test stays with the filesystem (its 5 ms sweeps walk the store);
 #  2. the gateway going away mid-push: the client gets 503 UNAVAILABLE and
 #     nothing is committed; it coming back needs no registry restart;
-#  3. `hoist registry gc` on the bucket.
+#  3. `hoist registry gc` on the bucket;
+#  4. `hoist up` with its registry's storage in the bucket.
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
-need curl jq ceph-mon ceph-osd radosgw ceph-common
+need curl jq skopeo busybox-static ceph-mon ceph-osd radosgw ceph-common
 SUITE=${INTEGRATION_TESTS:-$(dirname "$(dirname "$HOIST")")/tests/integration_tests}
 [ -x "$SUITE" ] || fail "no integration_tests beside the hoist binary ($SUITE)"
 
@@ -96,4 +97,44 @@ if "$HOIST" registry gc --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket ab
   fail "gc ran on a missing bucket"
 fi
 grep -q NoSuchBucket "$T/gc-absent.log" || fail "gc does not say the bucket is missing: $(cat "$T/gc-absent.log")"
-log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket"
+
+# 4. `hoist up`: registry.storage names the bucket; the image imported is
+# there after `down` and a new `up` (nothing pushed again).
+s3 -X PUT "$S3_ENDPOINT/hoist-up" -o /dev/null || fail "creating hoist up's bucket"
+export HOIST_HOME="$T/hoist-home" DOCKER_CONFIG="$T/docker-config"
+mkdir -p "$DOCKER_CONFIG" "$T/project"
+bash "$TESTDATA/make-base-image.sh" "$T/project/base" >"$T/base.log" 2>&1 || fail "make-base-image.sh"
+cat >"$T/project/hoist.yaml" <<YAML
+registry:
+  name: on-s3
+  storage:
+    s3: {endpoint: "$S3_ENDPOINT", bucket: hoist-up, region: "$S3_REGION", root_directory: project}
+images:
+  - name: busybox
+    prefix: library
+    source: oci:base
+YAML
+up_s3() { # OUT ARGS...
+  local out=$1 rc=0 pid
+  shift
+  "$HOIST" up -f "$T/project/hoist.yaml" "$@" >"$out" 2>&1 </dev/null || rc=$?
+  pid=$(jq -r '.registry.pid // 0' "$T/project/.hoist/state.json" 2>/dev/null || echo 0)
+  [ "${pid:-0}" -gt 0 ] && _PIDS+=("$pid")
+  [ "$rc" = 0 ] || { cat "$out" >&2; fail "hoist up $* exited $rc"; }
+}
+up_s3 "$T/up1.out" -d
+grep -q '^\[up\] summary: 1 pushed (0 unchanged), 0 failed$' "$T/up1.out" || fail "first up: $(cat "$T/up1.out")"
+expect "the state's storage" "$(jq -r .registry.storage "$T/project/.hoist/state.json")" "s3://hoist-up/project"
+addr=$(jq -r .registry.address "$T/project/.hoist/state.json")
+sko inspect --tls-verify=false "docker://$addr/library/busybox:latest" >"$T/inspect.json" ||
+  fail "skopeo inspect through hoist up's registry"
+s3 "$S3_ENDPOINT/hoist-up/project/docker/registry/v2/repositories/library/busybox/_manifests/tags/latest/current/link" \
+  -o "$T/up-link" || fail "the tag is not in the bucket"
+expect "the tag in the bucket" "$(cat "$T/up-link")" "$(jq -r .Digest "$T/inspect.json")"
+[ ! -e "$T/project/.hoist/registry" ] || fail "hoist up made a storage directory beside the bucket"
+"$HOIST" down -f "$T/project/hoist.yaml" >"$T/down.out" 2>&1 || fail "hoist down: $(cat "$T/down.out")"
+up_s3 "$T/up2.out" -d
+grep -q '^\[up\] summary: 1 pushed (1 unchanged), 0 failed$' "$T/up2.out" ||
+  fail "second up over the same bucket: $(cat "$T/up2.out")"
+"$HOIST" down -f "$T/project/hoist.yaml" >"$T/down2.out" 2>&1 || fail "hoist down: $(cat "$T/down2.out")"
+log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket; hoist up on S3"

@@ -90,6 +90,39 @@ TEST_CASE("up config: defaults", "[up]") {
   CHECK(f->images[0].prefix.empty());
 }
 
+TEST_CASE("up config: registry.storage names a directory or an S3 bucket", "[up]") {
+  Result<UpFile> f = ParseUpFile(R"(registry:
+  storage:
+    s3: {endpoint: "http://127.0.0.1:7480", bucket: images, root_directory: team, virtual_host: true}
+images:
+  - {name: a, source: "oci:x"}
+)",
+                                 "hoist.yaml");
+  REQUIRE(f.ok());
+  REQUIRE(f->registry.s3.has_value());
+  CHECK(f->registry.s3->endpoint == "http://127.0.0.1:7480");
+  CHECK(f->registry.s3->bucket == "images");
+  CHECK(f->registry.s3->region == "us-east-1");
+  CHECK(f->registry.s3->root_directory == "team");
+  CHECK(f->registry.s3->virtual_host);
+  Result<UpFile> dir = ParseUpFile("registry: {storage: data}\nimages: []\n", "hoist.yaml");
+  REQUIRE(dir.ok());
+  CHECK_FALSE(dir->registry.s3.has_value());
+  CHECK(dir->registry.storage == "data");
+
+  const std::string head = "registry:\n  storage:\n    s3: {endpoint: \"http://h\"";
+  CHECK_THAT(ErrorOf(head + "}\nimages: []\n"),
+             StartsWith("hoist.yaml:3:9: registry.storage.s3.bucket: missing"));
+  CHECK_THAT(ErrorOf(head + ", bucket: b, region: \"\"}\nimages: []\n"),
+             Contains("registry.storage.s3.region: must not be empty"));
+  CHECK_THAT(ErrorOf(head + ", bucket: b, virtual_host: yes}\nimages: []\n"),
+             Contains("registry.storage.s3.virtual_host: want true or false"));
+  CHECK_THAT(ErrorOf("registry:\n  storage: {s3: {endpoint: \"h\", bucket: b}}\nimages: []\n"),
+             Contains("registry.storage.s3.endpoint: want an http:// or https:// URL"));
+  CHECK_THAT(ErrorOf("registry:\n  storage: {gcs: {}}\nimages: []\n"),
+             Contains("unknown key \"gcs\" (allowed: s3)"));
+}
+
 TEST_CASE("up config: unknown keys name the line, the column and the field", "[up]") {
   CHECK_THAT(
       ErrorOf("registy:\n  port: 0\n"),
