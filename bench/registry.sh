@@ -33,7 +33,12 @@
 # Knobs (environment, defaults in brackets):
 #   REPS [3]  BLOB_MB [1024]  CHUNK_MB [64]  WRK_SECS [10]  WARMUP_SECS [2]
 #   WRK_THREADS [2]  WRK_CONNS [32]  SMALL_N [64]  SMALL_KB [1024]  SMALL_PAR [8]
-#   REGISTRIES ["hoist distribution"]   which registries to run (either or both)
+#   REGISTRIES ["hoist distribution"]   which registries to run (either or both, and
+#                                       hoist-fs: hoist on the filesystem whatever STORAGE is)
+#   STORAGE [filesystem]                s3: hoist and distribution keep their bytes in
+#                                       buckets of one local Ceph RADOS Gateway
+#                                       (scripts/ceph-rgw.sh; bluestore on a sparse file of
+#                                       CEPH_OSD_BYTES [48 GiB] in the scratch dir)
 #   HOIST [<repo>/build/cli/hoist]      built with cmake when absent
 #   BENCH_DATA [/tmp/hoist-bench]       scratch root; this run uses BENCH_DATA/registry-<id>
 #   OUT [BENCH_DATA/results-registry-<UTC time>]   results directory
@@ -74,6 +79,7 @@ SKIP=" ${SKIP:-} "
 KEEP_DATA=${KEEP_DATA:-0}
 PRIME=${PRIME:-1}
 TLS=${TLS:-0}
+STORAGE=${STORAGE:-filesystem}
 SCRATCH=$BENCH_DATA/registry-$RUNID
 
 log() { echo "[bench] $*" >&2; }
@@ -89,14 +95,16 @@ for v in TLS PRIME REPS BLOB_MB CHUNK_MB WRK_THREADS WRK_CONNS WRK_SECS WARMUP_S
 done
 if [ "$REPS" -lt 1 ] || [ "$BLOB_MB" -lt 1 ] || [ "$CHUNK_MB" -lt 1 ]; then die "REPS, BLOB_MB, CHUNK_MB must be >= 1"; fi
 for r in $REGISTRIES; do
-  case $r in hoist|distribution) ;; *) die "REGISTRIES: unknown registry '$r' (hoist, distribution)" ;; esac
+  case $r in hoist|distribution|hoist-fs) ;; *) die "REGISTRIES: unknown registry '$r' (hoist, distribution, hoist-fs)" ;; esac
 done
+case $STORAGE in filesystem|s3) ;; *) die "STORAGE must be filesystem or s3, not '$STORAGE'" ;; esac
 [ -n "${REGISTRIES// /}" ] || die "REGISTRIES is empty"
 
 # --- Debian packages, only the missing ones ------------------------------------
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 want=(curl jq python3 wrk apache2-utils hyperfine skopeo busybox-static umoci)
 [[ " $REGISTRIES " == *" distribution "* ]] && want+=(docker-registry)
+[ "$STORAGE" = s3 ] && want+=(ceph-mon ceph-osd radosgw ceph-common)
 missing=()
 for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -109,7 +117,7 @@ fi
 [ "$(id -u)" = 0 ] || log "not root: clear_refs (peak RSS reset) and the skopeo blob-info cache path may not work"
 
 # --- the hoist binary --------------------------------------------------------
-if [[ " $REGISTRIES " == *" hoist "* ]] && [ ! -x "$HOIST" ]; then
+if [[ " $REGISTRIES " == *" hoist"* ]] && [ ! -x "$HOIST" ]; then
   [ "$HOIST" = "$REPO/build/cli/hoist" ] || die "HOIST=$HOIST is not an executable"
   log "building hoist in $REPO/build"
   cmake -S "$REPO" -B "$REPO/build" >/dev/null
@@ -141,9 +149,11 @@ stop_registries() {
   done
   STARTED=()
 }
+ceph_started=0
 cleanup() {
   local rc=$?
   stop_registries
+  if [ "$ceph_started" = 1 ]; then bash "$REPO/scripts/ceph-rgw.sh" stop "$SCRATCH/ceph" --kill >/dev/null 2>&1 || true; fi
   for r in "${!REG_DIR[@]}"; do
     cp "${REG_DIR[$r]}/registry.log" "$OUT/logs/$r-registry.log" 2>/dev/null || true
   done
@@ -179,12 +189,28 @@ if [ "$TLS" = 1 ]; then
   SCHEME=https
 fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+if [ "$STORAGE" = s3 ]; then
+  # One gateway, one bucket per registry (lib/start-*.sh read S3_*).
+  ceph_started=1
+  CEPH_OBJECTSTORE=${CEPH_OBJECTSTORE:-bluestore} CEPH_OSD_BYTES=${CEPH_OSD_BYTES:-$((48 << 30))} \
+    bash "$REPO/scripts/ceph-rgw.sh" start "$SCRATCH/ceph" "$(free_port)" >"$SCRATCH/s3.env" \
+    2>"$OUT/logs/ceph.log" || die "Ceph did not start: $(tail -3 "$OUT/logs/ceph.log")"
+  set -a; . "$SCRATCH/s3.env"; set +a
+  log "S3: Ceph RADOS Gateway at $S3_ENDPOINT ($(tail -1 "$OUT/logs/ceph.log" | sed 's/^.*in //'))"
+  for r in $REGISTRIES; do
+    [ "$r" = hoist-fs ] && continue
+    curl -sS --fail-with-body --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+      -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$S3_ENDPOINT/bench-$r" -o /dev/null ||
+      die "creating bucket bench-$r"
+  done
+fi
 for r in $REGISTRIES; do
   REG_DIR[$r]=$SCRATCH/$r
+  if [ "$STORAGE" = s3 ] && [ "$r" != hoist-fs ]; then export S3_BUCKET=bench-$r; else unset S3_BUCKET; fi
   case $r in
-    hoist)
+    hoist|hoist-fs)
       # run a private copy: other builds may replace build/cli/hoist mid-run
-      mkdir -p "$SCRATCH/bin"; cp "$HOIST" "$SCRATCH/bin/hoist"
+      mkdir -p "$SCRATCH/bin"; [ -x "$SCRATCH/bin/hoist" ] || cp "$HOIST" "$SCRATCH/bin/hoist"
       read -r pid addr < <("$HERE/lib/start-hoist.sh" "$SCRATCH/bin/hoist" "${REG_DIR[$r]}") ||
         die "hoist registry did not start"
       ;;
@@ -202,9 +228,9 @@ done
 
 # order for repetition i: as listed on odd runs, reversed on even runs
 order() {
-  local a
+  local a i
   read -r -a a <<<"$REGISTRIES"
-  if [ $(($1 % 2)) = 1 ] || [ ${#a[@]} = 1 ]; then echo "${a[@]}"; else echo "${a[1]} ${a[0]}"; fi
+  if [ $(($1 % 2)) = 1 ]; then echo "${a[@]}"; else for ((i = ${#a[@]} - 1; i >= 0; i--)); do printf '%s ' "${a[i]}"; done; echo; fi
 }
 use() { URL=${REG_URL[$1]}; REG=$1; RPID=${REG_PID[$1]}; export URL REG; }
 rec() { echo "$1 $2 $3 $4 $5" >>"$VALUES"; }     # registry name unit agg value
@@ -226,7 +252,9 @@ cpu_s() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN{printf "%.2f", (b-a)/t}'; }
   echo "cpu $(nproc) x $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
   echo "mem $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
-  if [ -n "${REG_PID[hoist]:-}" ]; then
+  echo "storage $STORAGE"
+  [ "$STORAGE" = s3 ] && echo "s3 Ceph $(ceph --version | awk '{print $3}') RADOS Gateway on loopback, ${CEPH_OBJECTSTORE:-bluestore}"
+  if [ -n "${REG_PID[hoist]:-}${REG_PID[hoist-fs]:-}" ]; then
     echo "hoist $("$SCRATCH/bin/hoist" --version 2>/dev/null) sha256=$(sha256sum "$SCRATCH/bin/hoist" | cut -c1-12) from $HOIST"
     echo "hoist_commit $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
   fi

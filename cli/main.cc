@@ -30,6 +30,7 @@ struct StorageFlags {
   std::string kind;
   hoist::storage::S3Options s3;
   bool virtual_host = false;
+  std::string cache_ttl;
   CLI::App* app = nullptr;
 
   void Add(CLI::App* a) {
@@ -41,9 +42,12 @@ struct StorageFlags {
     a->add_option("--s3-root-directory", s3.root_directory, "S3: a key prefix for everything");
     a->add_flag("--s3-virtual-host", virtual_host,
                 "S3: bucket.host addressing instead of host/bucket");
+    a->add_option("--s3-cache-ttl", cache_ttl,
+                  "S3: reuse the store's answers this long (what another registry process "
+                  "changes shows after at most this); default 1s, 0 off");
   }
 
-  // False (having said why) on a bad --storage.
+  // False (having said why) on a bad --storage or --s3-cache-ttl.
   bool Apply(hoist::registry::Config* cfg) const {
     if (!kind.empty()) {
       if (kind != "filesystem" && kind != "s3") {
@@ -60,6 +64,14 @@ struct StorageFlags {
     }
     if (app->count("--s3-region") > 0) so.region = s3.region;
     if (virtual_host) so.path_style = false;
+    if (!cache_ttl.empty()) {
+      hoist::Result<int64_t> ms = hoist::registry::ParseDuration(cache_ttl, "--s3-cache-ttl");
+      if (!ms.ok()) {
+        std::fprintf(stderr, "hoist: %s\n", ms.status().message().c_str());
+        return false;
+      }
+      cfg->storage_cache_ttl_ms = *ms;
+    }
     for (auto [env, field] : {std::pair{"AWS_ACCESS_KEY_ID", &so.access_key},
                               {"AWS_SECRET_ACCESS_KEY", &so.secret_key}}) {
       if (const char* v = std::getenv(env); v && field->empty()) *field = v;

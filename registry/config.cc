@@ -146,7 +146,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       if (auto s3 = st["s3"]) {
         HOIST_RETURN_IF_ERROR(CheckKeys(s3, path + ": storage.s3",
                                         {"regionendpoint", "bucket", "region", "rootdirectory",
-                                         "forcepathstyle", "accesskey", "secretkey"}));
+                                         "forcepathstyle", "accesskey", "secretkey", "cachettl"}));
         c->storage = "s3";
         if (s3["regionendpoint"]) c->s3.endpoint = s3["regionendpoint"].as<std::string>();
         if (s3["bucket"]) c->s3.bucket = s3["bucket"].as<std::string>();
@@ -155,6 +155,12 @@ Status LoadConfigFile(const std::string& path, Config* c) {
         if (s3["forcepathstyle"]) c->s3.path_style = s3["forcepathstyle"].as<bool>();
         if (s3["accesskey"]) c->s3.access_key = s3["accesskey"].as<std::string>();
         if (s3["secretkey"]) c->s3.secret_key = s3["secretkey"].as<std::string>();
+        if (s3["cachettl"]) {
+          Result<int64_t> ms =
+              ParseDuration(s3["cachettl"].as<std::string>(), path + ": storage.s3.cachettl");
+          if (!ms.ok()) return ms.status();
+          c->storage_cache_ttl_ms = *ms;
+        }
       }
       if (st["root"]) c->root = st["root"].as<std::string>();
       if (st["delete"]) c->delete_enabled = st["delete"].as<bool>();
@@ -240,10 +246,13 @@ Status SplitHostPort(const std::string& addr, std::string* host, int* port) {
 Result<std::unique_ptr<storage::StorageDriver>> OpenStorage(const Config& cfg, std::string* where) {
   if (cfg.storage == "s3") {
     Result<std::unique_ptr<storage::StorageDriver>> d = storage::NewS3Driver(cfg.s3);
-    if (!d.ok())
+    if (!d.ok()) {
       return Status(d.status().code(), "cannot use the S3 storage: " + d.status().message());
+    }
     if (where) *where = cfg.s3.endpoint + "/" + cfg.s3.bucket;
-    return d;
+    storage::CacheOptions cache;
+    cache.ttl_ms = cfg.storage_cache_ttl_ms;
+    return storage::NewCachingDriver(std::move(*d), cache);
   }
   std::error_code ec;
   std::filesystem::create_directories(cfg.root, ec);

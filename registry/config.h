@@ -3,7 +3,8 @@
 //   http:    { addr: "127.0.0.1:5000" }
 //   storage: { root: /var/lib/hoist-registry, delete: true,
 //              s3: { regionendpoint, bucket, region, rootdirectory, forcepathstyle,
-//                    accesskey, secretkey } }   (distribution's S3 keys)
+//                    accesskey, secretkey,      (distribution's S3 keys)
+//                    cachettl: 1s } }           (storage/cache.h)
 //   log:     { level: info, format: text, accesslog: true }
 //   limits:  { manifest_bytes: 4194304, uploads: 256, upload_idle_seconds: 3600 }
 //   auth:    { htpasswd: { path, realm },
@@ -26,6 +27,7 @@
 #include "common/status.h"
 #include "registry/manifest_store.h"
 #include "registry/proxy.h"
+#include "registry/storage/cache.h"
 #include "registry/storage/driver.h"
 #include "registry/storage/s3.h"
 #include "registry/token.h"
@@ -38,6 +40,10 @@ struct Config {
   // Storage: "filesystem" (below `root`) or "s3" (`s3`, storage/s3.h).
   std::string storage = "filesystem";
   storage::S3Options s3;
+  // How long a remote store's answers are reused (storage/cache.h): what
+  // another process sharing the bucket changes shows here after at most
+  // this; 0 asks the store every time.
+  int64_t storage_cache_ttl_ms = 1000;
   bool delete_enabled = true;
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kText;

@@ -18,6 +18,9 @@
 #                      check then trusts CURL_CA_BUNDLE
 #   REG_LOG_LEVEL   (default: error)   distribution log level
 #   REG_ACCESSLOG   (default: off)     "on" to keep per-request access logs
+#   S3_BUCKET (with S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY):
+#                   the s3 driver on that bucket instead of the filesystem
+#                   (hoist's addition; redirects off, as hoist serves bytes itself)
 set -euo pipefail
 
 PORT=${1:?usage: start-distribution.sh PORT DATADIR}
@@ -43,8 +46,12 @@ log:
 storage:
   cache:
     blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $DATA
+$(if [ -n "${S3_BUCKET:-}" ]; then
+  printf '  s3:\n    accesskey: %s\n    secretkey: %s\n    region: %s\n    regionendpoint: %s\n    bucket: %s\n    secure: false\n    v4auth: true\n  redirect:\n    disable: true\n' \
+    "$S3_ACCESS_KEY" "$S3_SECRET_KEY" "$S3_REGION" "$S3_ENDPOINT" "$S3_BUCKET"
+else
+  printf '  filesystem:\n    rootdirectory: %s\n' "$DATA"
+fi)
   delete:
     enabled: true
   maintenance:
@@ -69,6 +76,9 @@ fi
 # setsid: own session, so a Ctrl-C in the terminal reaches only the caller,
 # which stops the registry itself; the PID printed is the registry process
 # (setsid execs in place when it is not a process-group leader).
+# (aws-sdk-go refuses AWS_CA_BUNDLE with distribution's own transport and
+# panics; the gateway is plain HTTP on loopback, no CA is needed.)
+[ -n "${S3_BUCKET:-}" ] && unset AWS_CA_BUNDLE
 setsid docker-registry serve "$DATA/config.yml" >>"$DATA/registry.log" 2>&1 </dev/null &
 PID=$!
 

@@ -12,6 +12,8 @@
 # (hoist's stdout and stderr).
 # TLS_CERT and TLS_KEY (environment, PEM files): serve HTTPS with them; the
 # readiness check then trusts CURL_CA_BUNDLE.
+# S3_BUCKET (with S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY):
+# the storage is that bucket instead of DIR/root.
 set -euo pipefail
 
 BIN=${1:?usage: start-hoist.sh HOIST_BINARY DIR}
@@ -30,9 +32,14 @@ if [ -n "${TLS_CERT:-}" ]; then
   SCHEME=https
 fi
 rm -f "$DIR/addr"
+STORAGE=()
+if [ -n "${S3_BUCKET:-}" ]; then
+  STORAGE=(--storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket "$S3_BUCKET" --s3-region "$S3_REGION")
+  export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+fi
 
 setsid "$BIN" registry serve --addr 127.0.0.1:0 --root "$DIR/root" --config "$DIR/config.yml" \
-  --addr-file "$DIR/addr" --log-level "$LEVEL" >>"$DIR/registry.log" 2>&1 </dev/null &
+  --addr-file "$DIR/addr" --log-level "$LEVEL" "${STORAGE[@]}" >>"$DIR/registry.log" 2>&1 </dev/null &
 PID=$!
 
 for _ in $(seq 1 100); do

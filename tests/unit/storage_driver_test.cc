@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "registry/storage/cache.h"
 #include "registry/storage/driver.h"
 #include "registry/storage/s3.h"
 
@@ -49,6 +50,13 @@ struct FilesystemBackend {
 
 struct MemoryBackend {
   std::unique_ptr<StorageDriver> driver = NewMemoryDriver();
+};
+
+// The read cache (cache.h) in front of a driver keeps every promise of the
+// suite: what is written or deleted through it is seen at once.
+struct CachedMemoryBackend {
+  std::unique_ptr<StorageDriver> driver =
+      NewCachingDriver(NewMemoryDriver(), CacheOptions{.ttl_ms = 60000});
 };
 
 std::string ReadAll(FileReader& r, size_t piece = 3) {
@@ -115,7 +123,8 @@ struct S3Backend {
 };
 #define DRIVER_TEST(name) TEMPLATE_TEST_CASE(name, "[driver][s3]", S3Backend)
 #else
-#define DRIVER_TEST(name) TEMPLATE_TEST_CASE(name, "[driver]", FilesystemBackend, MemoryBackend)
+#define DRIVER_TEST(name) \
+  TEMPLATE_TEST_CASE(name, "[driver]", FilesystemBackend, MemoryBackend, CachedMemoryBackend)
 #endif
 
 DRIVER_TEST("Driver: PutContent then GetContent round trips and replaces") {
