@@ -21,7 +21,17 @@ namespace {
 
 constexpr int64_t kMinPart = 5 << 20;           // S3's smallest part but the last
 constexpr int64_t kMaxCopy = int64_t{5} << 30;  // CopyObject's largest source
-constexpr size_t kSmallLimit = 64 << 20;        // GetContent's largest answer
+
+// The one thing this driver knows of the registry's layout: an upload
+// session's data ("…/_uploads/<id>/data") is appended to by every PATCH,
+// and lives between them as an open multipart upload, as in distribution's
+// S3 driver: each PATCH adds parts, none copies what came before. Stat
+// sums its parts; Reader and Move complete it first (an object again).
+bool IsUploadData(const std::string& key) {
+  return key.find("/_uploads/") != std::string::npos && key.size() > 5 &&
+         key.compare(key.size() - 5, 5, "/data") == 0;
+}
+constexpr size_t kSmallLimit = 64 << 20;  // GetContent's largest answer
 constexpr const char* kUnsigned = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
 
 // --- XML (libxml2): the few elements S3's answers carry -------------------
@@ -172,7 +182,8 @@ class Bucket {
     int64_t body_length = -1;
   };
 
-  Result<std::unique_ptr<http_client::Response>> Send(const Call& c) {
+  // By value: a part's body is moved in, not copied (memory: one part).
+  Result<std::unique_ptr<http_client::Response>> Send(Call c) {
     http_client::Request r;
     r.method = c.method;
     r.url = base_ + "/" + EncodeKey(c.key);
@@ -183,7 +194,7 @@ class Bucket {
     }
     r.headers = c.headers;
     r.headers.emplace_back(kUnsigned);
-    r.body = c.body;
+    r.body = std::move(c.body);
     r.body_source = c.body_source;
     r.body_length = c.body_length;
     r.aws_sigv4 = "aws:amz:" + o_.region + ":s3";
@@ -224,12 +235,13 @@ class Bucket {
   }
 
   // Sends and reads a small answer; `ok` statuses pass, others fail.
-  Result<std::string> Small(const Call& c, std::initializer_list<int> ok,
+  Result<std::string> Small(Call c, std::initializer_list<int> ok,
                             http_client::Headers* h = nullptr) {
-    Result<std::unique_ptr<http_client::Response>> resp = Send(c);
+    const std::string what = c.method + " " + c.key;
+    Result<std::unique_ptr<http_client::Response>> resp = Send(std::move(c));
     if (!resp.ok()) return resp.status();
     if (std::find(ok.begin(), ok.end(), (*resp)->status()) == ok.end()) {
-      return Failure(**resp, c.method + " " + c.key);
+      return Failure(**resp, what);
     }
     if (h) *h = (*resp)->headers();
     Result<std::string> body = (*resp)->ReadAll(kSmallLimit);
@@ -238,8 +250,8 @@ class Bucket {
     if (body->find("<Error>") != std::string::npos) {
       XmlDoc x(*body);
       if (Named(x.root(), "Error")) {
-        return Status(Code::kIo, c.method + " " + c.key + ": S3 " + Text(x.root(), "Code") + ": " +
-                                     Text(x.root(), "Message"));
+        return Status(Code::kIo,
+                      what + ": S3 " + Text(x.root(), "Code") + ": " + Text(x.root(), "Message"));
       }
     }
     return body;
@@ -308,25 +320,101 @@ class Bucket {
   // A multipart upload (or copy) in progress.
   struct Multipart {
     std::string key, id;
-    std::vector<std::string> etags;
+    std::vector<std::string> etags;  // part i + 1's
+    std::vector<int64_t> sizes;      // of parts listed when it was found open
+    int64_t initiated = 0;           // unix seconds, when found open
   };
+
+  // The newest open multipart upload of exactly `key`, with its parts
+  // (ListMultipartUploads, ListParts); nullopt when there is none.
+  Result<std::optional<Multipart>> OpenMultipart(const std::string& key) {
+    Result<std::vector<Multipart>> open = OpenMultiparts(key);
+    if (!open.ok()) return open.status();
+    std::optional<Multipart> best;
+    for (Multipart& m : *open) {
+      if (m.key == key && (!best || m.initiated >= best->initiated)) best = std::move(m);
+    }
+    if (!best) return std::optional<Multipart>();
+    std::string marker;
+    for (int page = 0; page < 10000; ++page) {
+      Call c{"GET", key};
+      c.query = {{"uploadId", best->id}};
+      if (!marker.empty()) c.query["part-number-marker"] = marker;
+      Result<std::string> body = Small(c, {200});
+      if (!body.ok()) return body.status();
+      XmlDoc x(*body);
+      for (xmlNodePtr e : Children(x.root(), "Part")) {
+        if (std::atoll(Text(e, "PartNumber").c_str()) !=
+            static_cast<long long>(best->etags.size()) + 1) {
+          return Status(Code::kIo, "ListParts " + key + ": parts are not numbered 1, 2, …");
+        }
+        best->etags.push_back(Text(e, "ETag"));
+        best->sizes.push_back(std::atoll(Text(e, "Size").c_str()));
+      }
+      if (Text(x.root(), "IsTruncated") != "true") break;
+      marker = Text(x.root(), "NextPartNumberMarker");
+      if (marker.empty()) break;
+    }
+    return best;
+  }
+
+  // Every open multipart upload of a key below `prefix` (without parts).
+  Result<std::vector<Multipart>> OpenMultiparts(const std::string& prefix) {
+    std::vector<Multipart> out;
+    std::string key_marker, id_marker;
+    for (int page = 0; page < 10000; ++page) {
+      Call c{"GET", ""};
+      c.query = {{"uploads", ""}, {"prefix", prefix}};
+      if (!key_marker.empty()) c.query["key-marker"] = key_marker;
+      if (!id_marker.empty()) c.query["upload-id-marker"] = id_marker;
+      Result<std::string> body = Small(c, {200});
+      if (!body.ok()) return body.status();
+      XmlDoc x(*body);
+      for (xmlNodePtr e : Children(x.root(), "Upload")) {
+        Multipart m{Text(e, "Key"), Text(e, "UploadId"), {}, {}, 0};
+        m.initiated = ParseIsoDate(Text(e, "Initiated"));
+        out.push_back(std::move(m));
+      }
+      if (Text(x.root(), "IsTruncated") != "true") break;
+      key_marker = Text(x.root(), "NextKeyMarker");
+      id_marker = Text(x.root(), "NextUploadIdMarker");
+      if (key_marker.empty()) break;
+    }
+    return out;
+  }
+
+  // An upload session's data as one object: its open multipart upload, if
+  // it has one, completed.
+  Status Materialize(const std::string& key) {
+    if (!IsUploadData(key)) return Status::Ok();
+    Result<std::optional<Multipart>> m = OpenMultipart(key);
+    if (!m.ok()) return m.status();
+    if (!*m) return Status::Ok();
+    if ((*m)->etags.empty()) {  // nothing in it: the object (if any) is all
+      Abort(**m);
+      return Status::Ok();
+    }
+    return Complete(**m);
+  }
   Result<Multipart> StartMultipart(const std::string& key) {
     Call c{"POST", key};
     c.query = {{"uploads", ""}};
     Result<std::string> body = Small(c, {200});
     if (!body.ok()) return body.status();
     XmlDoc x(*body);
-    Multipart m{key, Text(x.root(), "UploadId"), {}};
+    Multipart m{key, Text(x.root(), "UploadId"), {}, {}, 0};
     if (m.id.empty()) return Status(Code::kIo, "CreateMultipartUpload " + key + ": no UploadId");
     return m;
   }
-  Status UploadPart(Multipart& m, const char* data, size_t n) {
+  // `body` is taken (moved from), not copied.
+  Status UploadPart(Multipart& m, std::string& body) {
     Call c{"PUT", m.key};
     c.query = {{"partNumber", std::to_string(m.etags.size() + 1)}, {"uploadId", m.id}};
-    c.body.assign(data, n);
-    if (n == 0) c.headers.emplace_back("Content-Length: 0");
+    c.body = std::move(body);
+    body.clear();
+    if (c.body.empty()) c.headers.emplace_back("Content-Length: 0");
     http_client::Headers h;
-    Result<std::string> r = Small(c, {200}, &h);
+    Result<std::string> r = Small(std::move(c), {200}, &h);
     if (!r.ok()) return r.status();
     const std::string* etag = http_client::FindHeader(h, "etag");
     if (!etag) return Status(Code::kIo, "UploadPart " + m.key + ": no ETag");
@@ -422,10 +510,25 @@ class S3Reader : public FileReader {
 
 class S3Writer : public FileWriter {
  public:
-  S3Writer(Bucket& b, std::string key) : b_(b), key_(std::move(key)) {}
+  S3Writer(Bucket& b, std::string key, bool append)
+      : b_(b), key_(std::move(key)), keep_open_(append && IsUploadData(key_)) {}
 
-  // Appending: what the object holds is the file's beginning.
+  // Appending: an upload session's open multipart upload goes on where it
+  // is; otherwise what the object holds is the file's beginning.
   Status Resume() {
+    if (keep_open_) {
+      Result<std::optional<Bucket::Multipart>> m = b_.OpenMultipart(key_);
+      if (!m.ok()) return m.status();
+      if (*m && !(*m)->sizes.empty() && (*m)->sizes.back() >= kMinPart) {
+        mp_ = std::move(**m);
+        resumed_ = true;
+        for (int64_t n : mp_->sizes) size_ += n;
+        return Status::Ok();
+      }
+      // A last part too small to be followed by others (a PATCH of less
+      // than 5 MiB): the upload becomes the object, which is the beginning.
+      if (*m) HOIST_RETURN_IF_ERROR(b_.Materialize(key_));
+    }
     Result<Bucket::Object> o = b_.Head(key_);
     if (!o.ok()) return o.status().code() == Code::kNotFound ? Status::Ok() : o.status();
     existing_ = o->size;
@@ -440,29 +543,44 @@ class S3Writer : public FileWriter {
     return Status::Ok();
   }
 
+  // Parts of part_bytes, and at least 5 MiB held back: the last part a
+  // commit leaves is never too small to be followed by others (unless all
+  // the file is). Memory: one part and 5 MiB.
   Status Write(const char* data, size_t n) override {
-    buf_.append(data, n);
-    size_ += static_cast<int64_t>(n);
-    if (static_cast<int64_t>(buf_.size()) >= b_.options().part_bytes) return Flush();
+    const size_t part = static_cast<size_t>(b_.options().part_bytes);
+    if (buf_.capacity() < part + kMinPart) buf_.reserve(part + kMinPart);
+    while (n > 0) {
+      size_t take = std::min(n, part + kMinPart - std::min(part + kMinPart, buf_.size()));
+      buf_.append(data, take);
+      size_ += static_cast<int64_t>(take);
+      data += take;
+      n -= take;
+      if (buf_.size() >= part + kMinPart) HOIST_RETURN_IF_ERROR(Flush(part));
+    }
     return Status::Ok();
   }
   int64_t Size() const override { return size_; }
 
   Status Commit() override {
+    if (keep_open_) {
+      if (!mp_ && buf_.empty()) return Status::Ok();  // the object as it was
+      HOIST_RETURN_IF_ERROR(StartIfNeeded());
+      if (!buf_.empty()) HOIST_RETURN_IF_ERROR(Flush(buf_.size()));
+      mp_.reset();  // stays open for the next PATCH
+      // The object that was the beginning is in the parts now.
+      if (!resumed_) HOIST_RETURN_IF_ERROR(b_.Delete(key_));
+      return Status::Ok();
+    }
     if (!mp_ && existing_ == 0) {
       // One PUT: the whole file is in the buffer.
       Bucket::Call c{"PUT", key_};
       c.body = std::move(buf_);
       if (c.body.empty()) c.headers.emplace_back("Content-Length: 0");
-      Result<std::string> r = b_.Small(c, {200});
+      Result<std::string> r = b_.Small(std::move(c), {200});
       return r.ok() ? Status::Ok() : r.status();
     }
     HOIST_RETURN_IF_ERROR(StartIfNeeded());
-    if (!buf_.empty()) {
-      Status st = b_.UploadPart(*mp_, buf_.data(), buf_.size());
-      if (!st.ok()) return Fail(st);
-      buf_.clear();
-    }
+    if (!buf_.empty()) HOIST_RETURN_IF_ERROR(Flush(buf_.size()));
     Status st = b_.Complete(*mp_);
     if (!st.ok()) return Fail(st);
     mp_.reset();
@@ -476,7 +594,9 @@ class S3Writer : public FileWriter {
   }
 
   ~S3Writer() override {
-    if (mp_) b_.Abort(*mp_);  // neither committed nor cancelled: nothing changes
+    // Neither committed nor cancelled: nothing changes, but the parts of
+    // earlier PATCHes stay where they are.
+    if (mp_ && !resumed_) b_.Abort(*mp_);
   }
 
  private:
@@ -491,21 +611,31 @@ class S3Writer : public FileWriter {
     }
     return Status::Ok();
   }
-  Status Flush() {
+  // Uploads the first `n` bytes of the buffer as the next part.
+  Status Flush(size_t n) {
     HOIST_RETURN_IF_ERROR(StartIfNeeded());
-    Status st = b_.UploadPart(*mp_, buf_.data(), buf_.size());
+    std::string body;
+    if (n == buf_.size()) {
+      body = std::move(buf_);
+      buf_.clear();
+    } else {
+      body.assign(buf_.data(), n);
+      buf_.erase(0, n);
+    }
+    Status st = b_.UploadPart(*mp_, body);
     if (!st.ok()) return Fail(st);
-    buf_.clear();
     return Status::Ok();
   }
   Status Fail(const Status& st) {
-    if (mp_) b_.Abort(*mp_);
+    if (mp_ && !resumed_) b_.Abort(*mp_);  // a resumed one holds earlier PATCHes
     mp_.reset();
     return st;
   }
 
   Bucket& b_;
   std::string key_;
+  const bool keep_open_;  // appending to an upload session's data (IsUploadData)
+  bool resumed_ = false;  // mp_ was found open, with earlier PATCHes' parts
   std::string buf_;
   int64_t existing_ = 0;  // bytes of the object copied as part 1 (>= 5 MiB)
   int64_t size_ = 0;
@@ -545,6 +675,7 @@ class S3Driver : public StorageDriver {
 
   Result<std::unique_ptr<FileReader>> Reader(const std::string& path, int64_t offset) override {
     if (offset < 0) return Status(Code::kRangeInvalid, path + ": negative offset");
+    HOIST_RETURN_IF_ERROR(b_.Materialize(b_.Key(path)));
     Result<Bucket::Object> o = b_.Head(b_.Key(path));
     if (!o.ok()) return o.status();
     if (offset > o->size) return Status(Code::kRangeInvalid, path + ": offset past the end");
@@ -559,7 +690,7 @@ class S3Driver : public StorageDriver {
   }
 
   Result<std::unique_ptr<FileWriter>> Writer(const std::string& path, bool append) override {
-    auto w = std::make_unique<S3Writer>(b_, b_.Key(path));
+    auto w = std::make_unique<S3Writer>(b_, b_.Key(path), append);
     if (append) HOIST_RETURN_IF_ERROR(w->Resume());
     return std::unique_ptr<FileWriter>(std::move(w));
   }
@@ -570,6 +701,15 @@ class S3Driver : public StorageDriver {
       if (!l.ok()) return l.status();
       if (l->files.empty()) return Status(Code::kNotFound, path);
       return FileInfo{path, 0, true, l->files.front().second.mtime};
+    }
+    if (IsUploadData(b_.Key(path))) {  // its open multipart upload first
+      Result<std::optional<Bucket::Multipart>> m = b_.OpenMultipart(b_.Key(path));
+      if (!m.ok()) return m.status();
+      if (*m && !(*m)->sizes.empty()) {
+        int64_t size = 0;
+        for (int64_t n : (*m)->sizes) size += n;
+        return FileInfo{path, size, false, (*m)->initiated};
+      }
     }
     Result<Bucket::Object> o = b_.Head(b_.Key(path));
     if (o.ok()) return FileInfo{path, o->size, false, o->mtime};
@@ -593,6 +733,7 @@ class S3Driver : public StorageDriver {
   }
 
   Status Move(const std::string& from, const std::string& to) override {
+    HOIST_RETURN_IF_ERROR(b_.Materialize(b_.Key(from)));
     Result<Bucket::Object> o = b_.Head(b_.Key(from));
     if (o.ok()) {
       HOIST_RETURN_IF_ERROR(b_.Copy(b_.Key(from), b_.Key(to), o->size));
@@ -626,6 +767,15 @@ class S3Driver : public StorageDriver {
     for (const auto& [k, o] : l->files) {
       HOIST_RETURN_IF_ERROR(b_.Delete(k));
       any = true;
+    }
+    if (key.find("/_uploads") != std::string::npos) {  // sessions' open uploads go too
+      Result<std::vector<Bucket::Multipart>> open = b_.OpenMultiparts(key);
+      if (!open.ok()) return open.status();
+      for (const Bucket::Multipart& m : *open) {
+        if (m.key != key && m.key.compare(0, key.size() + 1, key + "/") != 0) continue;
+        b_.Abort(m);
+        any = true;
+      }
     }
     return any ? Status::Ok() : Status(Code::kNotFound, path);
   }

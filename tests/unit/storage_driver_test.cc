@@ -357,6 +357,66 @@ DRIVER_TEST("Driver: Delete of a directory removes the whole tree") {
   CHECK(d.GetContent("/treehouse").value() == "keep");
 }
 
+// An upload session's data, appended to by PATCHes of every size (the S3
+// driver keeps it as an open multipart upload between them): each append
+// sees all before it, Stat the sum, Reader all of it, and a Move to the
+// blob's place or a Delete of the session ends it.
+DRIVER_TEST("Driver: an upload session's data takes appends of any size") {
+  TestType b;
+  StorageDriver& d = *b.driver;
+  const std::string dir = "/docker/registry/v2/repositories/r/_uploads/u1";
+  const std::string data = dir + "/data";
+  {  // as a POST makes it: an empty file
+    Result<std::unique_ptr<FileWriter>> w = d.Writer(data, false);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->Commit().ok());
+  }
+  CHECK(d.Stat(data).value().size == 0);
+  std::string all;
+  int seed = 1;
+  for (size_t n : {size_t{6} << 20, size_t{2} << 20, size_t{1} << 20, size_t{12} << 20,
+                   size_t{5} << 20, size_t{0}, size_t{3}}) {
+    std::string chunk(n, '\0');
+    for (size_t i = 0; i < n; ++i) chunk[i] = static_cast<char>((i * 131 + seed * 17) >> 3);
+    ++seed;
+    Result<std::unique_ptr<FileWriter>> w = d.Writer(data, true);
+    REQUIRE(w.ok());
+    CHECK((*w)->Size() == static_cast<int64_t>(all.size()));
+    for (size_t at = 0; at < n; at += 1 << 20) {
+      size_t k = std::min<size_t>(1 << 20, n - at);
+      REQUIRE((*w)->Write(chunk.data() + at, k).ok());
+    }
+    REQUIRE((*w)->Commit().ok());
+    all += chunk;
+    Result<FileInfo> fi = d.Stat(data);
+    REQUIRE(fi.ok());
+    CHECK(fi->size == static_cast<int64_t>(all.size()));
+  }
+  Result<std::unique_ptr<FileReader>> tail = d.Reader(data, 7 << 20);
+  REQUIRE(tail.ok());
+  std::string got = ReadAll(**tail, 1 << 20);
+  CHECK(got.size() == all.size() - (7 << 20));
+  CHECK((got == all.substr(7 << 20)));  // (not printed: megabytes)
+  REQUIRE(d.Move(data, "/docker/registry/v2/blobs/sha256/ab/abc/data").ok());
+  Result<std::unique_ptr<FileReader>> r =
+      d.Reader("/docker/registry/v2/blobs/sha256/ab/abc/data", 0);
+  REQUIRE(r.ok());
+  got = ReadAll(**r, 1 << 20);
+  CHECK(got.size() == all.size());
+  CHECK((got == all));
+
+  // A session deleted while it holds appended data leaves nothing.
+  const std::string data2 = "/docker/registry/v2/repositories/r/_uploads/u2/data";
+  REQUIRE(d.PutContent(data2, "").ok());
+  Result<std::unique_ptr<FileWriter>> w = d.Writer(data2, true);
+  REQUIRE(w.ok());
+  std::string six(6 << 20, 'y');
+  REQUIRE((*w)->Write(six.data(), six.size()).ok());
+  REQUIRE((*w)->Commit().ok());
+  REQUIRE(d.Delete("/docker/registry/v2/repositories/r/_uploads/u2").ok());
+  CHECK(CodeOf(d.Stat(data2)) == Code::kNotFound);
+}
+
 DRIVER_TEST("Driver: Walk visits depth-first in lexical order") {
   TestType b;
   StorageDriver& d = *b.driver;
