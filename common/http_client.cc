@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/url.h"
+
 namespace hoist::http_client {
 
 struct Connection {
@@ -129,18 +131,7 @@ const std::string* FindHeader(const Headers& headers, std::string_view name) {
 }
 
 std::string UrlEncode(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  return url::PercentEncode(s, "");
 }
 
 // --- Transport ----------------------------------------------------------

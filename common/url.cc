@@ -31,11 +31,12 @@ std::string PercentDecode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
-std::string PercentEncode(std::string_view s) {
+std::string PercentEncode(std::string_view s, std::string_view keep) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/' || c == ':') {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        keep.find(static_cast<char>(c)) != std::string_view::npos) {
       out += static_cast<char>(c);
     } else {
       out += '%';

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/http_client.h"
+#include "common/url.h"
 
 namespace hoist::storage {
 
@@ -115,20 +116,7 @@ int64_t ParseIsoDate(const std::string& s) {  // "2026-12-05T14:00:00.000Z"
 // unreserved characters as they are, everything else %XX in upper case):
 // a key for the URL path keeps its '/', a query value does not.
 std::string EncodeKey(std::string_view key, bool keep_slash = true) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : key) {
-    bool plain =
-        std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/');
-    if (plain) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  return url::PercentEncode(key, keep_slash ? "/" : "");
 }
 
 // --- the bucket ------------------------------------------------------------

@@ -5,27 +5,11 @@
 # filesystem and memory drivers pass (tests/unit/storage_driver_test.cc,
 # built as s3_driver_tests), unchanged, against it.
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
-need curl ceph-mon ceph-osd radosgw ceph-common
 SUITE=${S3_DRIVER_TESTS:-$(dirname "$(dirname "$HOIST")")/tests/s3_driver_tests}
 [ -x "$SUITE" ] || fail "no s3_driver_tests beside the hoist binary ($SUITE)"
 
-CEPH="$T/ceph"
-stop_ceph() { bash "$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh" stop "$CEPH" --kill >/dev/null 2>&1 || true; }
-# (set +e: under set -e, `(exit $rc)` would end the trap before _cleanup
-# stops the registries; _cleanup reads the status from $?.)
-trap 'rc=$?; stop_ceph; set +e; (exit $rc); _cleanup' EXIT
-port=$(free_port)
-bash "$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh" start "$CEPH" "$port" >"$T/s3.env" 2>"$T/ceph.log" ||
-  fail "Ceph did not start: $(tail -5 "$T/ceph.log")"
-set -a
-# shellcheck disable=SC1091
-source "$T/s3.env"
-set +a
+start_ceph
 export S3_BUCKET=hoist-driver-test
-s3() {
-  curl -sS --fail-with-body --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
-}
 s3 -X PUT "$S3_ENDPOINT/$S3_BUCKET" -o /dev/null || fail "creating the bucket"
 
 "$SUITE" --order lex >"$T/suite.log" 2>&1 || { tail -60 "$T/suite.log" >&2; fail "the driver suite on S3"; }

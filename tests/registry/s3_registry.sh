@@ -9,28 +9,13 @@
 #  3. `hoist registry gc` on the bucket;
 #  4. `hoist up` with its registry's storage in the bucket.
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
-need curl jq skopeo busybox-static ceph-mon ceph-osd radosgw ceph-common
+need curl jq skopeo busybox-static
 SUITE=${INTEGRATION_TESTS:-$(dirname "$(dirname "$HOIST")")/tests/integration_tests}
 [ -x "$SUITE" ] || fail "no integration_tests beside the hoist binary ($SUITE)"
 
-CEPH="$T/ceph"
+start_ceph
 CEPHCTL="$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh"
-stop_ceph() { bash "$CEPHCTL" stop "$CEPH" --kill >/dev/null 2>&1 || true; }
-# (set +e: under set -e, `(exit $rc)` would end the trap before _cleanup
-# stops the registries; _cleanup reads the status from $?.)
-trap 'rc=$?; stop_ceph; set +e; (exit $rc); _cleanup' EXIT
-port=$(free_port)
-bash "$CEPHCTL" start "$CEPH" "$port" >"$T/s3.env" 2>"$T/ceph.log" ||
-  fail "Ceph did not start: $(tail -5 "$T/ceph.log")"
-set -a
-# shellcheck disable=SC1091
-source "$T/s3.env"
-set +a
 export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
-s3() {
-  curl -sS --fail-with-body --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
-}
 s3 -X PUT "$S3_ENDPOINT/itest" -o /dev/null || fail "creating the integration tests' bucket"
 s3 -X PUT "$S3_ENDPOINT/registry" -o /dev/null || fail "creating the registry's bucket"
 

@@ -116,6 +116,30 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# start_ceph: a single-node Ceph cluster with an S3 gateway on loopback in
+# $CEPH ($T/ceph; scripts/ceph-rgw.sh, Debian's packages), stopped when the
+# script exits, before the processes it started; exports S3_ENDPOINT,
+# S3_ACCESS_KEY, S3_SECRET_KEY and S3_REGION.
+start_ceph() {
+  need curl ceph-mon ceph-osd radosgw ceph-common
+  CEPH="$T/ceph"
+  # (set +e: under set -e, `(exit $rc)` would end the trap before _cleanup
+  # stops the registries; _cleanup reads the status from $?.)
+  trap 'rc=$?; bash "$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh" stop "$CEPH" --kill >/dev/null 2>&1; set +e; (exit $rc); _cleanup' EXIT
+  bash "$HOIST_SOURCE_DIR/scripts/ceph-rgw.sh" start "$CEPH" "$(free_port)" >"$T/s3.env" 2>"$T/ceph.log" ||
+    fail "Ceph did not start: $(tail -5 "$T/ceph.log")"
+  set -a
+  # shellcheck disable=SC1091
+  source "$T/s3.env"
+  set +a
+}
+
+# s3 CURL_ARGS...: curl signing for the gateway start_ceph started.
+s3() {
+  curl -sS --fail-with-body --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
+
 # http_code ARGS...: curl against loopback, prints only the HTTP status.
 http_code() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$@" || true
