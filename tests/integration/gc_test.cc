@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "support/fixture.h"
@@ -31,11 +32,34 @@ int Upload(httplib::Client& cli, const std::string& repo, const std::string& dat
   return r ? r->status : -1;
 }
 
+// How many sweeps the registry has finished (its metrics), or -1.
+long GcRuns(httplib::Client& cli) {
+  httplib::Result r = cli.Get("/metrics");
+  if (!r || r->status != 200) return -1;
+  const std::string key = "\nhoist_registry_gc_runs_total ";
+  size_t at = r->body.find(key);
+  return at == std::string::npos ? -1 : std::stol(r->body.substr(at + key.size()));
+}
+
+// Waits (bounded) until a whole sweep has run after this call began: two
+// more finished sweeps than now. False if none came in 60 s.
+bool AwaitWholeSweep(httplib::Client& cli) {
+  const long start = GcRuns(cli);
+  if (start < 0) return false;
+  for (int i = 0; i < 6000; ++i) {
+    if (GcRuns(cli) >= start + 2) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 // One worker: for each push, a fresh unreferenced layer blob is uploaded,
 // left for a random while (sweeps run every few milliseconds), HEADed as a
 // client checking what the registry has (or mounted from the repository it
 // was uploaded to), and named by a manifest put under a tag. Whatever the sweep took first is
-// uploaded again, as a client would.
+// uploaded again, as a client would. Every 100th push waits for a whole
+// sweep instead, so that the race is sure to be lost some of the time
+// however slow the sweeps are (a sanitizer build's are).
 RaceOutcome Race(const RegistryProcess& reg, int worker, const Descriptor& config) {
   RaceOutcome out;
   httplib::Client cli = reg.Client();
@@ -59,7 +83,14 @@ RaceOutcome Race(const RegistryProcess& reg, int worker, const Descriptor& confi
         out.error = "upload of " + desc.digest + " failed";
         break;
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 6000));
+      if (i % 100 == 50 && attempt == 0) {
+        if (!AwaitWholeSweep(cli)) {
+          out.error = "no sweep ran within 60 s";
+          break;
+        }
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 6000));
+      }
       httplib::Result check =
           mount
               ? cli.Post("/v2/" + repo + "/blobs/uploads/?mount=" + desc.digest + "&from=" + source)
