@@ -7,9 +7,11 @@
 #  2. the gateway going away mid-push: the client gets 503 UNAVAILABLE and
 #     nothing is committed; it coming back needs no registry restart;
 #  3. `hoist registry gc` on the bucket;
-#  4. `hoist up` with its registry's storage in the bucket.
+#  4. `hoist up` with its registry's storage in the bucket;
+#  5. the same keys as distribution's S3 driver: a bucket docker-registry
+#     (distribution 2.8) wrote is served by hoist, and the reverse.
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
-need curl jq skopeo busybox-static
+need curl jq skopeo busybox-static docker-registry
 SUITE=${INTEGRATION_TESTS:-$(dirname "$(dirname "$HOIST")")/tests/integration_tests}
 [ -x "$SUITE" ] || fail "no integration_tests beside the hoist binary ($SUITE)"
 
@@ -125,4 +127,22 @@ up_s3 "$T/up2.out" -d
 grep -q '^\[up\] summary: 1 pushed (1 unchanged), 0 failed$' "$T/up2.out" ||
   fail "second up over the same bucket: $(cat "$T/up2.out")"
 "$HOIST" down -f "$T/project/hoist.yaml" >"$T/down2.out" 2>&1 || fail "hoist down: $(cat "$T/down2.out")"
-log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket; hoist up on S3"
+
+# 5. distribution's keys. skopeo pushes the base image through
+# docker-registry on a bucket of its own; hoist serves that bucket and the
+# image comes back whole. And docker-registry serves hoist up's bucket.
+s3 -X PUT "$S3_ENDPOINT/by-distribution" -o /dev/null || fail "creating distribution's bucket"
+DIST_S3_BUCKET=by-distribution start_distribution "$(free_port)" "$T/dist-root"
+sko copy -q --dest-tls-verify=false "oci:$T/project/base:latest" "docker://$DIST_ADDR/from/dist:1" \
+  >"$T/dist-push.log" 2>&1 || fail "skopeo push to docker-registry on S3: $(cat "$T/dist-push.log")"
+stop_pid "$DIST_PID"
+serve_registry on-dist-bucket --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket by-distribution \
+  --s3-region "$S3_REGION"
+sko copy -q --src-tls-verify=false "docker://$REG/from/dist:1" "oci:$T/from-dist:1" \
+  >"$T/dist-pull.log" 2>&1 || fail "hoist serving distribution's bucket: $(cat "$T/dist-pull.log")"
+compare_layouts "$T/project/base" latest "$T/from-dist" 1
+DIST_S3_BUCKET=hoist-up DIST_S3_ROOT=/project start_distribution "$(free_port)" "$T/dist-root2"
+sko copy -q --src-tls-verify=false "docker://$DIST_ADDR/library/busybox:latest" "oci:$T/from-hoist:1" \
+  >"$T/hoist-pull.log" 2>&1 || fail "docker-registry serving hoist's bucket: $(cat "$T/hoist-pull.log")"
+compare_layouts "$T/project/base" latest "$T/from-hoist" 1
+log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket; hoist up on S3; distribution's buckets and hoist's are one layout"

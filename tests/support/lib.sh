@@ -230,12 +230,29 @@ serve_registry() {
 # Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1:PORT,
 # filesystem storage at ROOT, delete enabled; HTTP_YAML is added under
 # `http:` (e.g. tls, indented two spaces), TOP_YAML at the top (e.g. auth).
+# With DIST_S3_BUCKET set: its S3 driver on that bucket of start_ceph's
+# gateway instead (DIST_S3_ROOT: its rootdirectory; ROOT holds nothing).
 # Waits until GET SCHEME://ADDR/v2/ answers 200 (or 401 with auth). Sets
 # DIST_PID and DIST_ADDR.
 start_distribution() {
-  local port=$1 http_extra=${3:-} top_extra=${4:-} scheme=${5:-http} root n cfg logf
+  local port=$1 http_extra=${3:-} top_extra=${4:-} scheme=${5:-http} root n cfg logf storage
   mkdir -p "$2"
   root=$(cd "$2" && pwd)
+  storage="  filesystem:
+    rootdirectory: $root"
+  if [ -n "${DIST_S3_BUCKET:-}" ]; then
+    storage="  s3:
+    accesskey: $S3_ACCESS_KEY
+    secretkey: $S3_SECRET_KEY
+    region: $S3_REGION
+    regionendpoint: $S3_ENDPOINT
+    bucket: $DIST_S3_BUCKET
+    rootdirectory: ${DIST_S3_ROOT:-/}
+    secure: false
+    v4auth: true
+  redirect:
+    disable: true"
+  fi
   n=$((++_SERIAL))
   cfg="$T/distribution.$n.yml"
   logf="$T/distribution.$n.log"
@@ -250,8 +267,7 @@ log:
 storage:
   cache:
     blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: $root
+$storage
   delete:
     enabled: true
   maintenance:
@@ -267,7 +283,9 @@ EOF
   shift $(($# < 5 ? $# : 5))
   [ "$(http_code "$@" "$scheme://127.0.0.1:$port/v2/")" = 000 ] ||
     fail "something already listens on 127.0.0.1:$port"
-  docker-registry serve "$cfg" >"$logf" 2>&1 </dev/null &
+  # (aws-sdk-go panics on AWS_CA_BUNDLE with distribution's own transport;
+  # the gateway is plain HTTP on loopback.)
+  env -u AWS_CA_BUNDLE docker-registry serve "$cfg" >"$logf" 2>&1 </dev/null &
   DIST_PID=$!
   _PIDS+=("$DIST_PID")
   _LOGS+=("$logf")
