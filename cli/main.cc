@@ -31,6 +31,7 @@ struct StorageFlags {
   hoist::storage::S3Options s3;
   bool virtual_host = false;
   std::string cache_ttl;
+  std::string blob_cache, blob_cache_size;
   CLI::App* app = nullptr;
 
   void Add(CLI::App* a) {
@@ -45,9 +46,15 @@ struct StorageFlags {
     a->add_option("--s3-cache-ttl", cache_ttl,
                   "S3: reuse the store's answers this long (what another registry process "
                   "changes shows after at most this); default 1s, 0 off");
+    a->add_option("--s3-blob-cache", blob_cache,
+                  "S3: keep a copy of each blob pulled in this local directory and serve it "
+                  "from there next time");
+    a->add_option("--s3-blob-cache-size", blob_cache_size,
+                  "S3: the most --s3-blob-cache holds (least recently pulled go first); "
+                  "default 10GiB");
   }
 
-  // False (having said why) on a bad --storage or --s3-cache-ttl.
+  // False (having said why) on a bad --storage, --s3-cache-ttl or size.
   bool Apply(hoist::registry::Config* cfg) const {
     if (!kind.empty()) {
       if (kind != "filesystem" && kind != "s3") {
@@ -71,6 +78,16 @@ struct StorageFlags {
         return false;
       }
       cfg->storage_cache_ttl_ms = *ms;
+    }
+    if (!blob_cache.empty()) cfg->blob_cache_dir = blob_cache;
+    if (!blob_cache_size.empty()) {
+      hoist::Result<int64_t> n =
+          hoist::registry::ParseSize(blob_cache_size, "--s3-blob-cache-size");
+      if (!n.ok()) {
+        std::fprintf(stderr, "hoist: %s\n", n.status().message().c_str());
+        return false;
+      }
+      cfg->blob_cache_bytes = *n;
     }
     for (auto [env, field] : {std::pair{"AWS_ACCESS_KEY_ID", &so.access_key},
                               {"AWS_SECRET_ACCESS_KEY", &so.secret_key}}) {

@@ -2,8 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
+#include <string_view>
+
+#include "registry/storage/blob_cache.h"
+#include "registry/storage/paths.h"
 
 namespace hoist::registry {
 namespace {
@@ -144,9 +149,10 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     if (auto st = root["storage"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(st, path + ": storage", {"root", "delete", "s3"}));
       if (auto s3 = st["s3"]) {
-        HOIST_RETURN_IF_ERROR(CheckKeys(s3, path + ": storage.s3",
-                                        {"regionendpoint", "bucket", "region", "rootdirectory",
-                                         "forcepathstyle", "accesskey", "secretkey", "cachettl"}));
+        HOIST_RETURN_IF_ERROR(
+            CheckKeys(s3, path + ": storage.s3",
+                      {"regionendpoint", "bucket", "region", "rootdirectory", "forcepathstyle",
+                       "accesskey", "secretkey", "cachettl", "blobcache", "blobcachesize"}));
         c->storage = "s3";
         if (s3["regionendpoint"]) c->s3.endpoint = s3["regionendpoint"].as<std::string>();
         if (s3["bucket"]) c->s3.bucket = s3["bucket"].as<std::string>();
@@ -160,6 +166,13 @@ Status LoadConfigFile(const std::string& path, Config* c) {
               ParseDuration(s3["cachettl"].as<std::string>(), path + ": storage.s3.cachettl");
           if (!ms.ok()) return ms.status();
           c->storage_cache_ttl_ms = *ms;
+        }
+        if (s3["blobcache"]) c->blob_cache_dir = s3["blobcache"].as<std::string>();
+        if (s3["blobcachesize"]) {
+          Result<int64_t> n =
+              ParseSize(s3["blobcachesize"].as<std::string>(), path + ": storage.s3.blobcachesize");
+          if (!n.ok()) return n.status();
+          c->blob_cache_bytes = *n;
         }
       }
       if (st["root"]) c->root = st["root"].as<std::string>();
@@ -190,6 +203,24 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     return Status(Code::kInvalidArgument, path + ": " + e.what());
   }
   return Status::Ok();
+}
+
+Result<int64_t> ParseSize(const std::string& text, const std::string& what) {
+  auto bad = [&] {
+    return Status(Code::kInvalidArgument,
+                  what + ": \"" + text + "\" is not a size (e.g. 1073741824, 512MiB, 10GiB)");
+  };
+  const size_t digits = std::min(text.find_first_not_of("0123456789"), text.size());
+  if (digits == 0 || digits > 15) return bad();
+  const int64_t n = std::stoll(text.substr(0, digits));
+  if (digits == text.size()) return n;
+  std::string unit = text.substr(digits);
+  const size_t at = std::string_view("KMGT").find(unit[0]);
+  if (at == std::string_view::npos) return bad();
+  const int shift = 10 * static_cast<int>(at + 1);
+  if (unit.size() > 1 && unit.substr(1) != "iB" && unit.substr(1) != "B") return bad();
+  if (n > (int64_t{1} << (62 - shift))) return bad();
+  return n << shift;
 }
 
 Result<int64_t> ParseDuration(const std::string& text, const std::string& what) {
@@ -252,7 +283,12 @@ Result<std::unique_ptr<storage::StorageDriver>> OpenStorage(const Config& cfg, s
     if (where) *where = cfg.s3.endpoint + "/" + cfg.s3.bucket;
     storage::CacheOptions cache;
     cache.ttl_ms = cfg.storage_cache_ttl_ms;
-    return storage::NewCachingDriver(std::move(*d), cache);
+    storage::BlobCacheOptions blobs;
+    blobs.dir = cfg.blob_cache_dir;
+    blobs.max_bytes = cfg.blob_cache_bytes;
+    blobs.immutable = [](const std::string& p) { return storage::paths::IsBlobData(p); };
+    return storage::NewBlobCacheDriver(storage::NewCachingDriver(std::move(*d), cache),
+                                       std::move(blobs));
   }
   std::error_code ec;
   std::filesystem::create_directories(cfg.root, ec);

@@ -4,7 +4,8 @@
 //   storage: { root: /var/lib/hoist-registry, delete: true,
 //              s3: { regionendpoint, bucket, region, rootdirectory, forcepathstyle,
 //                    accesskey, secretkey,      (distribution's S3 keys)
-//                    cachettl: 1s } }           (storage/cache.h)
+//                    cachettl: 1s,              (storage/cache.h)
+//                    blobcache: DIR, blobcachesize: 10GiB } }  (storage/blob_cache.h)
 //   log:     { level: info, format: text, accesslog: true }
 //   limits:  { manifest_bytes: 4194304, uploads: 256, upload_idle_seconds: 3600 }
 //   auth:    { htpasswd: { path, realm },
@@ -44,6 +45,10 @@ struct Config {
   // another process sharing the bucket changes shows here after at most
   // this; 0 asks the store every time.
   int64_t storage_cache_ttl_ms = 1000;
+  // A local copy of the blobs pulled from a remote store (storage/blob_cache.h);
+  // empty: none.
+  std::string blob_cache_dir;
+  int64_t blob_cache_bytes = int64_t{10} << 30;
   bool delete_enabled = true;
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kText;
@@ -84,6 +89,9 @@ struct Config {
 // "500ms", "30s", "10m", "1h", "1h30m" (a bare number is seconds) in
 // milliseconds; kInvalidArgument naming `what` otherwise.
 Result<int64_t> ParseDuration(const std::string& text, const std::string& what);
+// "1073741824", "512MiB", "10GiB" (also K, M, G, T and KB...: all powers of
+// 1024, as docker's sizes) -> bytes; kInvalidArgument naming `what`.
+Result<int64_t> ParseSize(const std::string& text, const std::string& what);
 
 // Loads `path` over the defaults in `*config`. Unknown keys are errors.
 Status LoadConfigFile(const std::string& path, Config* config);

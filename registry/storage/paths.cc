@@ -18,6 +18,12 @@ std::string BlobDir(const Digest& d) {
 std::string BlobData(const Digest& d) {
   return BlobDir(d) + "/data";
 }
+bool IsBlobData(std::string_view path) {
+  const std::string root = BlobsRoot() + "/";
+  return path.size() > root.size() + 5 && path.compare(0, root.size(), root) == 0 &&
+         path.compare(path.size() - 5, 5, "/data") == 0 &&
+         path.find("/..") == std::string_view::npos;
+}
 std::string RepositoriesRoot() {
   return kRoot + "/repositories";
 }

@@ -28,6 +28,8 @@ inline const std::string kRoot = "/docker/registry/v2";
 std::string BlobsRoot();
 std::string BlobDir(const Digest& d);
 std::string BlobData(const Digest& d);
+// Whether `path` is the data of a blob (whose content its digest fixes).
+bool IsBlobData(std::string_view path);
 std::string RepositoriesRoot();
 std::string Repository(std::string_view repo);
 std::string LayerLink(std::string_view repo, const Digest& d);

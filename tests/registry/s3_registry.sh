@@ -9,7 +9,8 @@
 #  3. `hoist registry gc` on the bucket;
 #  4. `hoist up` with its registry's storage in the bucket;
 #  5. the same keys as distribution's S3 driver: a bucket docker-registry
-#     (distribution 2.8) wrote is served by hoist, and the reverse.
+#     (distribution 2.8) wrote is served by hoist, and the reverse;
+#  6. the local blob copy (--s3-blob-cache) serves pulls and no collected blob.
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
 need curl jq skopeo busybox-static docker-registry
 SUITE=${INTEGRATION_TESTS:-$(dirname "$(dirname "$HOIST")")/tests/integration_tests}
@@ -145,4 +146,31 @@ DIST_S3_BUCKET=hoist-up DIST_S3_ROOT=/project start_distribution "$(free_port)" 
 sko copy -q --src-tls-verify=false "docker://$DIST_ADDR/library/busybox:latest" "oci:$T/from-hoist:1" \
   >"$T/hoist-pull.log" 2>&1 || fail "docker-registry serving hoist's bucket: $(cat "$T/hoist-pull.log")"
 compare_layouts "$T/project/base" latest "$T/from-hoist" 1
-log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket; hoist up on S3; distribution's buckets and hoist's are one layout"
+
+# 6. The local blob copy (--s3-blob-cache): a pull leaves a copy of the
+# blob's bytes, which the next pull is served from; a GC by another process
+# still makes the blob 404 here after the cache TTL, copy or not.
+serve_registry s3-other --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket registry \
+  --s3-region "$S3_REGION"
+OTHER=$REG
+serve_registry s3-copy --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket registry \
+  --s3-region "$S3_REGION" --s3-blob-cache "$T/blob-copies" --s3-blob-cache-size 100MiB
+head -c $((20 << 20)) /dev/urandom >"$T/copied"
+copied=sha256:$(sha256sum "$T/copied" | cut -d' ' -f1)
+url=$(upload_start "$OTHER" copy/app)
+url=$(upload_patch "$OTHER" "$url" "$T/copied" 0)
+upload_finish "$url" "$copied"
+[ -z "$(find "$T/blob-copies" -type f)" ] || fail "a push through another process left a copy"
+check_blob_get "$REG" copy/app "$copied" "$T/copied"
+copy=$T/blob-copies/docker/registry/v2/blobs/sha256/${copied:7:2}/${copied#sha256:}/data
+cmp -s "$copy" "$T/copied" || fail "no whole copy of the pulled blob at $copy: $(find "$T/blob-copies")"
+check_blob_get "$REG" copy/app "$copied" "$T/copied"
+expect "files in the blob cache" "$(find "$T/blob-copies" -type f | wc -l)" 1
+"$HOIST" registry gc --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket registry \
+  --s3-region "$S3_REGION" --min-age 0 --json >"$T/gc2.json" 2>"$T/gc2.err" ||
+  fail "gc on the bucket: $(cat "$T/gc2.err")"
+expect "blobs the second gc deleted" "$(jq -r .blobs_deleted "$T/gc2.json")" 1
+sleep 1.2
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/copy/app/blobs/$copied")
+expect "a collected blob the cache holds a copy of, after the TTL" "$code" 404
+log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket; hoist up on S3; distribution's buckets and hoist's are one layout; pulls served from a local blob copy until the blob is collected"

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "registry/storage/blob_cache.h"
 #include "registry/storage/cache.h"
 #include "registry/storage/driver.h"
 #include "registry/storage/s3.h"
@@ -57,6 +58,21 @@ struct MemoryBackend {
 struct CachedMemoryBackend {
   std::unique_ptr<StorageDriver> driver =
       NewCachingDriver(NewMemoryDriver(), CacheOptions{.ttl_ms = 60000});
+};
+
+// The local blob copy (blob_cache.h) in front of a driver, every path taken
+// for a blob: a whole read leaves a copy that later reads come from.
+struct BlobCachedMemoryBackend {
+  BlobCachedMemoryBackend() {
+    BlobCacheOptions o;
+    o.dir = dir.path();
+    o.immutable = [](const std::string&) { return true; };
+    Result<std::unique_ptr<StorageDriver>> d = NewBlobCacheDriver(NewMemoryDriver(), o);
+    REQUIRE(d.ok());
+    driver = std::move(*d);
+  }
+  TempDir dir;
+  std::unique_ptr<StorageDriver> driver;
 };
 
 std::string ReadAll(FileReader& r, size_t piece = 3) {
@@ -123,8 +139,9 @@ struct S3Backend {
 };
 #define DRIVER_TEST(name) TEMPLATE_TEST_CASE(name, "[driver][s3]", S3Backend)
 #else
-#define DRIVER_TEST(name) \
-  TEMPLATE_TEST_CASE(name, "[driver]", FilesystemBackend, MemoryBackend, CachedMemoryBackend)
+#define DRIVER_TEST(name)                                                                     \
+  TEMPLATE_TEST_CASE(name, "[driver]", FilesystemBackend, MemoryBackend, CachedMemoryBackend, \
+                     BlobCachedMemoryBackend)
 #endif
 
 DRIVER_TEST("Driver: PutContent then GetContent round trips and replaces") {

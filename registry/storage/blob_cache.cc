@@ -1,0 +1,266 @@
+#include "registry/storage/blob_cache.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <unordered_map>
+
+namespace hoist::storage {
+namespace {
+
+constexpr const char* kPartial = ".partial.";
+
+class BlobCacheDriver final : public StorageDriver {
+ public:
+  BlobCacheDriver(std::unique_ptr<StorageDriver> inner, std::unique_ptr<StorageDriver> local,
+                  BlobCacheOptions o)
+      : inner_(std::move(inner)), local_(std::move(local)), o_(std::move(o)) {}
+
+  // Indexes the copies a previous process left; removes its partial files.
+  Status Load() {
+    std::vector<FileInfo> found;
+    Status st = local_->Walk("/", [&](const FileInfo& f) {
+      if (!f.is_dir) found.push_back(f);
+      return WalkAction::kContinue;
+    });
+    if (!st.ok() && st.code() != Code::kNotFound) return st;
+    std::sort(found.begin(), found.end(),
+              [](const FileInfo& a, const FileInfo& b) { return a.mtime_unix < b.mtime_unix; });
+    std::lock_guard<std::mutex> l(mu_);
+    for (const FileInfo& f : found) {
+      if (f.path.find(kPartial) != std::string::npos || !o_.immutable(f.path)) {
+        (void)local_->Delete(f.path);
+        continue;
+      }
+      copies_[f.path] = Copy{f.size, ++clock_};
+      bytes_ += f.size;
+    }
+    Trim();
+    return Status::Ok();
+  }
+
+  std::string Name() const override { return inner_->Name(); }
+
+  Result<std::string> GetContent(const std::string& path) override {
+    return inner_->GetContent(path);
+  }
+  Status PutContent(const std::string& path, std::string_view content) override {
+    Drop(path);
+    return inner_->PutContent(path, content);
+  }
+
+  Result<std::unique_ptr<FileReader>> Reader(const std::string& path, int64_t offset) override {
+    if (!o_.immutable(path)) return inner_->Reader(path, offset);
+    if (Touch(path)) {
+      Result<std::unique_ptr<FileReader>> r = local_->Reader(path, offset);
+      if (r.ok()) return r;
+      Drop(path);  // evicted or removed under us: read it remotely
+    }
+    Result<std::unique_ptr<FileReader>> r = inner_->Reader(path, offset);
+    // Only a whole read fills a copy, and only one at a time per path. The
+    // size (asked of the read cache in front of the store, which the
+    // registry's own Stat just filled) says when the read is whole: the
+    // HTTP layer stops reading at the blob's length, before any end.
+    if (!r.ok() || offset != 0) return r;
+    Result<FileInfo> info = inner_->Stat(path);
+    if (!info.ok() || info->size > o_.max_bytes) return r;
+    const uint64_t claim = Claim(path);
+    if (claim == 0) return r;
+    std::string partial =
+        path + kPartial + std::to_string(::getpid()) + "." + std::to_string(claim);
+    Result<std::unique_ptr<FileWriter>> w = local_->Writer(partial, false);
+    if (!w.ok()) {
+      Release(path, claim);
+      return r;
+    }
+    return std::unique_ptr<FileReader>(new TeeReader(
+        *this, path, claim, info->size, std::move(partial), std::move(*r), std::move(*w)));
+  }
+
+  Result<std::unique_ptr<FileWriter>> Writer(const std::string& path, bool append) override {
+    Drop(path);
+    return inner_->Writer(path, append);
+  }
+  Result<FileInfo> Stat(const std::string& path) override { return inner_->Stat(path); }
+  Result<std::vector<std::string>> List(const std::string& path) override {
+    return inner_->List(path);
+  }
+  Status Move(const std::string& from, const std::string& to) override {
+    Drop(from, true);
+    Drop(to, true);
+    return inner_->Move(from, to);
+  }
+  Status Delete(const std::string& path) override {
+    Drop(path, true);
+    Status st = inner_->Delete(path);
+    Drop(path, true);  // a copy a read finished meanwhile
+    return st;
+  }
+  Status Walk(const std::string& path,
+              const std::function<WalkAction(const FileInfo&)>& fn) override {
+    return inner_->Walk(path, fn);
+  }
+
+ private:
+  struct Copy {
+    int64_t size = 0;
+    uint64_t last_read = 0;
+  };
+
+  // The remote reader, with every byte it gives also written to the partial
+  // file; when it holds `size` bytes, the file becomes the copy. A read
+  // that ends or fails before, or goes beyond, keeps nothing.
+  class TeeReader final : public FileReader {
+   public:
+    TeeReader(BlobCacheDriver& c, std::string path, uint64_t claim, int64_t size,
+              std::string partial, std::unique_ptr<FileReader> in, std::unique_ptr<FileWriter> out)
+        : c_(c),
+          path_(std::move(path)),
+          claim_(claim),
+          size_(size),
+          partial_(std::move(partial)),
+          in_(std::move(in)),
+          out_(std::move(out)) {}
+    ~TeeReader() override {
+      if (out_) out_->Cancel();
+      c_.Release(path_, claim_);
+    }
+    TeeReader(const TeeReader&) = delete;
+    TeeReader& operator=(const TeeReader&) = delete;
+
+    Result<size_t> Read(char* buf, size_t n) override {
+      Result<size_t> r = in_->Read(buf, n);
+      if (!out_) return r;
+      // (A full disk fails the write: the read goes on, nothing is kept.)
+      if (!r.ok() || *r == 0 || !out_->Write(buf, *r).ok() || out_->Size() > size_) {
+        out_->Cancel();
+        out_.reset();
+      } else if (out_->Size() == size_) {
+        std::unique_ptr<FileWriter> out = std::move(out_);
+        if (!out->Commit().ok() || !c_.Admit(path_, claim_, partial_, size_)) {
+          (void)c_.local_->Delete(partial_);
+        }
+      }
+      return r;
+    }
+
+   private:
+    BlobCacheDriver& c_;
+    std::string path_;
+    uint64_t claim_;
+    int64_t size_;
+    std::string partial_;
+    std::unique_ptr<FileReader> in_;
+    std::unique_ptr<FileWriter> out_;
+  };
+
+  // True when a copy of `path` is indexed; it becomes the most recent.
+  bool Touch(const std::string& path) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = copies_.find(path);
+    if (it == copies_.end()) return false;
+    it->second.last_read = ++clock_;
+    return true;
+  }
+
+  // Marks `path` as being filled by the read given the returned number; 0
+  // when another read is filling it.
+  uint64_t Claim(const std::string& path) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto [it, fresh] = filling_.try_emplace(path, ++claims_);
+    return fresh ? it->second : 0;
+  }
+  void Release(const std::string& path, uint64_t claim) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto it = filling_.find(path); it != filling_.end() && it->second == claim) {
+      filling_.erase(it);
+    }
+  }
+
+  // Renames a filled partial file into place and indexes it, unless the
+  // path was dropped (deleted, rewritten) since the read began or it would
+  // not fit at all.
+  bool Admit(const std::string& path, uint64_t claim, const std::string& partial, int64_t size) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto f = filling_.find(path);
+    if (size > o_.max_bytes || f == filling_.end() || f->second != claim) return false;
+    if (!local_->Move(partial, path).ok()) return false;
+    if (auto it = copies_.find(path); it != copies_.end()) bytes_ -= it->second.size;
+    copies_[path] = Copy{size, ++clock_};
+    bytes_ += size;
+    Trim();
+    return true;
+  }
+
+  // REQUIRES: mu_ held. Removes the least recently read copies until the
+  // rest fits.
+  void Trim() {
+    while (bytes_ > o_.max_bytes && !copies_.empty()) {
+      auto oldest = copies_.begin();
+      for (auto it = copies_.begin(); it != copies_.end(); ++it) {
+        if (it->second.last_read < oldest->second.last_read) oldest = it;
+      }
+      (void)local_->Delete(oldest->first);
+      bytes_ -= oldest->second.size;
+      copies_.erase(oldest);
+    }
+  }
+
+  // Forgets and removes the copy of `path` (with `tree`, of all below it
+  // too); a fill in progress for it will not be admitted.
+  void Drop(const std::string& path, bool tree = false) {
+    std::lock_guard<std::mutex> l(mu_);
+    const std::string prefix = path + "/";
+    auto below = [&](const std::string& p) {
+      return p == path || (tree && p.compare(0, prefix.size(), prefix) == 0);
+    };
+    for (auto it = copies_.begin(); it != copies_.end();) {
+      auto next = std::next(it);
+      if (below(it->first)) {
+        (void)local_->Delete(it->first);
+        bytes_ -= it->second.size;
+        copies_.erase(it);
+      }
+      it = next;
+    }
+    for (auto it = filling_.begin(); it != filling_.end();) {
+      auto next = std::next(it);
+      if (below(it->first)) filling_.erase(it);
+      it = next;
+    }
+  }
+
+  std::unique_ptr<StorageDriver> inner_;
+  std::unique_ptr<StorageDriver> local_;  // the copies, by the same paths
+  const BlobCacheOptions o_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Copy> copies_;
+  std::unordered_map<std::string, uint64_t> filling_;  // path -> claim
+  uint64_t claims_ = 0;
+  int64_t bytes_ = 0;
+  uint64_t clock_ = 0;  // read order
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StorageDriver>> NewBlobCacheDriver(std::unique_ptr<StorageDriver> inner,
+                                                          BlobCacheOptions options) {
+  if (options.dir.empty()) return inner;
+  if (!options.immutable) {
+    return Status(Code::kInvalidArgument, "a blob cache needs to know which paths are immutable");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) {
+    return Status(Code::kIo, "cannot create the blob cache " + options.dir + ": " + ec.message());
+  }
+  std::string dir = std::filesystem::absolute(options.dir).lexically_normal().string();
+  auto d = std::make_unique<BlobCacheDriver>(std::move(inner), NewFilesystemDriver(dir),
+                                             std::move(options));
+  HOIST_RETURN_IF_ERROR(d->Load());
+  return std::unique_ptr<StorageDriver>(std::move(d));
+}
+
+}  // namespace hoist::storage
