@@ -5,13 +5,14 @@
 # client commands, interleaved run by run, medians and hoist/peer ratios.
 #
 # The scenarios and their exact client commands are those of the project's
-# shared peer script /work/shared/bench/registry-bench.sh (2026-11-26, the
+# shared peer script bench/registry-bench.sh in the shared folder (2026-11-26, the
 # method behind the peers' figures); its code is adapted here and in lib/ so
 # that a clean clone can run this without that folder:
 #   a. 1 GiB random blob push, monolithic (POST, then `curl -X PUT -T file
 #      -H 'Expect:' ?digest=`) and chunked (POST, 64 MiB PATCHes with
 #      Content-Range following each Location, PUT ?digest= with no body)
-#   b. 1 GiB blob pull (`curl -o /dev/null`)
+#   b. 1 GiB blob pull (`curl -o /dev/null`), and the same blob pulled again
+#      at once (hoist: from its local copy with HOIST_S3_BLOB_CACHE=1)
 #   c. manifest GET by tag, `wrk -t2 -c32 -d10s` with keep-alive and an
 #      Accept header for OCI manifest/index and Docker v2; blob HEAD with
 #      `ab -k -i -c32 -t10` (wrk 4.1 cannot do HEAD)
@@ -39,6 +40,8 @@
 #                                       buckets of one local Ceph RADOS Gateway
 #                                       (scripts/ceph-rgw.sh; bluestore on a sparse file of
 #                                       CEPH_OSD_BYTES [48 GiB] in the scratch dir)
+#   HOIST_S3_BLOB_CACHE [0]             1: hoist on S3 keeps a local copy of what is
+#                                       pulled (--s3-blob-cache in its scratch dir)
 #   HOIST [<repo>/build/cli/hoist]      built with cmake when absent
 #   BENCH_DATA [/tmp/hoist-bench]       scratch root; this run uses BENCH_DATA/registry-<id>
 #   OUT [BENCH_DATA/results-registry-<UTC time>]   results directory
@@ -365,6 +368,14 @@ measure_pull() { # registry rep
   fi
   rec "$r" "pull_${BL}_rate" MB/s median "$(mbps "$BLOB_BYTES" "$tt")"
   log "$r pull $i: ${tt}s $(mbps "$BLOB_BYTES" "$tt") MB/s"
+  o=$(curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}' "$URL/v2/bench/mono-$i/blobs/$dg") || true
+  read -r code tt size <<<"$o"
+  if [ "${code:-}" != 200 ] || [ "${size:-}" != "$BLOB_BYTES" ]; then
+    anomaly "GET /v2/bench/mono-$i/blobs/$dg again -> HTTP ${code:-none}, ${size:-?} of $BLOB_BYTES bytes"
+    fail "$r" "pull_again_${BL}_rate"; return 0
+  fi
+  rec "$r" "pull_again_${BL}_rate" MB/s median "$(mbps "$BLOB_BYTES" "$tt")"
+  log "$r pull $i again: ${tt}s $(mbps "$BLOB_BYTES" "$tt") MB/s"
   if [ "$i" = 1 ]; then   # content check once, outside the timing
     got=$(curl -sS "$URL/v2/bench/mono-$i/blobs/$dg" | sha256sum | awk '{print "sha256:"$1}')
     [ "$got" = "$dg" ] || anomaly "GET /v2/bench/mono-$i/blobs/$dg returned content with digest $got"

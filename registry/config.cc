@@ -25,6 +25,17 @@ Status CheckKeys(const YAML::Node& node, const std::string& where,
   return Status::Ok();
 }
 
+// node[key], when present, read by `parse` (ParseDuration, ParseSize) into
+// *out; an error names `where`.key.
+Status ReadNumber(const YAML::Node& node, const std::string& key, const std::string& where,
+                  Result<int64_t> (*parse)(const std::string&, const std::string&), int64_t* out) {
+  if (!node[key]) return Status::Ok();
+  Result<int64_t> n = parse(node[key].as<std::string>(), where + "." + key);
+  if (!n.ok()) return n.status();
+  *out = *n;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadConfigFile(const std::string& path, Config* c) {
@@ -41,12 +52,8 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       if (px["username"]) c->proxy.username = px["username"].as<std::string>();
       if (px["password"]) c->proxy.password = px["password"].as<std::string>();
       if (px["cafile"]) c->proxy.ca_file = px["cafile"].as<std::string>();
-      if (px["tag_ttl"]) {
-        Result<int64_t> ms =
-            ParseDuration(px["tag_ttl"].as<std::string>(), path + ": proxy.tag_ttl");
-        if (!ms.ok()) return ms.status();
-        c->proxy.tag_ttl_ms = *ms;
-      }
+      HOIST_RETURN_IF_ERROR(
+          ReadNumber(px, "tag_ttl", path + ": proxy", ParseDuration, &c->proxy.tag_ttl_ms));
     }
     if (auto ui = root["ui"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(ui, path + ": ui", {"enabled"}));
@@ -98,13 +105,9 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     }
     if (auto gc = root["gc"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(gc, path + ": gc", {"interval", "delete_untagged", "grace"}));
-      for (auto [key, field] :
-           {std::pair{"interval", &c->gc_interval_ms}, {"grace", &c->gc_grace_ms}}) {
-        if (!gc[key]) continue;
-        Result<int64_t> ms = ParseDuration(gc[key].as<std::string>(), path + ": gc." + key);
-        if (!ms.ok()) return ms.status();
-        *field = *ms;
-      }
+      HOIST_RETURN_IF_ERROR(
+          ReadNumber(gc, "interval", path + ": gc", ParseDuration, &c->gc_interval_ms));
+      HOIST_RETURN_IF_ERROR(ReadNumber(gc, "grace", path + ": gc", ParseDuration, &c->gc_grace_ms));
       if (gc["delete_untagged"]) c->gc_delete_untagged = gc["delete_untagged"].as<bool>();
     }
     if (auto auth = root["auth"]) {
@@ -161,19 +164,12 @@ Status LoadConfigFile(const std::string& path, Config* c) {
         if (s3["forcepathstyle"]) c->s3.path_style = s3["forcepathstyle"].as<bool>();
         if (s3["accesskey"]) c->s3.access_key = s3["accesskey"].as<std::string>();
         if (s3["secretkey"]) c->s3.secret_key = s3["secretkey"].as<std::string>();
-        if (s3["cachettl"]) {
-          Result<int64_t> ms =
-              ParseDuration(s3["cachettl"].as<std::string>(), path + ": storage.s3.cachettl");
-          if (!ms.ok()) return ms.status();
-          c->storage_cache_ttl_ms = *ms;
-        }
         if (s3["blobcache"]) c->blob_cache_dir = s3["blobcache"].as<std::string>();
-        if (s3["blobcachesize"]) {
-          Result<int64_t> n =
-              ParseSize(s3["blobcachesize"].as<std::string>(), path + ": storage.s3.blobcachesize");
-          if (!n.ok()) return n.status();
-          c->blob_cache_bytes = *n;
-        }
+        const std::string where = path + ": storage.s3";
+        HOIST_RETURN_IF_ERROR(
+            ReadNumber(s3, "cachettl", where, ParseDuration, &c->storage_cache_ttl_ms));
+        HOIST_RETURN_IF_ERROR(
+            ReadNumber(s3, "blobcachesize", where, ParseSize, &c->blob_cache_bytes));
       }
       if (st["root"]) c->root = st["root"].as<std::string>();
       if (st["delete"]) c->delete_enabled = st["delete"].as<bool>();

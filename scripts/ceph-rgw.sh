@@ -32,6 +32,18 @@ usage() {
 }
 log() { echo "[ceph-rgw $(date +%T)] $*" >&2; }
 
+# await WHAT COMMAND...: polls COMMAND every 0.25 s for at most CEPH_TIMEOUT
+# seconds; then the caller's `fail` (naming the caller's $dir for the logs).
+await() {
+  local what=$1 i
+  shift
+  for ((i = 0; i < ${CEPH_TIMEOUT:-120} * 4; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  fail "timed out waiting for $what (logs in $dir/log)"
+}
+
 # alive PID: true while PID runs (a zombie does not count).
 alive() {
   local st
@@ -75,7 +87,7 @@ cmd_stop() {
 cmd_start() {
   [ $# -eq 2 ] || usage
   local dir=$1 port=$2 store=${CEPH_OBJECTSTORE:-memstore}
-  local bytes=${CEPH_OSD_BYTES:-$((4 << 30))} timeout=${CEPH_TIMEOUT:-120}
+  local bytes=${CEPH_OSD_BYTES:-$((4 << 30))}
   local access=${S3_ACCESS_KEY:-hoist-test-access} secret=${S3_SECRET_KEY:-hoist-test-secret-0123456789}
   local mon_port=$((port + 1)) mon_port1=$((port + 2)) p b started=$SECONDS
   for b in ceph ceph-mon ceph-osd radosgw radosgw-admin monmaptool curl; do
@@ -160,15 +172,6 @@ rgw enable usage log = false
 rgw gc obj min wait = 30
 rgw gc processor period = 30
 EOF
-  await() { # WHAT COMMAND...: polls every 0.25 s for at most $timeout s
-    local what=$1 i
-    shift
-    for ((i = 0; i < timeout * 4; i++)); do
-      "$@" >/dev/null 2>&1 && return 0
-      sleep 0.25
-    done
-    fail "timed out waiting for $what (logs in $dir/log)"
-  }
   monmaptool --create --clobber --fsid "$fsid" \
     --addv a "[v2:127.0.0.1:$mon_port,v1:127.0.0.1:$mon_port1]" "$dir/monmap" >/dev/null
   ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" 2>"$dir/log/mon.mkfs.err" >/dev/null ||
@@ -206,17 +209,16 @@ cmd_rgw_kill() {
 
 cmd_rgw_start() {
   [ $# -eq 1 ] || usage
-  local dir endpoint i
+  local dir endpoint
   dir=$(cd "$1" && pwd)
+  fail() {
+    log "$*"
+    exit 1
+  }
   endpoint=$(sed -n 's/^S3_ENDPOINT=//p' "$dir/s3.env")
-  [ -n "$endpoint" ] || { log "no S3_ENDPOINT in $dir/s3.env"; exit 1; }
-  radosgw -c "$dir/ceph.conf" -n client.rgw.a || { log "radosgw did not start"; exit 1; }
-  for ((i = 0; i < ${CEPH_TIMEOUT:-120} * 4; i++)); do
-    curl -fsS -o /dev/null "$endpoint/" 2>/dev/null && return 0
-    sleep 0.25
-  done
-  log "radosgw did not answer on $endpoint (logs in $dir/log)"
-  exit 1
+  [ -n "$endpoint" ] || fail "no S3_ENDPOINT in $dir/s3.env"
+  radosgw -c "$dir/ceph.conf" -n client.rgw.a || fail "radosgw did not start"
+  await "radosgw on $endpoint" curl -fsS -o /dev/null "$endpoint/"
 }
 
 case ${1:-} in

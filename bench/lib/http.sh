@@ -2,7 +2,7 @@
 # bench/lib/http.sh — registry client helpers, sourced by bench/registry.sh.
 #
 # Adapted from the project's shared peer script
-# (/work/shared/bench/registry-bench.sh, 2026-11-26): the same requests (POST
+# (the shared folder's bench/registry-bench.sh, 2026-11-26): the same requests (POST
 # session, PUT ?digest= with `curl -T` and no `Expect:`, PATCH with
 # Content-Range following each Location), but every response status is
 # checked, and an unexpected one is written, with the exact request, to

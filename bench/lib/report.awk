@@ -46,6 +46,7 @@ function label(n,    m, a, b, what) {
   if ((m = mid(n, "push_mono_", "_rate")) != "") return "a. push " m " monolithic, rate"
   if ((m = mid(n, "push_chunked_", "_time")) != "" && split(m, a, "_") == 2) return "a. push " a[2] " in " a[1] " PATCHes, time"
   if ((m = mid(n, "push_chunked_", "_rate")) != "" && split(m, a, "_") == 2) return "a. push " a[2] " in " a[1] " PATCHes, rate"
+  if ((m = mid(n, "pull_again_", "_rate")) != "") return "b. pull " m " again"
   if ((m = mid(n, "pull_", "_rate")) != "") return "b. pull " m
   if (n == "wrk_manifest_get_by_tag") return "c. manifest GET by tag (wrk)"
   if (n == "ab_blob_head") return "c. blob HEAD (ab -k)"

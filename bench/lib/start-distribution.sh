@@ -2,7 +2,7 @@
 # start-distribution.sh PORT DATADIR
 #
 # Copied from the project's shared peer scripts
-# (/work/shared/bench/start-distribution.sh, 2026-11-26), unchanged in
+# (the shared folder's bench/start-distribution.sh, 2026-11-26), unchanged in
 # behaviour, so that hoist's bench/ runs without that folder.
 #
 # Starts Debian's docker-registry (CNCF distribution 2.8.x) in the background on

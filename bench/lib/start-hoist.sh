@@ -13,7 +13,8 @@
 # TLS_CERT and TLS_KEY (environment, PEM files): serve HTTPS with them; the
 # readiness check then trusts CURL_CA_BUNDLE.
 # S3_BUCKET (with S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY):
-# the storage is that bucket instead of DIR/root.
+# the storage is that bucket instead of DIR/root; HOIST_S3_BLOB_CACHE=1 adds
+# a local copy of pulled blobs in DIR/blob-cache.
 set -euo pipefail
 
 BIN=${1:?usage: start-hoist.sh HOIST_BINARY DIR}
@@ -35,6 +36,7 @@ rm -f "$DIR/addr"
 STORAGE=()
 if [ -n "${S3_BUCKET:-}" ]; then
   STORAGE=(--storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket "$S3_BUCKET" --s3-region "$S3_REGION")
+  [ "${HOIST_S3_BLOB_CACHE:-0}" = 1 ] && STORAGE+=(--s3-blob-cache "$DIR/blob-cache")
   export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 fi
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
-#include <unordered_map>
+#include <map>
 
 namespace hoist::storage {
 namespace {
@@ -202,9 +202,7 @@ class BlobCacheDriver final : public StorageDriver {
       for (auto it = copies_.begin(); it != copies_.end(); ++it) {
         if (it->second.last_read < oldest->second.last_read) oldest = it;
       }
-      (void)local_->Delete(oldest->first);
-      bytes_ -= oldest->second.size;
-      copies_.erase(oldest);
+      Forget(oldest);
     }
   }
 
@@ -212,32 +210,34 @@ class BlobCacheDriver final : public StorageDriver {
   // too); a fill in progress for it will not be admitted.
   void Drop(const std::string& path, bool tree = false) {
     std::lock_guard<std::mutex> l(mu_);
+    if (auto it = copies_.find(path); it != copies_.end()) Forget(it);
+    filling_.erase(path);
+    if (!tree) return;
     const std::string prefix = path + "/";
-    auto below = [&](const std::string& p) {
-      return p == path || (tree && p.compare(0, prefix.size(), prefix) == 0);
-    };
-    for (auto it = copies_.begin(); it != copies_.end();) {
-      auto next = std::next(it);
-      if (below(it->first)) {
-        (void)local_->Delete(it->first);
-        bytes_ -= it->second.size;
-        copies_.erase(it);
-      }
-      it = next;
+    for (auto it = copies_.lower_bound(prefix);
+         it != copies_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      Forget(it++);
     }
-    for (auto it = filling_.begin(); it != filling_.end();) {
-      auto next = std::next(it);
-      if (below(it->first)) filling_.erase(it);
-      it = next;
+    for (auto it = filling_.lower_bound(prefix);
+         it != filling_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      filling_.erase(it++);
     }
+  }
+
+  // REQUIRES: mu_ held.
+  void Forget(std::map<std::string, Copy>::iterator it) {
+    (void)local_->Delete(it->first);
+    bytes_ -= it->second.size;
+    copies_.erase(it);
   }
 
   std::unique_ptr<StorageDriver> inner_;
   std::unique_ptr<StorageDriver> local_;  // the copies, by the same paths
   const BlobCacheOptions o_;
   std::mutex mu_;
-  std::unordered_map<std::string, Copy> copies_;
-  std::unordered_map<std::string, uint64_t> filling_;  // path -> claim
+  // Ordered, so that a directory's copies are one range.
+  std::map<std::string, Copy> copies_;
+  std::map<std::string, uint64_t> filling_;  // path -> claim
   uint64_t claims_ = 0;
   int64_t bytes_ = 0;
   uint64_t clock_ = 0;  // read order
