@@ -249,8 +249,8 @@ Status Response::Begin(const Request& req) {
     curl_easy_setopt(e, CURLOPT_USERPWD, req.userpwd.c_str());
   }
 
-  bool has_body = req.body_source != nullptr || !req.body.empty() || req.method == "PUT" ||
-                  req.method == "PATCH" || req.method == "POST";
+  bool has_body = req.body_source != nullptr || !req.body.empty() || req.shared_body ||
+                  req.method == "PUT" || req.method == "PATCH" || req.method == "POST";
   if (req.method == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (req.method == "GET") {
@@ -264,9 +264,9 @@ Status Response::Begin(const Request& req) {
       source_ = req.body_source;
       curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_length));
     } else {
-      request_body_ = req.body;
-      small_body_ = &request_body_;
-      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request_body_.size()));
+      request_body_ = req.shared_body ? req.shared_body : std::make_shared<std::string>(req.body);
+      small_body_ = request_body_.get();
+      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(small_body_->size()));
     }
   }
   curl_slist* list = nullptr;

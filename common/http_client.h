@@ -41,8 +41,11 @@ const std::string* FindHeader(const Headers& headers, std::string_view name);
 struct Request {
   std::string method = "GET";
   std::string url;
-  std::vector<std::string> headers;   // "Name: value"
-  std::string body;                   // a small body (manifests, JSON)
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;                  // a small body (manifests, JSON)
+  // Or a large one in memory, shared by the tries of a request rather than
+  // copied into each (an S3 part); used instead of `body` when set.
+  std::shared_ptr<const std::string> shared_body;
   ByteSource* body_source = nullptr;  // or a streamed body of body_length bytes
   int64_t body_length = -1;
   bool follow_redirects = false;  // GET/HEAD of blobs may redirect to storage
@@ -111,7 +114,8 @@ class Response {
   size_t small_off_ = 0;
   ByteSource* source_ = nullptr;
   Status source_status_;
-  std::string request_body_;  // copy of Request::body, alive for the transfer
+  // Request::body's copy, or the shared body, alive for the transfer.
+  std::shared_ptr<const std::string> request_body_;
 
   int64_t last_activity_ms_ = 0;
   uint64_t activity_ = 0;  // callbacks seen; Pump waits only when none came

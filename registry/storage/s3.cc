@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -182,7 +183,8 @@ class Bucket {
     }
     r.headers = c.headers;
     r.headers.emplace_back(kUnsigned);
-    r.body = std::move(c.body);
+    // Shared by the tries, not copied into each (a part is 32 MiB).
+    if (!c.body.empty()) r.shared_body = std::make_shared<const std::string>(std::move(c.body));
     r.body_source = c.body_source;
     r.body_length = c.body_length;
     r.aws_sigv4 = "aws:amz:" + o_.region + ":s3";
@@ -602,14 +604,11 @@ class S3Writer : public FileWriter {
   // Uploads the first `n` bytes of the buffer as the next part.
   Status Flush(size_t n) {
     HOIST_RETURN_IF_ERROR(StartIfNeeded());
-    std::string body;
-    if (n == buf_.size()) {
-      body = std::move(buf_);
-      buf_.clear();
-    } else {
-      body.assign(buf_.data(), n);
-      buf_.erase(0, n);
-    }
+    // The buffer becomes the part; only what follows the part (the 5 MiB
+    // held back) is copied into a new buffer.
+    std::string body = std::move(buf_);
+    buf_.assign(body, n);
+    body.resize(n);
     Status st = b_.UploadPart(*mp_, body);
     if (!st.ok()) return Fail(st);
     return Status::Ok();
