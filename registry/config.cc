@@ -283,6 +283,7 @@ Result<std::unique_ptr<storage::StorageDriver>> OpenStorage(const Config& cfg, s
     blobs.dir = cfg.blob_cache_dir;
     blobs.max_bytes = cfg.blob_cache_bytes;
     blobs.immutable = [](const std::string& p) { return storage::paths::IsBlobData(p); };
+    blobs.staging = [](const std::string& p) { return storage::paths::IsUploadData(p); };
     return storage::NewBlobCacheDriver(storage::NewCachingDriver(std::move(*d), cache),
                                        std::move(blobs));
   }

@@ -4,13 +4,15 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <mutex>
 #include <map>
+#include <mutex>
+#include <optional>
 
 namespace hoist::storage {
 namespace {
 
-constexpr const char* kPartial = ".partial.";
+constexpr const char* kPartial = ".partial.";  // a pull's copy being filled
+constexpr const char* kStaged = ".staged.";    // a push's bytes, before the commit
 
 class BlobCacheDriver final : public StorageDriver {
  public:
@@ -30,7 +32,8 @@ class BlobCacheDriver final : public StorageDriver {
               [](const FileInfo& a, const FileInfo& b) { return a.mtime_unix < b.mtime_unix; });
     std::lock_guard<std::mutex> l(mu_);
     for (const FileInfo& f : found) {
-      if (f.path.find(kPartial) != std::string::npos || !o_.immutable(f.path)) {
+      if (f.path.find(kPartial) != std::string::npos || f.path.find(kStaged) != std::string::npos ||
+          !o_.immutable(f.path)) {
         (void)local_->Delete(f.path);
         continue;
       }
@@ -79,18 +82,66 @@ class BlobCacheDriver final : public StorageDriver {
         *this, path, claim, info->size, std::move(partial), std::move(*r), std::move(*w)));
   }
 
+  // An upload session's data (o_.staging) is written to a local file too,
+  // when that file holds what the store holds before this write: all of
+  // the session's PATCHes came through this process.
   Result<std::unique_ptr<FileWriter>> Writer(const std::string& path, bool append) override {
     Drop(path);
-    return inner_->Writer(path, append);
+    Result<std::unique_ptr<FileWriter>> w = inner_->Writer(path, append);
+    if (!w.ok() || !o_.staging || !o_.staging(path)) return w;
+    const int64_t before = (*w)->Size();
+    std::string file;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = staged_.find(path);
+      if (it != staged_.end()) {
+        if (before > 0 && it->second.size == before) {
+          file = it->second.file;
+        } else {
+          (void)local_->Delete(it->second.file);
+        }
+        staged_.erase(it);  // recorded again only by a commit of this write
+      }
+      if (file.empty() && before == 0) {
+        file = path + kStaged + std::to_string(::getpid()) + "." + std::to_string(++claims_);
+      }
+    }
+    if (file.empty()) return w;  // PATCHes through another process: nothing to stage
+    Result<std::unique_ptr<FileWriter>> lw = local_->Writer(file, before > 0);
+    if (!lw.ok()) return w;
+    if ((*lw)->Size() != before) {
+      (*lw)->Cancel();
+      return w;
+    }
+    return std::unique_ptr<FileWriter>(
+        new StagingWriter(*this, path, std::move(file), std::move(*w), std::move(*lw)));
   }
   Result<FileInfo> Stat(const std::string& path) override { return inner_->Stat(path); }
   Result<std::vector<std::string>> List(const std::string& path) override {
     return inner_->List(path);
   }
+  // An upload's data moved to a blob: its staged bytes become the blob's
+  // copy when the store's blob has their size.
   Status Move(const std::string& from, const std::string& to) override {
+    std::optional<Staged> staged;
+    if (o_.immutable(to)) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (auto it = staged_.find(from); it != staged_.end()) {
+        staged = it->second;
+        staged_.erase(it);
+      }
+    }
     Drop(from, true);
     Drop(to, true);
-    return inner_->Move(from, to);
+    Status st = inner_->Move(from, to);
+    if (staged) {
+      Result<FileInfo> info = st.ok() ? inner_->Stat(to) : Result<FileInfo>(st);
+      std::lock_guard<std::mutex> l(mu_);
+      if (!info.ok() || info->size != staged->size || !Install(to, staged->file, staged->size)) {
+        (void)local_->Delete(staged->file);
+      }
+    }
+    return st;
   }
   Status Delete(const std::string& path) override {
     Drop(path, true);
@@ -107,6 +158,61 @@ class BlobCacheDriver final : public StorageDriver {
   struct Copy {
     int64_t size = 0;
     uint64_t last_read = 0;
+  };
+  struct Staged {
+    std::string file;  // local path of the bytes
+    int64_t size = 0;
+  };
+
+  // The store's writer, with every byte it takes also written to the local
+  // file; the file is kept (as staged_) only when both commit.
+  class StagingWriter final : public FileWriter {
+   public:
+    StagingWriter(BlobCacheDriver& c, std::string path, std::string file,
+                  std::unique_ptr<FileWriter> remote, std::unique_ptr<FileWriter> local)
+        : c_(c),
+          path_(std::move(path)),
+          file_(std::move(file)),
+          remote_(std::move(remote)),
+          local_(std::move(local)) {}
+    ~StagingWriter() override {
+      if (local_) local_->Cancel();  // the store's data is as before this write
+    }
+    StagingWriter(const StagingWriter&) = delete;
+    StagingWriter& operator=(const StagingWriter&) = delete;
+
+    Status Write(const char* data, size_t n) override {
+      Status st = remote_->Write(data, n);
+      if (local_ &&
+          (!st.ok() || !local_->Write(data, n).ok() || local_->Size() > c_.o_.max_bytes)) {
+        local_->Cancel();
+        local_.reset();
+      }
+      return st;
+    }
+    int64_t Size() const override { return remote_->Size(); }
+    Status Commit() override {
+      Status st = remote_->Commit();
+      if (!local_) return st;
+      std::unique_ptr<FileWriter> local = std::move(local_);
+      if (!st.ok() || !local->Commit().ok() || local->Size() != remote_->Size()) {
+        local->Cancel();
+        return st;
+      }
+      std::lock_guard<std::mutex> l(c_.mu_);
+      c_.staged_[path_] = Staged{file_, local->Size()};
+      return st;
+    }
+    void Cancel() override {
+      remote_->Cancel();
+      if (local_) local_->Cancel();
+      local_.reset();
+    }
+
+   private:
+    BlobCacheDriver& c_;
+    std::string path_, file_;
+    std::unique_ptr<FileWriter> remote_, local_;
   };
 
   // The remote reader, with every byte it gives also written to the partial
@@ -185,8 +291,13 @@ class BlobCacheDriver final : public StorageDriver {
   bool Admit(const std::string& path, uint64_t claim, const std::string& partial, int64_t size) {
     std::lock_guard<std::mutex> l(mu_);
     auto f = filling_.find(path);
-    if (size > o_.max_bytes || f == filling_.end() || f->second != claim) return false;
-    if (!local_->Move(partial, path).ok()) return false;
+    if (f == filling_.end() || f->second != claim) return false;
+    return Install(path, partial, size);
+  }
+
+  // REQUIRES: mu_ held. The local `file` becomes the copy of `path`.
+  bool Install(const std::string& path, const std::string& file, int64_t size) {
+    if (size > o_.max_bytes || !local_->Move(file, path).ok()) return false;
     if (auto it = copies_.find(path); it != copies_.end()) bytes_ -= it->second.size;
     copies_[path] = Copy{size, ++clock_};
     bytes_ += size;
@@ -213,6 +324,11 @@ class BlobCacheDriver final : public StorageDriver {
     if (auto it = copies_.find(path); it != copies_.end()) Forget(it);
     filling_.erase(path);
     if (!tree) return;
+    // An upload session deleted (or moved): its staged bytes go too.
+    if (auto it = staged_.find(path); it != staged_.end()) {
+      (void)local_->Delete(it->second.file);
+      staged_.erase(it);
+    }
     const std::string prefix = path + "/";
     for (auto it = copies_.lower_bound(prefix);
          it != copies_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
@@ -221,6 +337,11 @@ class BlobCacheDriver final : public StorageDriver {
     for (auto it = filling_.lower_bound(prefix);
          it != filling_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
       filling_.erase(it++);
+    }
+    for (auto it = staged_.lower_bound(prefix);
+         it != staged_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      (void)local_->Delete(it->second.file);
+      staged_.erase(it++);
     }
   }
 
@@ -238,6 +359,7 @@ class BlobCacheDriver final : public StorageDriver {
   // Ordered, so that a directory's copies are one range.
   std::map<std::string, Copy> copies_;
   std::map<std::string, uint64_t> filling_;  // path -> claim
+  std::map<std::string, Staged> staged_;     // upload data path -> its local bytes
   uint64_t claims_ = 0;
   int64_t bytes_ = 0;
   uint64_t clock_ = 0;  // read order

@@ -2,8 +2,10 @@
 // blobs, whose path names their digest, so a copy can never be stale. A
 // whole read of a blob not held yet streams from the remote store to the
 // client and into a file below `dir` at once; the next reads come from that
-// file (sendfile, as on the filesystem driver). Nothing is written here on
-// push: only what is pulled is kept.
+// file (sendfile, as on the filesystem driver). A push whose PATCHes all
+// came through this process is written here as well as to the store, and
+// becomes the blob's copy when the upload is committed (the store's blob
+// then has the same size).
 //
 // The registry above still asks the remote store (through the short-lived
 // read cache, storage/cache.h) whether a repository links the blob and
@@ -14,8 +16,11 @@
 // Bounded by `max_bytes`: the least recently read copies go first. A file
 // being filled is named "<path>.partial.<pid>.<n>" and renamed into place
 // only once it holds as many bytes as the remote store says the blob has;
-// a read given up on, or a process killed, leaves no copy (leftover partial
-// files are removed at start). Several processes may share `dir`.
+// a push's, "<upload path>.staged.<pid>.<n>", only once the store's blob
+// has its size. A read given up on, a write cancelled or failed, or a
+// process killed leaves no copy (unfinished files are removed at start).
+// Several processes may share `dir`: one starting removes the unfinished
+// files of all, and the others then keep no copy of those.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +37,9 @@ struct BlobCacheOptions {
   int64_t max_bytes = int64_t{10} << 30;
   // Which paths name content that never changes (paths::IsBlobData).
   std::function<bool(const std::string& path)> immutable;
+  // Which paths are appended to and then moved to an immutable path
+  // (paths::IsUploadData); none when empty.
+  std::function<bool(const std::string& path)> staging;
 };
 
 Result<std::unique_ptr<StorageDriver>> NewBlobCacheDriver(std::unique_ptr<StorageDriver> inner,

@@ -60,6 +60,10 @@ std::string UploadDir(std::string_view repo, std::string_view uuid) {
 std::string UploadData(std::string_view repo, std::string_view uuid) {
   return UploadDir(repo, uuid) + "/data";
 }
+bool IsUploadData(std::string_view path) {
+  return path.find("/_uploads/") != std::string_view::npos && path.size() > 5 &&
+         path.compare(path.size() - 5, 5, "/data") == 0;
+}
 std::string UploadStartedAt(std::string_view repo, std::string_view uuid) {
   return UploadDir(repo, uuid) + "/startedat";
 }

@@ -42,6 +42,8 @@ std::string TagIndexLink(std::string_view repo, std::string_view tag, const Dige
 std::string UploadsDir(std::string_view repo);
 std::string UploadDir(std::string_view repo, std::string_view uuid);
 std::string UploadData(std::string_view repo, std::string_view uuid);
+// Whether `path` (or a key that ends with one) is an upload session's data.
+bool IsUploadData(std::string_view path);
 std::string UploadStartedAt(std::string_view repo, std::string_view uuid);
 // hoist only: the user who opened the session (access.h); registry:2 ignores it.
 std::string UploadOwner(std::string_view repo, std::string_view uuid);

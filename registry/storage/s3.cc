@@ -16,6 +16,7 @@
 
 #include "common/http_client.h"
 #include "common/url.h"
+#include "registry/storage/paths.h"
 
 namespace hoist::storage {
 
@@ -25,14 +26,10 @@ constexpr int64_t kMinPart = 5 << 20;           // S3's smallest part but the la
 constexpr int64_t kMaxCopy = int64_t{5} << 30;  // CopyObject's largest source
 
 // The one thing this driver knows of the registry's layout: an upload
-// session's data ("…/_uploads/<id>/data") is appended to by every PATCH,
-// and lives between them as an open multipart upload, as in distribution's
-// S3 driver: each PATCH adds parts, none copies what came before. Stat
-// sums its parts; Reader and Move complete it first (an object again).
-bool IsUploadData(const std::string& key) {
-  return key.find("/_uploads/") != std::string::npos && key.size() > 5 &&
-         key.compare(key.size() - 5, 5, "/data") == 0;
-}
+// session's data (paths::IsUploadData) is appended to by every PATCH, and
+// lives between them as an open multipart upload, as in distribution's S3
+// driver: each PATCH adds parts, none copies what came before. Stat sums
+// its parts; Reader and Move complete it first (an object again).
 constexpr size_t kSmallLimit = 64 << 20;  // GetContent's largest answer
 constexpr const char* kUnsigned = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
 
@@ -376,7 +373,7 @@ class Bucket {
   // An upload session's data as one object: its open multipart upload, if
   // it has one, completed.
   Status Materialize(const std::string& key) {
-    if (!IsUploadData(key)) return Status::Ok();
+    if (!paths::IsUploadData(key)) return Status::Ok();
     Result<std::optional<Multipart>> m = OpenMultipart(key);
     if (!m.ok()) return m.status();
     if (!*m) return Status::Ok();
@@ -501,7 +498,7 @@ class S3Reader : public FileReader {
 class S3Writer : public FileWriter {
  public:
   S3Writer(Bucket& b, std::string key, bool append)
-      : b_(b), key_(std::move(key)), keep_open_(append && IsUploadData(key_)) {}
+      : b_(b), key_(std::move(key)), keep_open_(append && paths::IsUploadData(key_)) {}
 
   // Appending: an upload session's open multipart upload goes on where it
   // is; otherwise what the object holds is the file's beginning.
@@ -621,7 +618,7 @@ class S3Writer : public FileWriter {
 
   Bucket& b_;
   std::string key_;
-  const bool keep_open_;  // appending to an upload session's data (IsUploadData)
+  const bool keep_open_;  // appending to an upload session's data (paths::IsUploadData)
   bool resumed_ = false;  // mp_ was found open, with earlier PATCHes' parts
   std::string buf_;
   int64_t existing_ = 0;  // bytes of the object copied as part 1 (>= 5 MiB)
@@ -689,7 +686,7 @@ class S3Driver : public StorageDriver {
       if (l->files.empty()) return Status(Code::kNotFound, path);
       return FileInfo{path, 0, true, l->files.front().second.mtime};
     }
-    if (IsUploadData(b_.Key(path))) {  // its open multipart upload first
+    if (paths::IsUploadData(b_.Key(path))) {  // its open multipart upload first
       Result<std::optional<Bucket::Multipart>> m = b_.OpenMultipart(b_.Key(path));
       if (!m.ok()) return m.status();
       if (*m && !(*m)->sizes.empty()) {

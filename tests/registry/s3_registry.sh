@@ -147,9 +147,10 @@ sko copy -q --src-tls-verify=false "docker://$DIST_ADDR/library/busybox:latest" 
   >"$T/hoist-pull.log" 2>&1 || fail "docker-registry serving hoist's bucket: $(cat "$T/hoist-pull.log")"
 compare_layouts "$T/project/base" latest "$T/from-hoist" 1
 
-# 6. The local blob copy (--s3-blob-cache): a pull leaves a copy of the
-# blob's bytes, which the next pull is served from; a GC by another process
-# still makes the blob 404 here after the cache TTL, copy or not.
+# 6. The local blob copy (--s3-blob-cache): a pull, or a push through this
+# process, leaves a copy of the blob's bytes, which the next pull is served
+# from; a GC by another process still makes the blob 404 here after the
+# cache TTL, copy or not.
 serve_registry s3-other --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket registry \
   --s3-region "$S3_REGION"
 OTHER=$REG
@@ -166,11 +167,24 @@ copy=$T/blob-copies/docker/registry/v2/blobs/sha256/${copied:7:2}/${copied#sha25
 cmp -s "$copy" "$T/copied" || fail "no whole copy of the pulled blob at $copy: $(find "$T/blob-copies")"
 check_blob_get "$REG" copy/app "$copied" "$T/copied"
 expect "files in the blob cache" "$(find "$T/blob-copies" -type f | wc -l)" 1
+# A push through this process (in two PATCHes) leaves a copy at its commit.
+head -c $((12 << 20)) /dev/urandom >"$T/pushed"
+pushed=sha256:$(sha256sum "$T/pushed" | cut -d' ' -f1)
+head -c $((7 << 20)) "$T/pushed" >"$T/pushed.1"
+tail -c +$(((7 << 20) + 1)) "$T/pushed" >"$T/pushed.2"
+url=$(upload_start "$REG" copy/app)
+url=$(upload_patch "$REG" "$url" "$T/pushed.1" 0)
+url=$(upload_patch "$REG" "$url" "$T/pushed.2" $((7 << 20)))
+upload_finish "$url" "$pushed"
+copy=$T/blob-copies/docker/registry/v2/blobs/sha256/${pushed:7:2}/${pushed#sha256:}/data
+cmp -s "$copy" "$T/pushed" || fail "no whole copy of the pushed blob at $copy: $(find "$T/blob-copies")"
+expect "files in the blob cache after the push" "$(find "$T/blob-copies" -type f | wc -l)" 2
+check_blob_get "$OTHER" copy/app "$pushed" "$T/pushed"
 "$HOIST" registry gc --storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket registry \
   --s3-region "$S3_REGION" --min-age 0 --json >"$T/gc2.json" 2>"$T/gc2.err" ||
   fail "gc on the bucket: $(cat "$T/gc2.err")"
-expect "blobs the second gc deleted" "$(jq -r .blobs_deleted "$T/gc2.json")" 1
+expect "blobs the second gc deleted" "$(jq -r .blobs_deleted "$T/gc2.json")" 2
 sleep 1.2
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/copy/app/blobs/$copied")
 expect "a collected blob the cache holds a copy of, after the TTL" "$code" 404
-log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket; hoist up on S3; distribution's buckets and hoist's are one layout; pulls served from a local blob copy until the blob is collected"
+log "integration tests on S3; 503 while the gateway is away, nothing committed, no restart; gc on the bucket; hoist up on S3; distribution's buckets and hoist's are one layout; pulls served from a local blob copy (of a pull or a push) until the blob is collected"

@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 const std::string kBlobA = "/docker/registry/v2/blobs/sha256/aa/aaaa/data";
 const std::string kBlobB = "/docker/registry/v2/blobs/sha256/bb/bbbb/data";
 const std::string kBlobC = "/docker/registry/v2/blobs/sha256/cc/cccc/data";
+const std::string kUpload = "/docker/registry/v2/repositories/r/_uploads/u1/data";
 
 struct Cache {
   explicit Cache(int64_t max_bytes = 1 << 20, std::string at = "") {
@@ -39,6 +40,7 @@ struct Cache {
     o.dir = dir;
     o.max_bytes = max_bytes;
     o.immutable = [](const std::string& p) { return paths::IsBlobData(p); };
+    o.staging = [](const std::string& p) { return paths::IsUploadData(p); };
     Result<std::unique_ptr<StorageDriver>> d = NewBlobCacheDriver(std::move(m), o);
     REQUIRE(d.ok());
     driver = std::move(*d);
@@ -170,6 +172,59 @@ TEST_CASE("blob cache: a new process finds the copies and removes partial files"
   CHECK(second.Read(kBlobA) == "abc");  // from the copy: this remote is empty
 }
 
+// Appends `data` to `path` through `d` and commits (or cancels).
+void Append(StorageDriver& d, const std::string& path, const std::string& data,
+            bool commit = true) {
+  Result<std::unique_ptr<FileWriter>> w = d.Writer(path, true);
+  REQUIRE(w.ok());
+  REQUIRE((*w)->Write(data.data(), data.size()).ok());
+  if (commit) {
+    REQUIRE((*w)->Commit().ok());
+  } else {
+    (*w)->Cancel();
+  }
+}
+
+TEST_CASE("blob cache: a push whose PATCHes all came through it leaves a copy",
+          "[storage][blobcache]") {
+  Cache c;
+  Append(*c.driver, kUpload, "abc");
+  Append(*c.driver, kUpload, "def");
+  CHECK(c.Files() == 1);  // staged, not yet a copy
+  REQUIRE(c.driver->Move(kUpload, kBlobA).ok());
+  CHECK(c.Files() == 1);
+  CHECK(c.Local(kBlobA));
+  REQUIRE(c.remote->Delete(kBlobA).ok());  // the copy is what is read
+  CHECK(c.Read(kBlobA) == "abcdef");
+}
+
+TEST_CASE(
+    "blob cache: a PATCH through another process, a cancelled write or a deleted session "
+    "stage nothing",
+    "[storage][blobcache]") {
+  Cache c;
+  SECTION("another process") {
+    Append(*c.driver, kUpload, "abc");
+    Append(*c.remote, kUpload, "xyz");  // beneath the cache: another process
+    Append(*c.driver, kUpload, "def");
+    REQUIRE(c.driver->Move(kUpload, kBlobA).ok());
+    CHECK(c.Files() == 0);
+    CHECK(c.Read(kBlobA) == "abcxyzdef");
+  }
+  SECTION("cancelled") {
+    // A cancelled writer drops the file (driver.h), here and in the store.
+    Append(*c.driver, kUpload, "abc");
+    Append(*c.driver, kUpload, "def", /*commit=*/false);
+    CHECK(c.Files() == 0);
+    CHECK(c.remote->Stat(kUpload).status().code() == Code::kNotFound);
+  }
+  SECTION("deleted") {
+    Append(*c.driver, kUpload, "abc");
+    REQUIRE(c.driver->Delete("/docker/registry/v2/repositories/r/_uploads/u1").ok());
+    CHECK(c.Files() == 0);
+  }
+}
+
 TEST_CASE("paths: IsBlobData", "[storage][paths]") {
   Result<Digest> d =
       Digest::Parse("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
@@ -179,6 +234,9 @@ TEST_CASE("paths: IsBlobData", "[storage][paths]") {
   CHECK_FALSE(paths::IsBlobData(paths::UploadData("r", "u")));
   CHECK_FALSE(paths::IsBlobData(paths::LayerLink("r", *d)));
   CHECK_FALSE(paths::IsBlobData(paths::BlobsRoot() + "/../repositories/x/data"));
+  CHECK(paths::IsUploadData(paths::UploadData("r", "u")));
+  CHECK_FALSE(paths::IsUploadData(paths::UploadStartedAt("r", "u")));
+  CHECK_FALSE(paths::IsUploadData(paths::BlobData(*d)));
 }
 
 }  // namespace

@@ -61,12 +61,14 @@ struct CachedMemoryBackend {
 };
 
 // The local blob copy (blob_cache.h) in front of a driver, every path taken
-// for a blob: a whole read leaves a copy that later reads come from.
+// for a blob and for an upload's data: a whole read, or writes moved into
+// place, leave a copy that later reads come from.
 struct BlobCachedMemoryBackend {
   BlobCachedMemoryBackend() {
     BlobCacheOptions o;
     o.dir = dir.path();
     o.immutable = [](const std::string&) { return true; };
+    o.staging = [](const std::string&) { return true; };
     Result<std::unique_ptr<StorageDriver>> d = NewBlobCacheDriver(NewMemoryDriver(), o);
     REQUIRE(d.ok());
     driver = std::move(*d);
