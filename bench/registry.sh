@@ -356,26 +356,26 @@ measure_chunked() { # registry rep digest
   log "$r chunked push $i: ${s}s $(mbps "$BLOB_BYTES" "$s") MB/s, cpu $(cpu_s "$c0" "$c1")s"
 }
 
+# pull_once REGISTRY REP DIGEST METRIC LABEL: one timed GET of the blob;
+# false (having recorded the failure) when it did not come whole.
+pull_once() {
+  local o code tt size
+  o=$(curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}' "$URL/v2/bench/mono-$2/blobs/$3") || true
+  read -r code tt size <<<"$o"
+  if [ "${code:-}" != 200 ] || [ "${size:-}" != "$BLOB_BYTES" ]; then
+    anomaly "GET /v2/bench/mono-$2/blobs/$3$5 -> HTTP ${code:-none}, ${size:-?} of $BLOB_BYTES bytes"
+    fail "$1" "$4"; return 1
+  fi
+  rec "$1" "$4" MB/s median "$(mbps "$BLOB_BYTES" "$tt")"
+  log "$1 pull $2$5: ${tt}s $(mbps "$BLOB_BYTES" "$tt") MB/s"
+}
+
 measure_pull() { # registry rep
-  local r=$1 i=$2 dg=${DIGS[$(($2 - 1))]} o code tt size got
+  local r=$1 i=$2 dg=${DIGS[$(($2 - 1))]} got
   use "$r"
   blob_exists "bench/mono-$i" "$dg" || { fail "$r" "pull_${BL}_rate"; return 0; }  # its push failed
-  o=$(curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}' "$URL/v2/bench/mono-$i/blobs/$dg") || true
-  read -r code tt size <<<"$o"
-  if [ "${code:-}" != 200 ] || [ "${size:-}" != "$BLOB_BYTES" ]; then
-    anomaly "GET /v2/bench/mono-$i/blobs/$dg -> HTTP ${code:-none}, ${size:-?} of $BLOB_BYTES bytes"
-    fail "$r" "pull_${BL}_rate"; return 0
-  fi
-  rec "$r" "pull_${BL}_rate" MB/s median "$(mbps "$BLOB_BYTES" "$tt")"
-  log "$r pull $i: ${tt}s $(mbps "$BLOB_BYTES" "$tt") MB/s"
-  o=$(curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}' "$URL/v2/bench/mono-$i/blobs/$dg") || true
-  read -r code tt size <<<"$o"
-  if [ "${code:-}" != 200 ] || [ "${size:-}" != "$BLOB_BYTES" ]; then
-    anomaly "GET /v2/bench/mono-$i/blobs/$dg again -> HTTP ${code:-none}, ${size:-?} of $BLOB_BYTES bytes"
-    fail "$r" "pull_again_${BL}_rate"; return 0
-  fi
-  rec "$r" "pull_again_${BL}_rate" MB/s median "$(mbps "$BLOB_BYTES" "$tt")"
-  log "$r pull $i again: ${tt}s $(mbps "$BLOB_BYTES" "$tt") MB/s"
+  pull_once "$r" "$i" "$dg" "pull_${BL}_rate" "" || return 0
+  pull_once "$r" "$i" "$dg" "pull_again_${BL}_rate" " again" || return 0
   if [ "$i" = 1 ]; then   # content check once, outside the timing
     got=$(curl -sS "$URL/v2/bench/mono-$i/blobs/$dg" | sha256sum | awk '{print "sha256:"$1}')
     [ "$got" = "$dg" ] || anomaly "GET /v2/bench/mono-$i/blobs/$dg returned content with digest $got"

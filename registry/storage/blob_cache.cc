@@ -8,17 +8,19 @@
 #include <mutex>
 #include <optional>
 
+#include "registry/storage/forwarding.h"
+
 namespace hoist::storage {
 namespace {
 
 constexpr const char* kPartial = ".partial.";  // a pull's copy being filled
 constexpr const char* kStaged = ".staged.";    // a push's bytes, before the commit
 
-class BlobCacheDriver final : public StorageDriver {
+class BlobCacheDriver final : public ForwardingDriver {
  public:
   BlobCacheDriver(std::unique_ptr<StorageDriver> inner, std::unique_ptr<StorageDriver> local,
                   BlobCacheOptions o)
-      : inner_(std::move(inner)), local_(std::move(local)), o_(std::move(o)) {}
+      : ForwardingDriver(std::move(inner)), local_(std::move(local)), o_(std::move(o)) {}
 
   // Indexes the copies a previous process left; removes its partial files.
   Status Load() {
@@ -44,11 +46,6 @@ class BlobCacheDriver final : public StorageDriver {
     return Status::Ok();
   }
 
-  std::string Name() const override { return inner_->Name(); }
-
-  Result<std::string> GetContent(const std::string& path) override {
-    return inner_->GetContent(path);
-  }
   Status PutContent(const std::string& path, std::string_view content) override {
     Drop(path);
     return inner_->PutContent(path, content);
@@ -116,10 +113,6 @@ class BlobCacheDriver final : public StorageDriver {
     return std::unique_ptr<FileWriter>(
         new StagingWriter(*this, path, std::move(file), std::move(*w), std::move(*lw)));
   }
-  Result<FileInfo> Stat(const std::string& path) override { return inner_->Stat(path); }
-  Result<std::vector<std::string>> List(const std::string& path) override {
-    return inner_->List(path);
-  }
   // An upload's data moved to a blob: its staged bytes become the blob's
   // copy when the store's blob has their size.
   Status Move(const std::string& from, const std::string& to) override {
@@ -148,10 +141,6 @@ class BlobCacheDriver final : public StorageDriver {
     Status st = inner_->Delete(path);
     Drop(path, true);  // a copy a read finished meanwhile
     return st;
-  }
-  Status Walk(const std::string& path,
-              const std::function<WalkAction(const FileInfo&)>& fn) override {
-    return inner_->Walk(path, fn);
   }
 
  private:
@@ -352,7 +341,6 @@ class BlobCacheDriver final : public StorageDriver {
     copies_.erase(it);
   }
 
-  std::unique_ptr<StorageDriver> inner_;
   std::unique_ptr<StorageDriver> local_;  // the copies, by the same paths
   const BlobCacheOptions o_;
   std::mutex mu_;

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "registry/storage/forwarding.h"
+
 namespace hoist::storage {
 namespace {
 
@@ -15,12 +17,10 @@ bool Cacheable(const std::string& path) {
   return path.find("/_uploads/") == std::string::npos;
 }
 
-class CachingDriver final : public StorageDriver {
+class CachingDriver final : public ForwardingDriver {
  public:
   CachingDriver(std::unique_ptr<StorageDriver> inner, CacheOptions o)
-      : inner_(std::move(inner)), o_(o) {}
-
-  std::string Name() const override { return inner_->Name(); }
+      : ForwardingDriver(std::move(inner)), o_(o) {}
 
   Result<std::string> GetContent(const std::string& path) override {
     if (!Cacheable(path)) return inner_->GetContent(path);
@@ -57,19 +57,11 @@ class CachingDriver final : public StorageDriver {
     return st;
   }
 
-  Result<std::unique_ptr<FileReader>> Reader(const std::string& path, int64_t offset) override {
-    return inner_->Reader(path, offset);
-  }
-
   Result<std::unique_ptr<FileWriter>> Writer(const std::string& path, bool append) override {
     Drop(path);
     Result<std::unique_ptr<FileWriter>> w = inner_->Writer(path, append);
     if (!w.ok()) return w;
     return std::unique_ptr<FileWriter>(new DroppingWriter(*this, path, std::move(*w)));
-  }
-
-  Result<std::vector<std::string>> List(const std::string& path) override {
-    return inner_->List(path);
   }
 
   Status Move(const std::string& from, const std::string& to) override {
@@ -86,11 +78,6 @@ class CachingDriver final : public StorageDriver {
     Status st = inner_->Delete(path);
     Drop(path, true);
     return st;
-  }
-
-  Status Walk(const std::string& path,
-              const std::function<WalkAction(const FileInfo&)>& fn) override {
-    return inner_->Walk(path, fn);
   }
 
  private:
@@ -189,7 +176,6 @@ class CachingDriver final : public StorageDriver {
     }
   }
 
-  std::unique_ptr<StorageDriver> inner_;
   const CacheOptions o_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
