@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "registry/storage/forwarding.h"
 
@@ -34,13 +36,12 @@ class BlobCacheDriver final : public ForwardingDriver {
               [](const FileInfo& a, const FileInfo& b) { return a.mtime_unix < b.mtime_unix; });
     std::lock_guard<std::mutex> l(mu_);
     for (const FileInfo& f : found) {
-      if (f.path.find(kPartial) != std::string::npos || f.path.find(kStaged) != std::string::npos ||
-          !o_.immutable(f.path)) {
+      if (o_.immutable(f.path)) {
+        copies_[f.path] = Copy{f.size, ++clock_};
+        bytes_ += f.size;
+      } else if (Unfinished(f.path)) {
         (void)local_->Delete(f.path);
-        continue;
-      }
-      copies_[f.path] = Copy{f.size, ++clock_};
-      bytes_ += f.size;
+      }  // anything else is not this cache's: left alone
     }
     Trim();
     return Status::Ok();
@@ -55,7 +56,7 @@ class BlobCacheDriver final : public ForwardingDriver {
     if (!o_.immutable(path)) return inner_->Reader(path, offset);
     if (Touch(path)) {
       Result<std::unique_ptr<FileReader>> r = local_->Reader(path, offset);
-      if (r.ok()) return r;
+      if (r.ok() || r.status().code() == Code::kRangeInvalid) return r;
       Drop(path);  // evicted or removed under us: read it remotely
     }
     Result<std::unique_ptr<FileReader>> r = inner_->Reader(path, offset);
@@ -250,6 +251,20 @@ class BlobCacheDriver final : public ForwardingDriver {
     std::unique_ptr<FileReader> in_;
     std::unique_ptr<FileWriter> out_;
   };
+
+  // Whether `path` is a partial or staged file this cache names: "<an
+  // immutable or staging path><marker><pid>.<n>".
+  bool Unfinished(const std::string& path) const {
+    for (const char* marker : {kPartial, kStaged}) {
+      size_t at = path.rfind(marker);
+      if (at == std::string::npos) continue;
+      std::string_view rest = std::string_view(path).substr(at + std::strlen(marker));
+      if (rest.empty() || rest.find_first_not_of("0123456789.") != std::string_view::npos) continue;
+      std::string base = path.substr(0, at);
+      if (o_.immutable(base) || (o_.staging && o_.staging(base))) return true;
+    }
+    return false;
+  }
 
   // True when a copy of `path` is indexed; it becomes the most recent.
   bool Touch(const std::string& path) {

@@ -94,6 +94,8 @@ TEST_CASE("blob cache: a whole read leaves a copy that the next read is served f
   CHECK(c.Local(kBlobA));
   CHECK(c.Read(kBlobA) == data);
   CHECK(c.Read(kBlobA, 990) == data.substr(990));
+  CHECK(c.driver->Reader(kBlobA, 1001).status().code() == Code::kRangeInvalid);
+  CHECK(c.Local(kBlobA));  // a bad offset leaves the copy
   // The copy is what is read: the remote is no longer asked.
   REQUIRE(c.remote->Delete(kBlobA).ok());
   CHECK(c.Read(kBlobA) == data);
@@ -164,10 +166,18 @@ TEST_CASE("blob cache: a new process finds the copies and removes partial files"
   const fs::path partial = fs::path(first.dir) / (kBlobB.substr(1) + ".partial.1.1");
   fs::create_directories(partial.parent_path());
   { std::ofstream(partial) << "half"; }
-  REQUIRE(first.Files() == 2);
+  const fs::path staged = fs::path(first.dir) / (kUpload.substr(1) + ".staged.1.2");
+  fs::create_directories(staged.parent_path());
+  { std::ofstream(staged) << "half"; }
+  // Files the cache did not name are not its own: never removed.
+  const fs::path foreign = fs::path(first.dir) / "notes.txt";
+  { std::ofstream(foreign) << "mine"; }
+  REQUIRE(first.Files() == 4);
   Cache second(1 << 20, first.dir);
-  CHECK(second.Files() == 1);
+  CHECK(second.Files() == 2);
   CHECK_FALSE(fs::exists(partial));
+  CHECK_FALSE(fs::exists(staged));
+  CHECK(fs::exists(foreign));
   CHECK(second.Local(kBlobA));
   CHECK(second.Read(kBlobA) == "abc");  // from the copy: this remote is empty
 }
