@@ -10,6 +10,7 @@
 #include "builder/engine/cli_commands.h"
 #include "builder/sandbox/sandbox.h"
 #include "builder/sandbox/snapshot.h"
+#include "builder/sign/cli_commands.h"
 #include "builder/transfer/cli_commands.h"
 #include "builder/up/cli_commands.h"
 #include "common/log.h"
@@ -258,7 +259,12 @@ int main(int argc, char** argv) {
   // Image transfer: copy, pull, push, inspect, tags, catalog, login, logout
   // (logic in builder/transfer/cli_commands.h).
   hoist::transfer::CliCommands transfer_commands(app);
+  transfer_commands.SetSourceVerifier(hoist::sign::VerifySource);
   if (transfer_commands.Owns(argc, argv)) return transfer_commands.Run(argc, argv);
+
+  // Signatures: sign, verify (logic in builder/sign/cli_commands.h).
+  hoist::sign::CliCommands sign_commands(app);
+  if (sign_commands.Owns(argc, argv)) return sign_commands.Run(argc, argv);
 
   // `hoist engine`: the Docker Engine API's image half (builder/dockerapi).
   hoist::dockerapi::CliCommands engine_commands(app, HOIST_VERSION);

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -246,6 +247,28 @@ Status CredentialStore::Erase(std::string_view registry) const {
   }
   if (!found) return Status(Code::kNotFound, "not logged in to " + std::string(registry));
   return SaveConfig(path_, *config);
+}
+
+std::string ReadPasswordFromTty(const char* prompt) {
+  std::FILE* tty = std::fopen("/dev/tty", "r+");
+  if (tty == nullptr) return {};
+  std::fputs(prompt, tty);
+  std::fflush(tty);
+  termios old{};
+  bool have = tcgetattr(fileno(tty), &old) == 0;
+  if (have) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+  }
+  char buf[1024];
+  std::string out;
+  if (std::fgets(buf, sizeof buf, tty) != nullptr) out = buf;
+  if (have) tcsetattr(fileno(tty), TCSAFLUSH, &old);
+  std::fputs("\n", tty);
+  std::fclose(tty);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
 }
 
 }  // namespace hoist

@@ -51,4 +51,8 @@ class CredentialStore {
   std::string path_;
 };
 
+// Reads a line from the controlling terminal with echo off, after
+// printing `prompt` there; empty when there is no terminal.
+std::string ReadPasswordFromTty(const char* prompt);
+
 }  // namespace hoist

@@ -587,6 +587,28 @@ Status RegistryClient::PutManifest(const std::string& repo, const std::string& r
   return Status::Ok();
 }
 
+Result<std::optional<std::string>> RegistryClient::Referrers(const std::string& repo,
+                                                             const Digest& subject,
+                                                             const std::string& artifact_type) {
+  http_client::Request req;
+  req.url = "/v2/" + repo + "/referrers/" + subject.str();
+  if (!artifact_type.empty()) req.url += "?artifactType=" + http_client::UrlEncode(artifact_type);
+  const std::string what = "referrers of " + repo + "@" + subject.str();
+  Result<std::unique_ptr<http_client::Response>> resp = Send(req, {PullScope(repo)});
+  if (!resp.ok())
+    return Status(resp.status().code(), "GET " + what + ": " + resp.status().message());
+  http_client::Response& r = **resp;
+  if (r.status() == 404) {
+    r.Drain();
+    return std::optional<std::string>();
+  }
+  if (r.status() != 200) return HttpError(r, "GET", what);
+  Result<std::string> body = r.ReadAll(kMaxManifestBytes);
+  if (!body.ok())
+    return Status(body.status().code(), "GET " + what + ": " + body.status().message());
+  return std::optional<std::string>(std::move(*body));
+}
+
 Result<std::optional<int64_t>> RegistryClient::HeadBlob(const std::string& repo,
                                                         const Digest& digest) {
   http_client::Request req;

@@ -97,6 +97,13 @@ class RegistryClient {
   Status PutManifest(const std::string& repo, const std::string& ref, const std::string& media_type,
                      const std::string& bytes);
 
+  // GET /v2/<repo>/referrers/<digest>[?artifactType=] (distribution-spec
+  // v1.1 "Listing Referrers"): the image index's bytes, or nullopt when the
+  // registry has no referrers API (404), where clients use the referrers
+  // tag schema instead.
+  Result<std::optional<std::string>> Referrers(const std::string& repo, const Digest& subject,
+                                               const std::string& artifact_type = {});
+
   // HEAD of a blob: its size, or nullopt when absent.
   Result<std::optional<int64_t>> HeadBlob(const std::string& repo, const Digest& digest);
   // GET of a blob as a stream that resumes (Range) after a broken

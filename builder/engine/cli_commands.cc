@@ -11,6 +11,7 @@
 #include "builder/engine/image_store.h"
 #include "builder/engine/paths.h"
 #include "builder/layer/writer.h"
+#include "builder/sign/cli_commands.h"
 #include "builder/store/content_store.h"
 #include "builder/transfer/copy.h"
 #include "builder/transfer/layout.h"
@@ -153,6 +154,8 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
                      "Timestamp (seconds) for created times and layer mtimes "
                      "(default $SOURCE_DATE_EPOCH)");
   build_->add_flag("--push", f.push, "Push the image to every -t registry");
+  build_->add_option("--sign", f.sign_key,
+                     "Sign each pushed image with this key, as `hoist sign` does (with --push)");
   build_->add_option("--output,-o", f.output,
                      "Also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG] or "
                      "docker-archive:FILE");
@@ -282,6 +285,14 @@ int CliCommands::RunBuild() {
     tags.push_back(*r);
   }
   if (f.push && tags.empty()) return Usage("--push needs at least one -t REF");
+  // The key is opened before the build, so a wrong passphrase costs no build.
+  std::optional<sign::PrivateKey> sign_key;
+  if (!f.sign_key.empty()) {
+    if (!f.push) return Usage("--sign needs --push (signatures are stored in the registry)");
+    Result<sign::PrivateKey> k = sign::LoadPrivateKey(f.sign_key);
+    if (!k.ok()) return Usage("--sign: " + k.status().message());
+    sign_key = std::move(*k);
+  }
   std::optional<transfer::Place> output;
   if (!f.output.empty()) {
     Result<transfer::Place> p = transfer::ParsePlace(f.output);
@@ -371,6 +382,18 @@ int CliCommands::RunBuild() {
     for (const Reference& t : tags) {
       auto sink = std::make_unique<transfer::RemoteSink>(places.Client(t.domain()), t);
       if (!copy_to(*sink, "pushing " + t.String())) return kExitFailed;
+      if (!sign_key) continue;
+      // By digest (what was just pushed, whoever moves the tag), claiming the tag.
+      sign::SignOptions so;
+      so.identity = t.Name() + ":" + t.tag();
+      Result<sign::SignResult> signed_image = sign::SignImage(
+          *places.Client(t.domain()), t.WithDigest(r->manifest.digest), *sign_key, so);
+      if (!signed_image.ok()) {
+        progress.Message("error",
+                         "ERROR: signing " + t.String() + ": " + signed_image.status().message());
+        return kExitFailed;
+      }
+      progress.Message("summary", "signed " + t.String() + " (" + signed_image->image.str() + ")");
     }
   }
   if (output) {

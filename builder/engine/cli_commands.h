@@ -55,6 +55,7 @@ struct BuildFlags {
   int compression_level = -1;
   std::string source_date_epoch;
   bool push = false;
+  std::string sign_key;  // --sign KEY: sign each pushed tag (builder/sign)
   std::string output;
   std::string progress = "auto";
   bool quiet = false;

@@ -179,7 +179,7 @@ Status StoreImageSink::PutBlob(const Descriptor& d, const transfer::BlobOpener& 
 }
 
 Status StoreImageSink::PutManifest(const Manifest& m, bool) {
-  transfer::StringSource src(m.bytes);
+  StringSource src(m.bytes);
   return store_.Ingest(src, m.digest, static_cast<int64_t>(m.bytes.size()));
 }
 
@@ -189,7 +189,7 @@ Result<Descriptor> PutSmallBlob(store::ContentStore& store, std::string media_ty
   d.media_type = std::move(media_type);
   d.digest = DigestOf(bytes);
   d.size = static_cast<int64_t>(bytes.size());
-  transfer::StringSource src(bytes);
+  StringSource src(bytes);
   HOIST_RETURN_IF_ERROR(store.Ingest(src, d.digest, d.size));
   return d;
 }

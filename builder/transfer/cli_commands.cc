@@ -1,6 +1,5 @@
 #include "builder/transfer/cli_commands.h"
 
-#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,6 +31,13 @@ void AddCopyFlags(CLI::App* c, CopyFlags& f) {
   c->add_flag("--json", f.json, "Print progress as JSON events on stdout, one per line");
 }
 
+void AddVerifyFlag(CLI::App* c, std::vector<std::string>& keys) {
+  c->add_option("--verify", keys,
+                "Copy only if the source has a valid cosign signature by this public key "
+                "(repeatable: any of them); what is copied is the signed digest")
+      ->allow_extra_args(false);
+}
+
 int Fail(const Status& st) {
   std::fprintf(stderr, "hoist: %s\n",
                st.message().empty() ? st.ToString().c_str() : st.message().c_str());
@@ -46,28 +52,6 @@ int Usage(const std::string& msg) {
 // Exit 2 for bad input found before anything was sent, 1 otherwise.
 int FailPlace(const Status& st) {
   return st.code() == Code::kInvalidArgument ? Usage(st.message()) : Fail(st);
-}
-
-std::string ReadPasswordFromTty(const char* prompt) {
-  std::FILE* tty = std::fopen("/dev/tty", "r+");
-  if (tty == nullptr) return {};
-  std::fputs(prompt, tty);
-  std::fflush(tty);
-  termios old{};
-  bool have = tcgetattr(fileno(tty), &old) == 0;
-  if (have) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-  }
-  char buf[1024];
-  std::string out;
-  if (std::fgets(buf, sizeof buf, tty) != nullptr) out = buf;
-  if (have) tcsetattr(fileno(tty), TCSAFLUSH, &old);
-  std::fputs("\n", tty);
-  std::fclose(tty);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
 }
 
 // One name per line, or a JSON array.
@@ -125,6 +109,7 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
   copy_->add_option("destination", dst_, "Same forms as the source")->required();
   AddCopyFlags(copy_, copy_flags_);
   AddConnectionFlags(copy_, conn_);
+  AddVerifyFlag(copy_, verify_keys_);
 
   pull_ = app.add_subcommand("pull", "Pull an image from a registry into an OCI layout");
   pull_->add_option("reference", src_, "Image reference, e.g. redis:alpine")->required();
@@ -133,6 +118,7 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
                         ", named by the full reference)");
   AddCopyFlags(pull_, copy_flags_);
   AddConnectionFlags(pull_, conn_);
+  AddVerifyFlag(pull_, verify_keys_);
 
   push_ = app.add_subcommand("push", "Push a local image (OCI layout or archive) to a registry");
   push_->add_option("source", src_, "oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE")
@@ -221,6 +207,9 @@ int CliCommands::RunCopy(const std::string& src_text, const std::string& dst_tex
   }
   if (verb == "push" && dst->local())
     return Usage("push takes a registry reference as destination");
+  if (!verify_keys_.empty() && (src->local() || !verifier_)) {
+    return Usage("--verify needs a registry source (signatures live in registries)");
+  }
   CopyOptions opts;
   if (!copy_flags_.platform.empty()) {
     Result<Platform> p = Platform::Parse(copy_flags_.platform);
@@ -245,6 +234,15 @@ int CliCommands::RunCopy(const std::string& src_text, const std::string& dst_tex
   client_opts.on_retry = [p](const std::string& why) { p->Retrying(why); };
   Places places(client_opts);
 
+  if (!verify_keys_.empty()) {
+    Result<Digest> signed_digest =
+        verifier_(*places.Client(src->ref->domain()), *src->ref, verify_keys_);
+    if (!signed_digest.ok())
+      return signed_digest.status().code() == Code::kInvalidArgument
+                 ? Usage(signed_digest.status().message())
+                 : Fail(signed_digest.status());
+    src->ref = src->ref->WithDigest(*signed_digest);
+  }
   Result<std::unique_ptr<ImageSource>> source = places.OpenSource(*src);
   if (!source.ok()) return Fail(source.status());
   Result<std::unique_ptr<ImageSink>> sink = Status(Code::kInternal, "");

@@ -13,10 +13,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/reference.h"
 #include "common/registry_client.h"
 
 namespace hoist::transfer {
@@ -49,10 +51,20 @@ struct CopyFlags {
   bool json = false;
 };
 
+// Checks a registry source's signatures before `copy`/`pull --verify`
+// copies anything: the digest signed by one of the public keys in
+// `key_files`, which is then what is copied (a tag moved meanwhile changes
+// nothing), or why not. builder/sign provides it (sign::VerifySource);
+// transfer only calls it, so the copy path does not link the crypto.
+using SourceVerifier = std::function<Result<Digest>(RegistryClient& client, const Reference& ref,
+                                                    const std::vector<std::string>& key_files)>;
+
 class CliCommands {
  public:
   // Adds the subcommands to `app`. `app` must outlive this object.
   explicit CliCommands(CLI::App& app);
+  // Enables --verify on copy and pull.
+  void SetSourceVerifier(SourceVerifier v) { verifier_ = std::move(v); }
 
   // True when argv names one of these subcommands.
   bool Owns(int argc, char** argv) const;
@@ -71,6 +83,8 @@ class CliCommands {
   CLI::App *copy_, *pull_, *push_, *inspect_, *tags_, *catalog_, *login_, *logout_;
   ConnectionFlags conn_;
   CopyFlags copy_flags_;
+  std::vector<std::string> verify_keys_;
+  SourceVerifier verifier_;
   std::string src_, dst_, output_;
   bool raw_ = false, config_ = false;
   std::string username_, password_;

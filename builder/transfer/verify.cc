@@ -49,13 +49,6 @@ Result<size_t> VerifyingReader::Read(char* buf, size_t n) {
   return got;
 }
 
-Result<size_t> StringSource::Read(char* buf, size_t n) {
-  size_t k = std::min(n, s_.size() - off_);
-  std::copy_n(s_.data() + off_, k, buf);
-  off_ += k;
-  return k;
-}
-
 Result<std::string> ReadAllLimited(ByteSource& src, size_t limit) {
   std::string out;
   char chunk[65536];

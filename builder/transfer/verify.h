@@ -38,17 +38,6 @@ class VerifyingReader : public ByteSource {
   bool verified_ = false;
 };
 
-// A ByteSource over an in-memory string (manifests, small JSON).
-class StringSource : public ByteSource {
- public:
-  explicit StringSource(std::string s) : s_(std::move(s)) {}
-  Result<size_t> Read(char* buf, size_t n) override;
-
- private:
-  std::string s_;
-  size_t off_ = 0;
-};
-
 // Reads a whole small stream (configs, manifests): kInvalidArgument past `limit`.
 Result<std::string> ReadAllLimited(ByteSource& src, size_t limit);
 

@@ -228,7 +228,7 @@ const std::vector<BlockParser>& BlockParsers() {
 }
 
 Status Parser::Image(const YAML::Node& n, const std::string& field, ImageSpec* img) const {
-  std::vector<std::string> allowed = {"name", "prefix", "tag", "depends_on"};
+  std::vector<std::string> allowed = {"name", "prefix", "tag", "depends_on", "sign", "verify"};
   for (const BlockParser& b : BlockParsers()) allowed.push_back(b.key);
   HOIST_RETURN_IF_ERROR(Map(n, field, allowed));
   img->line = n.Mark().line + 1;
@@ -254,6 +254,24 @@ Status Parser::Image(const YAML::Node& n, const std::string& field, ImageSpec* i
       HOIST_RETURN_IF_ERROR(
           NonEmpty(deps[i], field + ".depends_on[" + std::to_string(i) + "]", &d));
       img->depends_on.push_back(d);
+    }
+  }
+  if (n["sign"]) HOIST_RETURN_IF_ERROR(NonEmpty(n["sign"], field + ".sign", &img->sign));
+  if (YAML::Node v = n["verify"]) {
+    if (v.IsSequence()) {
+      for (size_t i = 0; i < v.size(); ++i) {
+        std::string k;
+        HOIST_RETURN_IF_ERROR(NonEmpty(v[i], field + ".verify[" + std::to_string(i) + "]", &k));
+        img->verify.push_back(k);
+      }
+    } else {
+      std::string k;
+      HOIST_RETURN_IF_ERROR(NonEmpty(v, field + ".verify", &k));
+      img->verify.push_back(k);
+    }
+    if (!n["source"]) {
+      return Error(v.Mark(), field + ".verify",
+                   "verify checks imported images: it needs \"source\"");
     }
   }
   std::string keys;
@@ -375,7 +393,8 @@ Result<UpFile> ParseUpFile(const std::string& text, const std::string& path) {
   }
   try {
     if (root.IsNull()) return p.Error(YAML::Mark::null_mark(), "", "the file is empty");
-    HOIST_RETURN_IF_ERROR(p.Map(root, "", {"registry", "images", "build"}));
+    HOIST_RETURN_IF_ERROR(p.Map(root, "", {"registry", "images", "build", "sign"}));
+    if (root["sign"]) HOIST_RETURN_IF_ERROR(p.NonEmpty(root["sign"], "sign", &f.sign));
     if (root["registry"]) HOIST_RETURN_IF_ERROR(p.Registry(root["registry"], &f.registry));
     if (root["build"]) HOIST_RETURN_IF_ERROR(p.Build(root["build"], &f.build));
     std::vector<YAML::Mark> marks;

@@ -6,13 +6,18 @@
 //       { s3: { endpoint, bucket, region, root_directory, virtual_host } }
 //       (the keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
 //   images:
-//     - name, prefix, tag (default latest), depends_on: [names]
+//     - name, prefix, tag (default latest), depends_on: [names],
+//       sign: KEY (this image's signing key, over the file's),
+//       verify: PUB | [PUB...] (a `source` from a registry must be signed
+//         by one of these public keys; the signed digest is what is copied)
 //       and exactly one of
 //         dockerfile: { context, file, args: {K: V}, target, platform }
 //           (platform: os/arch, or a comma-separated list: an image index)
 //         source: REF | oci:DIR[:TAG] | oci-archive:FILE | docker-archive:FILE
 //         command: { run: "shell command", output: DIR }
 //   build: { parallel (default 3), retries, backoff, timeout }
+//   sign: KEY   sign every pushed image with this key (builder/sign); the
+//               passphrase from HOIST_SIGN_PASSWORD or COSIGN_PASSWORD
 //
 // Every error names the file, the line (and column) and the field:
 //   "hoist.yaml:12:7: images[1].dockerfile: unknown key \"contex\" (...)".
@@ -84,7 +89,9 @@ struct ImageSpec {
   DockerfileSpec dockerfile;
   std::string source;  // ${REGISTRY} is substituted
   CommandSpec command;
-  int line = 0;  // where the entry starts in the file (1-based)
+  std::string sign;                 // a private key file; "" = the file's `sign`
+  std::vector<std::string> verify;  // public key files (source images)
+  int line = 0;                     // where the entry starts in the file (1-based)
 
   // "<prefix>/<name>" or "<name>": the repository in the registry.
   std::string Repository() const;
@@ -105,6 +112,7 @@ struct UpFile {
   RegistrySpec registry;
   std::vector<ImageSpec> images;  // in file order
   BuildSettings build;
+  std::string sign;  // the private key file every image is signed with; "" = none
 
   // Index of the image named `name`, or -1.
   int Find(std::string_view name) const;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "builder/sign/cli_commands.h"
 #include "builder/transfer/copy.h"
 #include "builder/transfer/progress.h"
 #include "builder/transfer/remote.h"
@@ -28,6 +29,31 @@ std::FILE* OpenLog(const std::string& path) {
   return f != nullptr ? f : std::fopen("/dev/null", "we");
 }
 
+// Signs what was pushed to `dst` (by digest, claiming the tag) with the
+// image's key, unless the key has signed that digest already (an unchanged
+// image run again gets no second signature).
+Status SignPushed(RegistryClient& client, const Reference& dst, const Digest& digest,
+                  Context& ctx) {
+  if (ctx.sign_key == nullptr) return Status::Ok();
+  Result<std::vector<sign::StoredSignature>> found =
+      sign::FindSignatures(client, dst.path(), digest);
+  if (!found.ok()) return found.status();
+  std::vector<sign::NamedKey> mine;
+  mine.push_back(sign::NamedKey{"sign", ctx.sign_key->Public()});
+  for (const sign::StoredSignature& s : *found) {
+    if (sign::Check(s, digest, mine, dst.Name() + ":" + dst.tag()).valid) {
+      std::fprintf(ctx.log, "%s is signed already\n", dst.String().c_str());
+      return Status::Ok();
+    }
+  }
+  sign::SignOptions so;
+  so.identity = dst.Name() + ":" + dst.tag();
+  Result<sign::SignResult> r = sign::SignImage(client, dst.WithDigest(digest), *ctx.sign_key, so);
+  if (!r.ok()) return Status(r.status().code(), "signing: " + r.status().message());
+  std::fprintf(ctx.log, "signed %s (%s)\n", so.identity.c_str(), digest.str().c_str());
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool PushRetryable(const Status& st) {
@@ -46,6 +72,23 @@ bool PushRetryable(const Status& st) {
   }
 }
 
+Result<std::map<std::string, std::shared_ptr<const sign::PrivateKey>>> LoadSigningKeys(
+    const UpFile& file) {
+  std::map<std::string, std::shared_ptr<const sign::PrivateKey>> by_path, by_image;
+  for (const ImageSpec& spec : file.images) {
+    const std::string& given = spec.sign.empty() ? file.sign : spec.sign;
+    if (given.empty()) continue;
+    const std::string path = ResolvePath(file.base_dir, given);
+    if (!by_path.count(path)) {
+      Result<sign::PrivateKey> k = sign::LoadPrivateKey(path);
+      if (!k.ok()) return Status(k.status().code(), "sign: " + k.status().message());
+      by_path[path] = std::make_shared<const sign::PrivateKey>(std::move(*k));
+    }
+    by_image[spec.name] = by_path[path];
+  }
+  return by_image;
+}
+
 Result<PushOutcome> RegistryPusher::Push(ProducedImage& image, const std::string& reference,
                                          Context& ctx) {
   Result<Reference> dst = Reference::Parse(reference);
@@ -61,6 +104,7 @@ Result<PushOutcome> RegistryPusher::Push(ProducedImage& image, const std::string
     std::fprintf(ctx.log, "%s already names %s: nothing to push\n", reference.c_str(),
                  out.digest.c_str());
     out.unchanged = true;
+    HOIST_RETURN_IF_ERROR(SignPushed(*client, *dst, top->digest, ctx));
     return out;
   }
   transfer::RemoteSink sink(client, *dst);
@@ -77,6 +121,7 @@ Result<PushOutcome> RegistryPusher::Push(ProducedImage& image, const std::string
   out.skipped = sum->blobs_skipped;
   out.mounted = sum->blobs_mounted;
   out.bytes = sum->bytes_copied;
+  HOIST_RETURN_IF_ERROR(SignPushed(*client, *dst, sum->top.digest, ctx));
   return out;
 }
 
@@ -139,6 +184,9 @@ bool ImageRunner::RunOne(int i) {
   ctx.log_path = paths::ImageLog(file_.base_dir, spec.name);
   ctx.places = &places_;
   ctx.cancelled = settings_.cancelled;
+  if (auto k = settings_.sign_keys.find(spec.name); k != settings_.sign_keys.end()) {
+    ctx.sign_key = k->second.get();
+  }
   if (settings_.timeout.count() > 0) ctx.deadline = start + settings_.timeout;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(OpenLog(ctx.log_path), &std::fclose);
   ctx.log = log.get();

@@ -7,6 +7,8 @@
 // own log file (paths.h).
 #pragma once
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,11 +50,19 @@ class RegistryPusher : public Pusher {
   int jobs_;
 };
 
+// The private keys the file's images are signed with (`sign:`), by image
+// name, each file read once (and its passphrase asked once).
+Result<std::map<std::string, std::shared_ptr<const sign::PrivateKey>>> LoadSigningKeys(
+    const UpFile& file);
+
 // False for errors another try cannot cure (bad input, auth, invalid content).
 bool PushRetryable(const Status& st);
 
 struct RunSettings {
   std::string registry;  // host:port
+  // Signing keys by image name (LoadSigningKeys); images not named are
+  // not signed.
+  std::map<std::string, std::shared_ptr<const sign::PrivateKey>> sign_keys;
   int parallel = 3;
   RetryPolicy retry;
   Millis timeout{0};  // per image; 0 = none

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "builder/sign/cli_commands.h"
 #include "builder/transfer/layout.h"
 #include "builder/up/process.h"
 
@@ -17,6 +18,20 @@ Result<ProducedImage> ImportStrategy::Produce(const ImageSpec& spec, Context& ct
   Result<transfer::Place> place = transfer::ParsePlace(text);
   if (!place.ok()) return StrategyError(place.status(), "source " + text, ctx);
   if (place->local()) place->path = ResolvePath(ctx.base_dir, place->path);
+  if (!spec.verify.empty()) {
+    if (place->local()) {
+      return StrategyError(Status(Code::kInvalidArgument,
+                                  "verify needs a registry source (signatures live in registries)"),
+                           "source " + text, ctx);
+    }
+    std::vector<std::string> keys;
+    for (const std::string& k : spec.verify) keys.push_back(ResolvePath(ctx.base_dir, k));
+    Result<sign::SourceVerdict> v =
+        sign::CheckSource(*ctx.places->Client(place->ref->domain()), *place->ref, keys);
+    if (!v.ok()) return StrategyError(v.status(), "source " + text, ctx);
+    std::fprintf(ctx.log, "%s\n", v->line.c_str());
+    place->ref = place->ref->WithDigest(v->digest);
+  }
   Result<std::unique_ptr<transfer::ImageSource>> src = ctx.places->OpenSource(*place);
   if (!src.ok()) return StrategyError(src.status(), "source " + text, ctx);
   Result<transfer::Manifest> top = (*src)->TopManifest();

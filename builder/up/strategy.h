@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "builder/sign/keys.h"
 #include "builder/transfer/place.h"
 #include "builder/transfer/source.h"
 #include "builder/up/config.h"
@@ -37,6 +38,8 @@ struct Context {
   // True once the run is interrupted (Ctrl-C); strategies that can stop
   // early do. May be null.
   std::function<bool()> cancelled;
+  // The key this image is signed with once pushed; null: not signed.
+  const sign::PrivateKey* sign_key = nullptr;
 
   bool Cancelled() const { return cancelled && cancelled(); }
 };

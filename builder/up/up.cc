@@ -196,7 +196,8 @@ void ClearRegistry(StateStore& state, const std::string& base_dir) {
 
 // The image jobs against the registry at reg.address.
 RunReport RunImages(const UpFile& file, const RegistryProcess& reg, const RetryPolicy& policy,
-                    StateStore& state, EventSink& events, const SignalWatcher& signals) {
+                    StateStore& state, EventSink& events, const SignalWatcher& signals,
+                    std::map<std::string, std::shared_ptr<const sign::PrivateKey>> sign_keys) {
   RegistryClientOptions copts;
   copts.plain_http_hosts = {reg.address};
   copts.attempts = 1 + std::min(file.build.retries, 4);
@@ -206,6 +207,7 @@ RunReport RunImages(const UpFile& file, const RegistryProcess& reg, const RetryP
   RegistryPusher pusher;
   RunSettings rs;
   rs.registry = reg.address;
+  rs.sign_keys = std::move(sign_keys);
   rs.parallel = file.build.parallel;
   rs.retry = policy;
   rs.timeout = file.build.timeout;
@@ -299,6 +301,9 @@ int RunUp(const UpOptions& o) {
   if (!loaded.ok()) return Complain("up", loaded.status().message(), kExitUsage);
   const UpFile& file = *loaded;
   const std::string& base = file.base_dir;
+  // Keys first: a wrong passphrase stops `up` before anything starts.
+  auto sign_keys = LoadSigningKeys(file);
+  if (!sign_keys.ok()) return Complain("up", sign_keys.status().message(), kExitUsage);
   std::error_code ec;
   std::filesystem::create_directories(paths::LogDir(base), ec);
   if (ec) return Complain("up", paths::LogDir(base) + ": " + ec.message(), kExitFailure);
@@ -370,7 +375,7 @@ int RunUp(const UpOptions& o) {
                         Seconds(std::chrono::duration<double>(Clock::now() - wait_start).count()),
                     {{"address", reg.address}, {"path", file.registry.health.path}}});
 
-  RunReport report = RunImages(file, reg, policy, state, events, signals);
+  RunReport report = RunImages(file, reg, policy, state, events, signals, std::move(*sign_keys));
   if (!o.json) std::printf("\n%s", FormatTable(state.Snapshot(), true).c_str());
   std::fflush(stdout);
   int rc = report.failed > 0 ? kExitFailure : kExitOk;

@@ -19,7 +19,7 @@ namespace {
 using test::TempDir;
 
 Digest PutBlob(store::ContentStore& s, const std::string& content) {
-  transfer::StringSource src(content);
+  StringSource src(content);
   Result<Digest> d = s.Put(src);
   REQUIRE(d.ok());
   return *d;

@@ -77,6 +77,32 @@ build: {parallel: 2, retries: 5, backoff: 100ms, timeout: 10m}
   CHECK(f->Find("nope") == -1);
 }
 
+TEST_CASE("up config: sign and verify", "[up]") {
+  Result<UpFile> f = ParseUpFile(R"(sign: keys/all.key
+images:
+  - name: a
+    source: example.com/a:1
+    verify: a.pub
+  - name: b
+    source: example.com/b:1
+    sign: b.key
+    verify: [b1.pub, b2.pub]
+  - name: c
+    command: {run: "true"}
+)",
+                                 "hoist.yaml");
+  REQUIRE(f.ok());
+  CHECK(f->sign == "keys/all.key");
+  CHECK(f->images[0].verify == std::vector<std::string>{"a.pub"});
+  CHECK(f->images[0].sign.empty());
+  CHECK(f->images[1].sign == "b.key");
+  CHECK(f->images[1].verify == std::vector<std::string>{"b1.pub", "b2.pub"});
+  CHECK(f->images[2].verify.empty());
+  CHECK_THAT(ErrorOf("images:\n  - name: c\n    verify: k.pub\n    command: {run: x}\n"),
+             StartsWith("hoist.yaml:3:13: images[0].verify: verify checks imported images"));
+  CHECK_THAT(ErrorOf("sign: \"\"\nimages: []\n"), Contains("sign"));
+}
+
 TEST_CASE("up config: defaults", "[up]") {
   Result<UpFile> f = ParseUpFile("images:\n  - {name: a, source: \"oci:x\"}\n", "hoist.yaml");
   REQUIRE(f.ok());
@@ -126,7 +152,7 @@ images:
 TEST_CASE("up config: unknown keys name the line, the column and the field", "[up]") {
   CHECK_THAT(
       ErrorOf("registy:\n  port: 0\n"),
-      StartsWith("hoist.yaml:1:1: unknown key \"registy\" (allowed: registry, images, build)"));
+      StartsWith("hoist.yaml:1:1: unknown key \"registy\" (allowed: registry, images, build, sign)"));
   CHECK_THAT(ErrorOf("registry:\n  name: r\n  prot: 1\n"),
              StartsWith("hoist.yaml:3:3: registry: unknown key \"prot\""));
   CHECK_THAT(ErrorOf("images:\n  - name: a\n    dockerfile:\n      contex: .\n"),
