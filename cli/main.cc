@@ -10,6 +10,7 @@
 #include "builder/engine/cli_commands.h"
 #include "builder/sandbox/sandbox.h"
 #include "builder/sandbox/snapshot.h"
+#include "builder/sbom/cli_commands.h"
 #include "builder/sign/cli_commands.h"
 #include "builder/transfer/cli_commands.h"
 #include "builder/up/cli_commands.h"
@@ -265,6 +266,10 @@ int main(int argc, char** argv) {
   // Signatures: sign, verify (logic in builder/sign/cli_commands.h).
   hoist::sign::CliCommands sign_commands(app);
   if (sign_commands.Owns(argc, argv)) return sign_commands.Run(argc, argv);
+
+  // Inventories: sbom, scan (logic in builder/sbom/cli_commands.h).
+  hoist::sbom::CliCommands sbom_commands(app);
+  if (sbom_commands.Owns(argc, argv)) return sbom_commands.Run(argc, argv);
 
   // `hoist engine`: the Docker Engine API's image half (builder/dockerapi).
   hoist::dockerapi::CliCommands engine_commands(app, HOIST_VERSION);
