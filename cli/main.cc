@@ -180,6 +180,11 @@ int main(int argc, char** argv) {
   serve_storage.Add(serve);
   bool no_ui = false;
   serve->add_flag("--no-ui", no_ui, "Do not serve the web UI at /ui/");
+  std::string scan_db, scan_interval;
+  serve->add_option("--scan-db", scan_db,
+                    "Scan the stored images against this directory of OSV records (metrics, UI, "
+                    "GET /v2/<name>/_hoist/scan/<digest>)");
+  serve->add_option("--scan-interval", scan_interval, "How often to scan; default 1h");
   bool sparse_indexes = false, sparse_manifests = false;
   serve->add_flag("--sparse-indexes", sparse_indexes,
                   "Accept image indexes whose child manifests are not all in the repository");
@@ -353,6 +358,16 @@ int main(int argc, char** argv) {
     }
     if (serve_delete_untagged) opt.config.gc_delete_untagged = true;
     if (no_ui) opt.config.ui_enabled = false;
+    if (!scan_db.empty()) opt.config.scan_db = scan_db;
+    if (!scan_interval.empty()) {
+      hoist::Result<int64_t> ms = hoist::registry::ParseDuration(scan_interval, "--scan-interval");
+      if (!ms.ok() || *ms <= 0) {
+        std::fprintf(stderr, "hoist: %s\n",
+                     ms.ok() ? "--scan-interval must be positive" : ms.status().message().c_str());
+        return 2;
+      }
+      opt.config.scan_interval_ms = *ms;
+    }
     if (!serve_storage.Apply(&opt.config)) return 2;
     hoist::registry::ProxyOptions& px = opt.config.proxy;
     if (!proxy.upstream.empty()) px.upstream = proxy.upstream;

@@ -201,6 +201,8 @@ std::string_view RouteName(Route route) {
       return "token";
     case Route::kUi:
       return "ui";
+    case Route::kScan:
+      return "scan";
     case Route::kNone:
       break;
   }
@@ -260,7 +262,8 @@ Target MatchRoute(std::string_view path) {
     return t;
   }
   if (split_last("blobs/uploads", Route::kUpload) || split_last("manifests", Route::kManifest) ||
-      split_last("blobs", Route::kBlob) || split_last("referrers", Route::kReferrers)) {
+      split_last("blobs", Route::kBlob) || split_last("referrers", Route::kReferrers) ||
+      split_last("_hoist/scan", Route::kScan)) {
     if (t.ref.empty()) t.route = Route::kNone;
     return t;
   }
@@ -284,6 +287,43 @@ Result<GcReport> Api::CollectGarbage(const GcOptions& options) {
   Result<GcReport> r = registry::CollectGarbage(driver_, blobs_, options, nullptr);
   if (r.ok()) metrics_.ObserveGc(*r);
   return r;
+}
+
+void Api::EnableScans(const std::string& feed_dir) {
+  scanner_ = std::make_unique<Scanner>(manifests_, blobs_, feed_dir);
+}
+
+Status Api::RunScan() {
+  return scanner_ ? scanner_->Run() : Status::Ok();
+}
+
+// GET /v2/<name>/_hoist/scan/<digest>: the last scan's findings for a
+// manifest (an index: its images together), as JSON; 404 NOT_FOUND-style
+// MANIFEST_UNKNOWN when it has none (not scanned yet, untagged, or scans
+// are off).
+void Api::ScanReport(const Target& t, Response& resp) {
+  Result<Digest> d = Digest::Parse(t.ref);
+  if (!d.ok()) return WriteError(d.status(), resp);
+  std::optional<Scanner::Report> r = scanner_ ? scanner_->Find(t.name, *d) : std::nullopt;
+  if (!r) {
+    return WriteError(Status(Code::kManifestUnknown, scanner_ ? "no scan of this manifest yet"
+                                                              : "scans are off (--scan-db)"),
+                      resp);
+  }
+  json findings = json::array();
+  for (const packages::Finding& f : r->findings) {
+    findings.push_back({{"id", f.id},
+                        {"severity", packages::SeverityName(f.severity)},
+                        {"package", f.package},
+                        {"version", f.version},
+                        {"source", f.source},
+                        {"fixed", f.fixed},
+                        {"summary", f.summary}});
+  }
+  json out = {
+      {"digest", d->str()}, {"os", r->os}, {"packages", r->packages}, {"findings", findings}};
+  if (!r->error.empty()) out["error"] = r->error;
+  SetJson(resp, 200, out.dump());
 }
 
 Status Api::EnableProxy(const ProxyOptions& options) {
@@ -348,6 +388,7 @@ void Api::Handle(Request& req, Response& resp) {
     case Route::kReferrers:
     case Route::kMetrics:
     case Route::kUi:
+    case Route::kScan:
       http::EncodeResponse(req, resp);
       break;
     default:
@@ -408,6 +449,7 @@ Status Api::Authorize(const Target& t, Request& req, const Identity& who, std::s
       return gate_.Refusal(who, ResourceActions{"registry", "catalog", {"*"}});
     case Route::kTags:
     case Route::kReferrers:
+    case Route::kScan:
       return need(Action::kPull, t.name);
     case Route::kManifest:
     case Route::kBlob:
@@ -495,6 +537,9 @@ void Api::Dispatch(const Target& t, Request& req, Response& resp, const Identity
     case Route::kReferrers:
       if (m == "GET") return Referrers(t, req, resp);
       break;
+    case Route::kScan:
+      if (get) return ScanReport(t, resp);
+      break;
     case Route::kToken:
     case Route::kNone:
       break;
@@ -517,7 +562,7 @@ void Api::Health(Response& resp) {
 void Api::ServeMetrics(Response& resp) {
   resp.status = 200;
   resp.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-  resp.body = metrics_.Render(uploads_.open());
+  resp.body = metrics_.Render(uploads_.open(), scanner_.get());
 }
 
 void Api::ServeUi(const Target& t, Request& req, Response& resp) {

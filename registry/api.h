@@ -15,6 +15,7 @@
 #include "registry/manifest_store.h"
 #include "registry/metrics.h"
 #include "registry/proxy.h"
+#include "registry/scanner.h"
 #include "registry/storage/driver.h"
 #include "registry/upload_store.h"
 
@@ -34,6 +35,7 @@ enum class Route {
   kMetrics,      // /metrics (metrics.h)
   kToken,        // /token, when this registry issues tokens (token.h)
   kUi,           // /ui/<asset> (ui/assets.h)
+  kScan,         // /v2/<name>/_hoist/scan/<digest> (scanner.h)
 };
 
 // The route's label in metrics (one of Metrics::kRoutes).
@@ -64,6 +66,11 @@ class Api {
   // One garbage collection on the stores requests use (gc.h); the server
   // calls it every gc interval.
   Result<GcReport> CollectGarbage(const GcOptions& options);
+  // Scans what is stored against the OSV feed in `feed_dir` from now on
+  // (scanner.h); RunScan does one pass (the server calls it every scan
+  // interval).
+  void EnableScans(const std::string& feed_dir);
+  Status RunScan();
   // Makes this registry a pull-through mirror of an upstream (proxy.h).
   // kInvalidArgument for a bad upstream URL.
   Status EnableProxy(const ProxyOptions& options);
@@ -96,6 +103,7 @@ class Api {
   void PutUpload(const Target& t, http::Request& req, http::Response& resp);
   void CancelUpload(const Target& t, http::Response& resp);
   void Referrers(const Target& t, http::Request& req, http::Response& resp);
+  void ScanReport(const Target& t, http::Response& resp);
   void UploadAccepted(const Target& t, const std::string& id, int64_t offset, int status,
                       http::Response& resp);
 
@@ -106,7 +114,8 @@ class Api {
   UploadStore uploads_;
   ManifestStore manifests_;
   Metrics metrics_;
-  std::unique_ptr<Proxy> proxy_;  // set when mirroring
+  std::unique_ptr<Proxy> proxy_;      // set when mirroring
+  std::unique_ptr<Scanner> scanner_;  // set when scanning
 };
 
 // Renders `st` as the spec's error JSON with its HTTP status.

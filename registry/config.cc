@@ -42,9 +42,9 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (root.IsNull()) return Status::Ok();
-    HOIST_RETURN_IF_ERROR(CheckKeys(
-        root, path,
-        {"http", "storage", "log", "limits", "auth", "access", "gc", "validation", "ui", "proxy"}));
+    HOIST_RETURN_IF_ERROR(CheckKeys(root, path,
+                                    {"http", "storage", "log", "limits", "auth", "access", "gc",
+                                     "validation", "ui", "proxy", "scan"}));
     if (auto px = root["proxy"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(px, path + ": proxy",
                                       {"remoteurl", "username", "password", "tag_ttl", "cafile"}));
@@ -109,6 +109,12 @@ Status LoadConfigFile(const std::string& path, Config* c) {
           ReadNumber(gc, "interval", path + ": gc", ParseDuration, &c->gc_interval_ms));
       HOIST_RETURN_IF_ERROR(ReadNumber(gc, "grace", path + ": gc", ParseDuration, &c->gc_grace_ms));
       if (gc["delete_untagged"]) c->gc_delete_untagged = gc["delete_untagged"].as<bool>();
+    }
+    if (auto scan = root["scan"]) {
+      HOIST_RETURN_IF_ERROR(CheckKeys(scan, path + ": scan", {"db", "interval"}));
+      if (scan["db"]) c->scan_db = scan["db"].as<std::string>();
+      HOIST_RETURN_IF_ERROR(
+          ReadNumber(scan, "interval", path + ": scan", ParseDuration, &c->scan_interval_ms));
     }
     if (auto auth = root["auth"]) {
       HOIST_RETURN_IF_ERROR(CheckKeys(auth, path + ": auth", {"htpasswd", "token"}));

@@ -76,6 +76,10 @@ struct Config {
   int64_t gc_interval_ms = 0;
   bool gc_delete_untagged = false;
   int64_t gc_grace_ms = 10 * 60 * 1000;
+  // Vulnerability scans of the stored images (scanner.h): the OSV feed's
+  // directory (empty: none) and how often.
+  std::string scan_db;
+  int64_t scan_interval_ms = 60 * 60 * 1000;
   // A pull-through mirror of this upstream, when proxy.upstream is set.
   ProxyOptions proxy;
   // The web UI at /ui/ (ui/assets.h).

@@ -156,7 +156,7 @@ Metrics::StorageCounts Metrics::Storage() {
   return c;
 }
 
-std::string Metrics::Render(int64_t uploads_open) {
+std::string Metrics::Render(int64_t uploads_open, const Scanner* scanner) {
   Writer w;
   w.Family("hoist_registry_build_info", "gauge", "The running registry's version (value 1).");
   w.Sample("hoist_registry_build_info", "version=\"" + Escape(version_) + "\"", 1);
@@ -242,6 +242,32 @@ std::string Metrics::Render(int64_t uploads_open) {
   w.Family("hoist_registry_gc_last_run_duration_seconds", "gauge",
            "How long the last garbage collection took.");
   w.Sample("hoist_registry_gc_last_run_duration_seconds", "", gc_last_seconds_);
+
+  if (scanner != nullptr) {
+    const Scanner::Summary scan = scanner->Snapshot();
+    w.Family("hoist_registry_scan_runs_total", "counter",
+             "Vulnerability scans of the stored images (--scan-db).");
+    w.Sample("hoist_registry_scan_runs_total", "", static_cast<double>(scan.runs));
+    w.Family("hoist_registry_scan_failures_total", "counter",
+             "Scans that failed (the feed could not be read); the last results stay.");
+    w.Sample("hoist_registry_scan_failures_total", "", static_cast<double>(scan.failures));
+    w.Family("hoist_registry_scan_last_success_timestamp_seconds", "gauge",
+             "When the last scan ended (Unix time; 0: none yet).");
+    w.Sample("hoist_registry_scan_last_success_timestamp_seconds", "", scan.last_success_unix);
+    w.Family("hoist_registry_scanned_images", "gauge", "Image manifests the last scan covered.");
+    w.Sample("hoist_registry_scanned_images", "", scan.images);
+    w.Family("hoist_registry_vulnerabilities", "gauge",
+             "Vulnerabilities the last scan found, by repository, tag and severity.");
+    for (const Scanner::TagCounts& t : scan.tags) {
+      for (int s = 0; s < static_cast<int>(t.by_severity.size()); ++s) {
+        w.Sample("hoist_registry_vulnerabilities",
+                 "repository=\"" + Escape(t.repository) + "\",tag=\"" + Escape(t.tag) +
+                     "\",severity=\"" + packages::SeverityName(static_cast<packages::Severity>(s)) +
+                     "\"",
+                 t.by_severity[s]);
+      }
+    }
+  }
 
   w.Family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
   w.Sample("process_resident_memory_bytes", "", static_cast<double>(ResidentBytes()));

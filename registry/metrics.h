@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "registry/gc.h"
+#include "registry/scanner.h"
 #include "registry/storage/driver.h"
 
 namespace hoist::registry {
@@ -27,9 +28,9 @@ class Metrics {
  public:
   // The label values of the request counters: the route's name, as
   // RouteName gives it for the routes of api.h, and the method.
-  static constexpr std::array<std::string_view, 13> kRoutes = {
+  static constexpr std::array<std::string_view, 14> kRoutes = {
       "base",      "catalog", "tags",    "manifest", "blob", "upload_start", "upload",
-      "referrers", "token",   "metrics", "health",   "ui",   "other"};
+      "referrers", "token",   "metrics", "health",   "ui",   "scan",         "other"};
   static constexpr std::array<std::string_view, 8> kMethods = {
       "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "other"};
   // Upper bounds of the latency histogram's buckets, in seconds.
@@ -43,8 +44,9 @@ class Metrics {
   void ObserveRequest(std::string_view method, std::string_view route, int status, double seconds,
                       int64_t bytes_in, int64_t bytes_out);
   void ObserveGc(const GcReport& report);
-  // The exposition text. `uploads_open`: sessions open right now.
-  std::string Render(int64_t uploads_open);
+  // The exposition text. `uploads_open`: sessions open right now;
+  // `scanner` (may be null): the scans' counts.
+  std::string Render(int64_t uploads_open, const Scanner* scanner = nullptr);
 
  private:
   static constexpr int kStatusSlots = 24;  // distinct statuses kept; later ones go to "other"

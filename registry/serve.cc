@@ -107,6 +107,14 @@ int Serve(const ServeOptions& options) {
     }
     log::Info("pull-through mirror", {{"upstream", cfg.proxy.upstream}});
   }
+  if (!cfg.scan_db.empty()) {
+    // A feed that cannot be read stops the start, as a bad flag does.
+    if (Result<packages::OsvFeed> feed = packages::OsvFeed::Load(cfg.scan_db); !feed.ok()) {
+      log::Error("cannot read the scan feed", {{"error", feed.status().message()}});
+      return 1;
+    }
+    api.EnableScans(cfg.scan_db);
+  }
   // Upload sessions: count those a previous run left, and expire idle
   // ones once serving (a quarter of the idle limit apart, at most a minute).
   if (Result<UploadStore::Sweep> s = api.ExpireUploads(); s.ok() && s->expired > 0) {
@@ -216,6 +224,22 @@ int Serve(const ServeOptions& options) {
                                         {"seconds", std::to_string(r->seconds)}});
       }
     }).detach();  // like the upload sweeper: ends with the process
+  }
+  if (!cfg.scan_db.empty()) {
+    std::thread([&api, &cfg] {
+      while (true) {
+        const auto start = std::chrono::steady_clock::now();
+        Status st = api.RunScan();
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (st.ok()) {
+          log::Info("scanned the stored images", {{"seconds", std::to_string(secs)}});
+        } else {
+          log::Error("scan failed; the last results stay", {{"error", st.message()}});
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(cfg.scan_interval_ms));
+      }
+    }).detach();  // like the GC: ends with the process
   }
   std::thread waiter([&server, set] {
     int sig = 0;

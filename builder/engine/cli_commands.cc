@@ -11,6 +11,7 @@
 #include "builder/engine/image_store.h"
 #include "builder/engine/paths.h"
 #include "builder/layer/writer.h"
+#include "builder/sbom/inventory.h"
 #include "builder/sign/cli_commands.h"
 #include "builder/store/content_store.h"
 #include "builder/transfer/copy.h"
@@ -154,6 +155,9 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
                      "Timestamp (seconds) for created times and layer mtimes "
                      "(default $SOURCE_DATE_EPOCH)");
   build_->add_flag("--push", f.push, "Push the image to every -t registry");
+  build_->add_flag("--sbom", f.sbom,
+                   "Attach an SPDX 2.3 document of each pushed image (its packages) as an OCI 1.1 "
+                   "referrer (with --push)");
   build_->add_option("--sign", f.sign_key,
                      "Sign each pushed image with this key, as `hoist sign` does (with --push)");
   build_->add_option("--output,-o", f.output,
@@ -285,6 +289,8 @@ int CliCommands::RunBuild() {
     tags.push_back(*r);
   }
   if (f.push && tags.empty()) return Usage("--push needs at least one -t REF");
+  if (f.sbom && !f.push)
+    return Usage("--sbom needs --push (the document is attached in the registry)");
   // The key is opened before the build, so a wrong passphrase costs no build.
   std::optional<sign::PrivateKey> sign_key;
   if (!f.sign_key.empty()) {
@@ -382,6 +388,19 @@ int CliCommands::RunBuild() {
     for (const Reference& t : tags) {
       auto sink = std::make_unique<transfer::RemoteSink>(places.Client(t.domain()), t);
       if (!copy_to(*sink, "pushing " + t.String())) return kExitFailed;
+      if (f.sbom) {
+        Result<std::vector<Digest>> attached =
+            sbom::AttachSboms(src, *places.Client(t.domain()), t.path(), t.String());
+        if (!attached.ok()) {
+          progress.Message("error",
+                           "ERROR: SBOM of " + t.String() + ": " + attached.status().message());
+          return kExitFailed;
+        }
+        for (const Digest& d : *attached) {
+          progress.Message("summary",
+                           "attached an SPDX document to " + t.String() + " (" + d.str() + ")");
+        }
+      }
       if (!sign_key) continue;
       // By digest (what was just pushed, whoever moves the tag), claiming the tag.
       sign::SignOptions so;

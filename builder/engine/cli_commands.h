@@ -56,6 +56,7 @@ struct BuildFlags {
   std::string source_date_epoch;
   bool push = false;
   std::string sign_key;  // --sign KEY: sign each pushed tag (builder/sign)
+  bool sbom = false;     // --sbom: attach an SPDX document to each pushed image
   std::string output;
   std::string progress = "auto";
   bool quiet = false;

@@ -1,17 +1,12 @@
 #include "builder/sbom/cli_commands.h"
 
 #include <cstdio>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "builder/sbom/inventory.h"
 #include "builder/transfer/layout.h"
 #include "builder/transfer/place.h"
 #include "common/packages/osv.h"
-
-#ifndef HOIST_VERSION
-#define HOIST_VERSION "0.0.0"
-#endif
 
 namespace hoist::sbom {
 namespace {
@@ -33,6 +28,9 @@ CliCommands::CliCommands(CLI::App& app) : app_(app) {
       ->required();
   sbom_->add_option("--output,-o", output_, "Write the document to FILE instead of stdout");
   sbom_->add_option("--platform", platform_, "For an index: this platform (default: the host's)");
+  sbom_->add_flag("--attach", attach_,
+                  "Also attach the document to the (registry) image as an OCI 1.1 referrer "
+                  "(artifactType application/spdx+json)");
   transfer::AddConnectionFlags(sbom_, conn_);
 
   scan_ = app.add_subcommand("scan",
@@ -63,12 +61,15 @@ int CliCommands::Run(int argc, char** argv) {
   return *sbom_ ? RunSbom() : RunScan();
 }
 
-// The inventory of image_ (by --platform), or why not.
+// The inventory of `image` (by --platform), and the manifest read.
 static Result<packages::ImageInventory> Inventory(const std::string& image,
                                                   const std::string& platform,
-                                                  const transfer::ConnectionFlags& conn) {
+                                                  const transfer::ConnectionFlags& conn,
+                                                  transfer::Manifest* inventoried = nullptr,
+                                                  transfer::Place* where = nullptr) {
   Result<transfer::Place> place = transfer::ParsePlace(image);
   if (!place.ok()) return place.status();
+  if (where != nullptr) *where = *place;
   std::optional<transfer::Platform> want;
   if (!platform.empty()) {
     Result<transfer::Platform> p = transfer::Platform::Parse(platform);
@@ -78,14 +79,26 @@ static Result<packages::ImageInventory> Inventory(const std::string& image,
   transfer::Places places(transfer::ClientOptions(conn));
   Result<std::unique_ptr<transfer::ImageSource>> src = places.OpenSource(*place);
   if (!src.ok()) return src.status();
-  return ReadInventory(**src, want);
+  return ReadInventory(**src, want, inventoried);
 }
 
 int CliCommands::RunSbom() {
-  Result<packages::ImageInventory> inv = Inventory(image_, platform_, conn_);
+  transfer::Manifest inventoried;
+  transfer::Place place;
+  Result<packages::ImageInventory> inv = Inventory(image_, platform_, conn_, &inventoried, &place);
   if (!inv.ok()) return Fail(inv.status());
-  const std::string doc = packages::SpdxDocument(*inv, static_cast<int64_t>(std::time(nullptr)),
-                                                 std::string("hoist-") + HOIST_VERSION);
+  if (attach_ && place.local()) {
+    return Fail(Status(Code::kInvalidArgument, "--attach needs a registry image"));
+  }
+  const std::string doc = SpdxNow(*inv);
+  if (attach_) {
+    RegistryClient client(place.ref->domain(), transfer::ClientOptions(conn_));
+    client.PreferPushScope(place.ref->path());
+    Result<Digest> d = AttachSbom(client, place.ref->path(), inventoried, doc);
+    if (!d.ok()) return Fail(d.status());
+    std::fprintf(stderr, "attached to %s@%s as %s\n", place.ref->Name().c_str(),
+                 inventoried.digest.str().c_str(), d->str().c_str());
+  }
   if (output_.empty()) {
     std::fwrite(doc.data(), 1, doc.size(), stdout);
     return transfer::kExitOk;

@@ -1,8 +1,9 @@
 // The inventory subcommands of the `hoist` binary as library calls, so
 // cli/main.cc only wires them in:
 //
-//   hoist sbom IMAGE [--platform P] [--output FILE]
-//       the SPDX 2.3 JSON document of any image (registry, oci:, archives)
+//   hoist sbom IMAGE [--platform P] [--output FILE] [--attach]
+//       the SPDX 2.3 JSON document of any image (registry, oci:, archives);
+//       --attach also stores it as a referrer of a registry image
 //   hoist scan IMAGE --db DIR [--json] [--fail-on SEVERITY] [--platform P]
 //       its packages matched against an OSV feed (common/packages/osv.h)
 //
@@ -35,7 +36,7 @@ class CliCommands {
   CLI::App *sbom_, *scan_;
   transfer::ConnectionFlags conn_;
   std::string image_, platform_, output_, db_, fail_on_;
-  bool json_ = false;
+  bool json_ = false, attach_ = false;
 };
 
 }  // namespace hoist::sbom

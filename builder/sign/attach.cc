@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/transfer/image.h"
+#include "builder/transfer/referrers.h"
 #include "builder/transfer/verify.h"
 #include "common/base64.h"
 #include "common/io.h"
@@ -18,27 +19,7 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 using nlohmann::json;
-
-// The tag of the referrers tag schema for `d`: "<alg>-<hex>".
-std::string ReferrersTag(const Digest& d) {
-  return std::string(d.algorithm_name()) + "-" + d.hex();
-}
-
-ordered_json DescriptorJson(std::string_view media_type, const Digest& d, int64_t size) {
-  return {{"mediaType", media_type}, {"digest", d.str()}, {"size", size}};
-}
-
-// Uploads `bytes` unless the repository has the blob already.
-Status PutSmallBlob(RegistryClient& client, const std::string& repo, const std::string& bytes,
-                    const Digest& d) {
-  Result<std::optional<int64_t>> have = client.HeadBlob(repo, d);
-  if (!have.ok()) return have.status();
-  if (*have && **have == static_cast<int64_t>(bytes.size())) return Status::Ok();
-  return client.PushBlob(repo, d, static_cast<int64_t>(bytes.size()),
-                         [&]() -> Result<std::unique_ptr<ByteSource>> {
-                           return std::unique_ptr<ByteSource>(new StringSource(bytes));
-                         });
-}
+using transfer::DescriptorJson;
 
 // A signature manifest's config: an OCI image config whose rootfs lists
 // each payload as a diff ID, as containers/image and cosign write it.
@@ -102,33 +83,6 @@ Status ReadLayers(RegistryClient& client, const std::string& repo, const json& l
   return Status::Ok();
 }
 
-// The referrers index of `image`: from the API, else the tag schema's
-// index (empty when absent). `api` says which answered.
-Result<json> ReferrersIndex(RegistryClient& client, const std::string& repo, const Digest& image,
-                            bool* api) {
-  Result<std::optional<std::string>> listed =
-      client.Referrers(repo, image, std::string(kSignatureArtifactType));
-  if (!listed.ok()) return listed.status();
-  std::string bytes;
-  *api = listed->has_value();
-  if (*api) {
-    bytes = **listed;
-  } else {
-    Result<RemoteManifest> tagged = client.GetManifest(repo, ReferrersTag(image));
-    if (!tagged.ok() && tagged.status().code() != Code::kManifestUnknown) return tagged.status();
-    if (tagged.ok()) bytes = tagged->bytes;
-  }
-  if (bytes.empty())
-    return json{
-        {"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", json::array()}};
-  json idx = json::parse(bytes, nullptr, false);
-  if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array()) {
-    return Status(Code::kManifestInvalid,
-                  "the referrers index of " + repo + "@" + image.str() + " is not an image index");
-  }
-  return idx;
-}
-
 }  // namespace
 
 Result<RemoteManifest> ResolveImage(RegistryClient& client, const Reference& ref) {
@@ -162,7 +116,9 @@ Result<SignResult> SignImage(RegistryClient& client, const Reference& ref, const
   ordered_json layer =
       DescriptorJson(kSimpleSigningMediaType, payload_digest, static_cast<int64_t>(payload.size()));
   layer["annotations"] = {{kSignatureAnnotation, Base64Encode(*der)}};
-  if (Status st = PutSmallBlob(client, repo, payload, payload_digest); !st.ok()) return st;
+  if (Result<Digest> put = transfer::PutSmallBlob(client, repo, payload); !put.ok()) {
+    return put.status();
+  }
 
   if (options.tag_scheme) {
     out.tag = SignatureTag(out.image);
@@ -187,11 +143,11 @@ Result<SignResult> SignImage(RegistryClient& client, const Reference& ref, const
       layers.push_back(layer);
       diff_ids.push_back(payload_digest.str());
       const std::string config = SignatureConfig(diff_ids);
-      const Digest config_digest = DigestOf(config);
-      if (Status st = PutSmallBlob(client, repo, config, config_digest); !st.ok()) return st;
+      Result<Digest> config_digest = transfer::PutSmallBlob(client, repo, config);
+      if (!config_digest.ok()) return config_digest.status();
       ordered_json m = {{"schemaVersion", 2},
                         {"mediaType", media::kOciManifest},
-                        {"config", DescriptorJson(media::kOciConfig, config_digest,
+                        {"config", DescriptorJson(media::kOciConfig, *config_digest,
                                                   static_cast<int64_t>(config.size()))},
                         {"layers", layers}};
       if (Status st = client.PutManifest(repo, out.tag, std::string(media::kOciManifest), m.dump());
@@ -205,41 +161,20 @@ Result<SignResult> SignImage(RegistryClient& client, const Reference& ref, const
     // cosign's OCI 1.1 form: the artifact type also as the config's media
     // type, the config the same image config as the tag scheme's.
     const std::string config = SignatureConfig({payload_digest.str()});
-    const Digest config_digest = DigestOf(config);
-    if (Status st = PutSmallBlob(client, repo, config, config_digest); !st.ok()) return st;
+    Result<Digest> config_digest = transfer::PutSmallBlob(client, repo, config);
+    if (!config_digest.ok()) return config_digest.status();
     ordered_json m = {{"schemaVersion", 2},
                       {"mediaType", media::kOciManifest},
                       {"artifactType", kSignatureArtifactType},
-                      {"config", DescriptorJson(kSignatureArtifactType, config_digest,
+                      {"config", DescriptorJson(kSignatureArtifactType, *config_digest,
                                                 static_cast<int64_t>(config.size()))},
                       {"layers", ordered_json::array({layer})},
                       {"subject", DescriptorJson(image->media_type, image->digest,
                                                  static_cast<int64_t>(image->bytes.size()))}};
-    const std::string bytes = m.dump();
-    const Digest d = DigestOf(bytes);
-    if (Status st = client.PutManifest(repo, d.str(), std::string(media::kOciManifest), bytes);
-        !st.ok()) {
-      return st;
-    }
-    out.referrer = d;
-    bool api = false;
-    Result<json> idx = ReferrersIndex(client, repo, out.image, &api);
-    if (!idx.ok()) return idx.status();
-    if (!api) {
-      // The tag schema's index: this referrer added once.
-      bool listed = false;
-      for (const json& e : (*idx)["manifests"]) listed |= e.value("digest", "") == d.str();
-      if (!listed) {
-        json entry = DescriptorJson(media::kOciManifest, d, static_cast<int64_t>(bytes.size()));
-        entry["artifactType"] = kSignatureArtifactType;
-        (*idx)["manifests"].push_back(entry);
-        if (Status st = client.PutManifest(repo, ReferrersTag(out.image),
-                                           std::string(media::kOciIndex), idx->dump());
-            !st.ok()) {
-          return st;
-        }
-      }
-    }
+    Result<Digest> d = transfer::PushReferrer(client, repo, out.image, m.dump(),
+                                              std::string(kSignatureArtifactType));
+    if (!d.ok()) return d.status();
+    out.referrer = *d;
   }
   return out;
 }
@@ -256,12 +191,10 @@ Result<std::vector<StoredSignature>> FindSignatures(RegistryClient& client, cons
   } else if (tagged.status().code() != Code::kManifestUnknown) {
     return tagged.status();
   }
-  bool api = false;
-  Result<json> idx = ReferrersIndex(client, repo, image, &api);
-  if (!idx.ok()) return idx.status();
-  for (const json& e : (*idx)["manifests"]) {
-    // The filter is the registry's to apply; the tag schema has none.
-    if (e.value("artifactType", "") != kSignatureArtifactType) continue;
+  Result<std::vector<json>> referrers =
+      transfer::ListReferrers(client, repo, image, std::string(kSignatureArtifactType));
+  if (!referrers.ok()) return referrers.status();
+  for (const json& e : *referrers) {
     const std::string digest = e.value("digest", "");
     Result<RemoteManifest> m = client.GetManifest(repo, digest);
     if (!m.ok()) return m.status();

@@ -35,21 +35,33 @@ bool IsDir(const std::string& path) {
 
 // Writes the stream to a temporary file beside `path`, then renames it
 // into place; on any error the temporary file is removed.
+// Everything `src` gives, written to `fd` (`name` for errors).
+Status CopyToFd(ByteSource& src, int fd, const std::string& name) {
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    Result<size_t> got = src.Read(buf.data(), buf.size());
+    if (!got.ok()) return got.status();
+    if (*got == 0) return Status::Ok();
+    HOIST_RETURN_IF_ERROR(store::WriteAll(fd, buf.data(), *got, name));
+  }
+}
+
 Status WriteStreamAtomic(const std::string& path, ByteSource& src) {
+  // A device, FIFO or socket (-o /dev/null, /dev/stdout) is written as it
+  // is: renaming over it would replace the device node with a file.
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode) &&
+      !S_ISDIR(existing.st_mode)) {
+    const int out = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (out < 0) return ErrnoStatus("open", path);
+    Status st = CopyToFd(src, out, path);
+    ::close(out);
+    return st;
+  }
   std::string tmp = ParentDir(path) + "/.tmp-" + path.substr(path.rfind('/') + 1, 16) + "-XXXXXX";
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("create", tmp);
-  Status st;
-  std::vector<char> buf(1 << 20);
-  while (st.ok()) {
-    Result<size_t> got = src.Read(buf.data(), buf.size());
-    if (!got.ok()) {
-      st = got.status();
-      break;
-    }
-    if (*got == 0) break;
-    st = store::WriteAll(fd, buf.data(), *got, tmp);
-  }
+  Status st = CopyToFd(src, fd, tmp);
   if (st.ok() && ::fdatasync(fd) != 0) st = ErrnoStatus("fsync", tmp);
   ::fchmod(fd, 0644);
   ::close(fd);

@@ -61,6 +61,16 @@ class Parser {
     return Status::Ok();
   }
 
+  Status Bool(const YAML::Node& n, const std::string& field, bool* out) const {
+    std::string v;
+    HOIST_RETURN_IF_ERROR(String(n, field, &v));
+    if (v != "true" && v != "false") {
+      return Error(n.Mark(), field, "want true or false, got \"" + v + "\"");
+    }
+    *out = v == "true";
+    return Status::Ok();
+  }
+
   Status Int(const YAML::Node& n, const std::string& field, int lo, int hi, int* out) const {
     std::string s;
     HOIST_RETURN_IF_ERROR(String(n, field, &s));
@@ -128,13 +138,8 @@ class Parser {
                                      &spec.root_directory));
       }
       if (s["virtual_host"]) {
-        std::string v;
-        HOIST_RETURN_IF_ERROR(String(s["virtual_host"], "registry.storage.s3.virtual_host", &v));
-        if (v != "true" && v != "false") {
-          return Error(s["virtual_host"].Mark(), "registry.storage.s3.virtual_host",
-                       "want true or false, got \"" + v + "\"");
-        }
-        spec.virtual_host = v == "true";
+        HOIST_RETURN_IF_ERROR(
+            Bool(s["virtual_host"], "registry.storage.s3.virtual_host", &spec.virtual_host));
       }
       r->s3 = spec;
     } else if (st) {
@@ -228,7 +233,8 @@ const std::vector<BlockParser>& BlockParsers() {
 }
 
 Status Parser::Image(const YAML::Node& n, const std::string& field, ImageSpec* img) const {
-  std::vector<std::string> allowed = {"name", "prefix", "tag", "depends_on", "sign", "verify"};
+  std::vector<std::string> allowed = {"name", "prefix", "tag", "depends_on",
+                                      "sign", "verify", "sbom"};
   for (const BlockParser& b : BlockParsers()) allowed.push_back(b.key);
   HOIST_RETURN_IF_ERROR(Map(n, field, allowed));
   img->line = n.Mark().line + 1;
@@ -257,6 +263,11 @@ Status Parser::Image(const YAML::Node& n, const std::string& field, ImageSpec* i
     }
   }
   if (n["sign"]) HOIST_RETURN_IF_ERROR(NonEmpty(n["sign"], field + ".sign", &img->sign));
+  if (n["sbom"]) {
+    bool b = false;
+    HOIST_RETURN_IF_ERROR(Bool(n["sbom"], field + ".sbom", &b));
+    img->sbom = b;
+  }
   if (YAML::Node v = n["verify"]) {
     if (v.IsSequence()) {
       for (size_t i = 0; i < v.size(); ++i) {
@@ -393,8 +404,9 @@ Result<UpFile> ParseUpFile(const std::string& text, const std::string& path) {
   }
   try {
     if (root.IsNull()) return p.Error(YAML::Mark::null_mark(), "", "the file is empty");
-    HOIST_RETURN_IF_ERROR(p.Map(root, "", {"registry", "images", "build", "sign"}));
+    HOIST_RETURN_IF_ERROR(p.Map(root, "", {"registry", "images", "build", "sign", "sbom"}));
     if (root["sign"]) HOIST_RETURN_IF_ERROR(p.NonEmpty(root["sign"], "sign", &f.sign));
+    if (root["sbom"]) HOIST_RETURN_IF_ERROR(p.Bool(root["sbom"], "sbom", &f.sbom));
     if (root["registry"]) HOIST_RETURN_IF_ERROR(p.Registry(root["registry"], &f.registry));
     if (root["build"]) HOIST_RETURN_IF_ERROR(p.Build(root["build"], &f.build));
     std::vector<YAML::Mark> marks;

@@ -8,6 +8,7 @@
 //   images:
 //     - name, prefix, tag (default latest), depends_on: [names],
 //       sign: KEY (this image's signing key, over the file's),
+//       sbom: true|false (attach an SPDX document; over the file's),
 //       verify: PUB | [PUB...] (a `source` from a registry must be signed
 //         by one of these public keys; the signed digest is what is copied)
 //       and exactly one of
@@ -18,6 +19,7 @@
 //   build: { parallel (default 3), retries, backoff, timeout }
 //   sign: KEY   sign every pushed image with this key (builder/sign); the
 //               passphrase from HOIST_SIGN_PASSWORD or COSIGN_PASSWORD
+//   sbom: true  attach an SPDX 2.3 document to every pushed image
 //
 // Every error names the file, the line (and column) and the field:
 //   "hoist.yaml:12:7: images[1].dockerfile: unknown key \"contex\" (...)".
@@ -91,6 +93,7 @@ struct ImageSpec {
   CommandSpec command;
   std::string sign;                 // a private key file; "" = the file's `sign`
   std::vector<std::string> verify;  // public key files (source images)
+  std::optional<bool> sbom;         // unset: the file's `sbom`
   int line = 0;                     // where the entry starts in the file (1-based)
 
   // "<prefix>/<name>" or "<name>": the repository in the registry.
@@ -112,7 +115,8 @@ struct UpFile {
   RegistrySpec registry;
   std::vector<ImageSpec> images;  // in file order
   BuildSettings build;
-  std::string sign;  // the private key file every image is signed with; "" = none
+  std::string sign;   // the private key file every image is signed with; "" = none
+  bool sbom = false;  // attach an SPDX document to every image (unless it says no)
 
   // Index of the image named `name`, or -1.
   int Find(std::string_view name) const;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "builder/sbom/inventory.h"
 #include "builder/sign/cli_commands.h"
 #include "builder/transfer/copy.h"
 #include "builder/transfer/progress.h"
@@ -51,6 +52,22 @@ Status SignPushed(RegistryClient& client, const Reference& dst, const Digest& di
   Result<sign::SignResult> r = sign::SignImage(client, dst.WithDigest(digest), *ctx.sign_key, so);
   if (!r.ok()) return Status(r.status().code(), "signing: " + r.status().message());
   std::fprintf(ctx.log, "signed %s (%s)\n", so.identity.c_str(), digest.str().c_str());
+  return Status::Ok();
+}
+
+// Attaches an SPDX document to each image pushed to `dst` that has none
+// there yet (builder/sbom).
+Status AttachSbom(ProducedImage& image, RegistryClient& client, const Reference& dst,
+                  Context& ctx) {
+  if (!ctx.sbom) return Status::Ok();
+  Result<std::vector<Digest>> attached =
+      sbom::AttachSboms(*image.source, client, dst.path(), dst.String());
+  if (!attached.ok())
+    return Status(attached.status().code(), "SBOM: " + attached.status().message());
+  for (const Digest& d : *attached) {
+    std::fprintf(ctx.log, "attached an SPDX document to %s (%s)\n", dst.String().c_str(),
+                 d.str().c_str());
+  }
   return Status::Ok();
 }
 
@@ -104,6 +121,7 @@ Result<PushOutcome> RegistryPusher::Push(ProducedImage& image, const std::string
     std::fprintf(ctx.log, "%s already names %s: nothing to push\n", reference.c_str(),
                  out.digest.c_str());
     out.unchanged = true;
+    HOIST_RETURN_IF_ERROR(AttachSbom(image, *client, *dst, ctx));
     HOIST_RETURN_IF_ERROR(SignPushed(*client, *dst, top->digest, ctx));
     return out;
   }
@@ -121,6 +139,7 @@ Result<PushOutcome> RegistryPusher::Push(ProducedImage& image, const std::string
   out.skipped = sum->blobs_skipped;
   out.mounted = sum->blobs_mounted;
   out.bytes = sum->bytes_copied;
+  HOIST_RETURN_IF_ERROR(AttachSbom(image, *client, *dst, ctx));
   HOIST_RETURN_IF_ERROR(SignPushed(*client, *dst, sum->top.digest, ctx));
   return out;
 }
@@ -187,6 +206,7 @@ bool ImageRunner::RunOne(int i) {
   if (auto k = settings_.sign_keys.find(spec.name); k != settings_.sign_keys.end()) {
     ctx.sign_key = k->second.get();
   }
+  ctx.sbom = spec.sbom.value_or(file_.sbom);
   if (settings_.timeout.count() > 0) ctx.deadline = start + settings_.timeout;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(OpenLog(ctx.log_path), &std::fclose);
   ctx.log = log.get();

@@ -40,6 +40,8 @@ struct Context {
   std::function<bool()> cancelled;
   // The key this image is signed with once pushed; null: not signed.
   const sign::PrivateKey* sign_key = nullptr;
+  // True: attach an SPDX document to the image once pushed.
+  bool sbom = false;
 
   bool Cancelled() const { return cancelled && cancelled(); }
 };

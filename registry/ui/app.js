@@ -602,12 +602,13 @@ async function manifestPage(gen, { repo, tag, ref }) {
   const deletion = tag ? deleteControl(repo, tag) : null;
   const body = h('div', {});
   const referrers = h('section', { test: 'referrers' }, h('h2', {}, 'Referrers'), h('p', { class: 'muted' }, 'Loading…'));
+  const scan = h('section', { test: 'scan', hidden: true });
   replace(main,
     crumbs([repo, repoHref(repo)], [tag ? tag : shortDigest(ref)]),
     h('div', { class: 'titlebar' }, h('h1', { test: 'title' }, title), deletion?.button),
-    deletion?.bar, summary, pulls, body, referrers);
+    deletion?.bar, summary, pulls, body, scan, referrers);
 
-  const work = [loadReferrers(repo, m.digest, referrers)];
+  const work = [loadReferrers(repo, m.digest, referrers), loadScan(repo, m.digest, scan)];
   if (isIndex) work.push(renderIndex(repo, m.json, body, totalCell));
   else work.push(renderImage(repo, m.json, body, totalCell));
   await Promise.all(work);
@@ -710,6 +711,35 @@ async function renderImage(repo, manifest, body, totalCell) {
   put(historySection, rows.length
     ? table(['Layer', 'Created', 'Created by', ''], rows, 'history-table')
     : h('p', { class: 'muted' }, 'The config has no history.'));
+}
+
+// The registry's last vulnerability scan of this manifest (serve
+// --scan-db); the section stays hidden when scans are off or none ran yet.
+async function loadScan(repo, digest, el) {
+  if (!digest) return;
+  let report;
+  try {
+    report = await apiJson(`/v2/${repo}/_hoist/scan/${digest}`);
+  } catch (e) {
+    return;
+  }
+  const findings = report.findings || [];
+  el.hidden = false;
+  const counts = {};
+  for (const f of findings) counts[f.severity] = (counts[f.severity] || 0) + 1;
+  const summary = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN']
+    .filter((s) => counts[s]).map((s) => `${counts[s]} ${s.toLowerCase()}`).join(', ');
+  replace(el, h('h2', {}, 'Vulnerabilities'),
+    h('p', { test: 'scan-summary' }, `${report.os || 'Unknown OS'}, ${report.packages} packages: `,
+      findings.length ? summary : 'no known vulnerabilities.'),
+    report.error ? h('p', { class: 'error', test: 'scan-error' }, report.error) : null,
+    findings.length ? table(['Severity', 'ID', 'Package', 'Version', 'Fixed in', 'Summary'], findings.map((f) => h('tr', { test: 'finding' },
+      h('td', {}, h('span', { class: `badge severity-${f.severity.toLowerCase()}`, test: 'finding-severity' }, f.severity)),
+      h('td', {}, code(f.id, 'finding-id')),
+      h('td', {}, f.package),
+      h('td', {}, code(f.version)),
+      h('td', {}, f.fixed ? code(f.fixed) : h('span', { class: 'muted' }, 'no fix known')),
+      h('td', { class: 'small' }, f.summary || ''))), 'finding-table') : null);
 }
 
 async function loadReferrers(repo, digest, el) {

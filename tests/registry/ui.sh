@@ -18,16 +18,8 @@
 # shellcheck source-path=SCRIPTDIR source=../support/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../support/lib.sh"
 need chromium skopeo jq curl apache2-utils openssl busybox-static python3
-UI_DIR=$HOIST_SOURCE_DIR/tests/ui
 SHOTS=${HOIST_UI_SCREENSHOTS:-$(dirname "$(dirname "$HOIST")")/ui-screenshots}
-
-command -v node >/dev/null && command -v npm >/dev/null || fail "node and npm (Node.js 20 or newer) are needed"
-[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || fail "Node.js $(node --version) is too old: playwright-core needs 20+"
-if [ ! -d "$UI_DIR/node_modules/playwright-core" ]; then
-  log "npm ci in tests/ui (playwright-core only: the browser is Debian's)"
-  (cd "$UI_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 240 npm ci --no-audit --no-fund) >"$T/npm.log" 2>&1 ||
-    fail "npm ci in tests/ui: $(tail -n 20 "$T/npm.log")"
-fi
+need_playwright
 
 # --- images -----------------------------------------------------------------
 bash "$TESTDATA/make-multiarch-index.sh" "$T/multi" latest >"$T/make-multi.log" 2>&1 ||

@@ -108,6 +108,32 @@ expect "musl purl" "$(jq -r '.packages[] | select(.name == "musl") | .externalRe
 expect "musl supplier" "$(jq -r '.packages[] | select(.name == "musl") | .supplier' alp.spdx.json)" \
   "Organization: Natanael Copa (ncopa@alpinelinux.org)"
 
+log "build --sbom and sbom --attach: SPDX documents as OCI 1.1 referrers"
+BUILT=$(hx build -q -t "$A/deb/x:2" --push --sbom deb)
+curl -fsS "http://$A/v2/deb/x/referrers/$BUILT?artifactType=application/spdx%2Bjson" >refs.json
+expect "SBOM referrers of the build" "$(jq '.manifests | length' refs.json)" 1
+expect "referrer artifactType" "$(jq -r '.manifests[0].artifactType' refs.json)" application/spdx+json
+curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  "http://$A/v2/deb/x/manifests/$(jq -r '.manifests[0].digest' refs.json)" >sbom-manifest.json
+expect "empty config" "$(jq -r .config.digest sbom-manifest.json)" \
+  sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+expect "subject" "$(jq -r .subject.digest sbom-manifest.json)" "$BUILT"
+curl -fsS "http://$A/v2/deb/x/blobs/$(jq -r '.layers[0].digest' sbom-manifest.json)" >attached.spdx.json
+expect "attached document's packages" \
+  "$(jq -r '[.packages[] | select(.externalRefs) | .name] | sort | join(" ")' attached.spdx.json)" \
+  "base-files foo libc6 libzstd1"
+hx build -q -t "$A/deb/x:2" --push --sbom deb >/dev/null
+curl -fsS "http://$A/v2/deb/x/referrers/$BUILT" >refs2.json
+expect "a second build --sbom attaches nothing new" "$(jq '.manifests | length' refs2.json)" 1
+hx sbom "$A/alp/x:1" --attach -o /dev/null 2>sbom-attach.err
+# (-o onto a device writes to it: /dev/null stays the device.)
+[ -c /dev/null ] || fail "-o /dev/null replaced the device node"
+ALP=$(hx inspect "$A/alp/x:1" | jq -r .Digest)
+grep -q "^attached to $A/alp/x@$ALP as sha256:" sbom-attach.err || fail "sbom --attach: $(cat sbom-attach.err)"
+expect "alpine SBOM referrers" "$(curl -fsS "http://$A/v2/alp/x/referrers/$ALP" | jq '.manifests | length')" 1
+expect_fail 2 "needs a registry image" hx sbom "oci:$T/alp-layout:1" --attach
+expect_fail 2 "needs --push" hx build -q -t "$A/deb/x:3" --sbom deb
+
 log "scan against an OSV feed written here"
 mkdir -p feed/debian feed/alpine
 osv() { # FILE JSON

@@ -1,5 +1,9 @@
 // The registry configuration's value parsers (registry/config.h).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
 
 #include "registry/config.h"
 
@@ -28,6 +32,30 @@ TEST_CASE("config: durations", "[config]") {
   CHECK(ParseDuration("500ms", "x").value() == 500);
   CHECK_FALSE(ParseDuration("5 s", "x").ok());
   CHECK_FALSE(ParseDuration("5d", "x").ok());
+}
+
+TEST_CASE("config: the scan section", "[config]") {
+  char dir[] = "/tmp/hoist-config-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/config.yml";
+  auto load = [&](const std::string& text, Config* c) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    return LoadConfigFile(path, c);
+  };
+  Config c;
+  CHECK(c.scan_db.empty());
+  CHECK(c.scan_interval_ms == 3600000);
+  REQUIRE(load("scan:\n  db: /srv/osv\n  interval: 15m\n", &c).ok());
+  CHECK(c.scan_db == "/srv/osv");
+  CHECK(c.scan_interval_ms == 900000);
+  Config bad;
+  Status st = load("scan:\n  feed: /srv/osv\n", &bad);
+  CHECK(st.code() == Code::kInvalidArgument);
+  CHECK(st.message().find("feed") != std::string::npos);
+  std::remove(path.c_str());
+  rmdir(dir);
 }
 
 }  // namespace

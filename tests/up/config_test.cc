@@ -79,6 +79,7 @@ build: {parallel: 2, retries: 5, backoff: 100ms, timeout: 10m}
 
 TEST_CASE("up config: sign and verify", "[up]") {
   Result<UpFile> f = ParseUpFile(R"(sign: keys/all.key
+sbom: true
 images:
   - name: a
     source: example.com/a:1
@@ -86,6 +87,7 @@ images:
   - name: b
     source: example.com/b:1
     sign: b.key
+    sbom: false
     verify: [b1.pub, b2.pub]
   - name: c
     command: {run: "true"}
@@ -93,6 +95,9 @@ images:
                                  "hoist.yaml");
   REQUIRE(f.ok());
   CHECK(f->sign == "keys/all.key");
+  CHECK(f->sbom);
+  CHECK_FALSE(f->images[0].sbom.has_value());
+  CHECK(f->images[1].sbom == false);
   CHECK(f->images[0].verify == std::vector<std::string>{"a.pub"});
   CHECK(f->images[0].sign.empty());
   CHECK(f->images[1].sign == "b.key");
@@ -101,6 +106,8 @@ images:
   CHECK_THAT(ErrorOf("images:\n  - name: c\n    verify: k.pub\n    command: {run: x}\n"),
              StartsWith("hoist.yaml:3:13: images[0].verify: verify checks imported images"));
   CHECK_THAT(ErrorOf("sign: \"\"\nimages: []\n"), Contains("sign"));
+  CHECK_THAT(ErrorOf("sbom: yes please\nimages: []\n"),
+             StartsWith("hoist.yaml:1:7: sbom: want true or false, got \"yes please\""));
 }
 
 TEST_CASE("up config: defaults", "[up]") {
@@ -150,9 +157,9 @@ images:
 }
 
 TEST_CASE("up config: unknown keys name the line, the column and the field", "[up]") {
-  CHECK_THAT(
-      ErrorOf("registy:\n  port: 0\n"),
-      StartsWith("hoist.yaml:1:1: unknown key \"registy\" (allowed: registry, images, build, sign)"));
+  CHECK_THAT(ErrorOf("registy:\n  port: 0\n"),
+             StartsWith("hoist.yaml:1:1: unknown key \"registy\" (allowed: registry, images, "
+                        "build, sign, sbom)"));
   CHECK_THAT(ErrorOf("registry:\n  name: r\n  prot: 1\n"),
              StartsWith("hoist.yaml:3:3: registry: unknown key \"prot\""));
   CHECK_THAT(ErrorOf("images:\n  - name: a\n    dockerfile:\n      contex: .\n"),

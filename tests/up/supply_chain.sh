@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `hoist up` with signatures: the file's `sign:` key signs every pushed
-# image, an image's own `sign:` overrides it, and a `source` with
+# `hoist up` with signatures and SBOMs: the file's `sign:` key signs every
+# pushed image, an image's own `sign:` overrides it; `sbom: true` attaches
+# an SPDX document to every image but one that says `sbom: false`, once;
+# and a `source` with
 # `verify:` is imported only when signed by one of the keys (then by the
-# digest that was verified). A second `up` signs nothing again; an
+# digest that was verified). A second `up` signs and attaches nothing again; an
 # unsigned source fails its image and pushes nothing of it; a wrong
 # passphrase stops `up` before any registry starts.
 source "$(dirname "${BASH_SOURCE[0]}")/up_lib.sh"
@@ -25,9 +27,11 @@ cat >hoist.yaml <<YAML
 registry:
   name: signing
 sign: k.key
+sbom: true
 images:
   - name: local
     source: oci:base
+    sbom: false
   - name: imported
     source: $U/src/base:1
     verify: [other.pub, k.pub]
@@ -47,15 +51,24 @@ verify_one local k.pub "1 of 1 signatures valid"
 verify_one imported k.pub "1 of 1 signatures valid"
 verify_one built other.pub "1 of 1 signatures valid"
 verify_one built k.pub "0 of 1 signatures valid"
+sboms() { # IMAGE: its SPDX referrers
+  local d
+  d=$("$HOIST" inspect "$R/$1:latest" | jq -r .Digest)
+  curl -fsS "http://$R/v2/$1/referrers/$d?artifactType=application/spdx%2Bjson" | jq '.manifests | length'
+}
+expect "SBOMs of local (sbom: false)" "$(sboms local)" 0
+expect "SBOMs of imported" "$(sboms imported)" 1
+expect "SBOMs of built" "$(sboms built)" 1
 grep -q "verified $U/src/base@sha256:.*: signed by $P/k.pub as $U/src/base:1" "$P/.hoist/logs/imported.log" ||
   fail "the import's log does not say who signed it: $(cat "$P/.hoist/logs/imported.log")"
 
-log "a second up signs nothing again"
+log "a second up signs and attaches nothing again"
 up_ok "$T/up2.out" -d --json
 expect "unchanged images" "$(count_events "$T/up2.out" unchanged)" 3
 verify_one local k.pub "1 of 1 signatures valid"
 verify_one built other.pub "1 of 1 signatures valid"
 grep -q "is signed already" "$P/.hoist/logs/local.log" || fail "local.log: $(cat "$P/.hoist/logs/local.log")"
+expect "SBOMs of built after a second up" "$(sboms built)" 1
 
 log "an unsigned source is refused, and nothing of it is pushed"
 cat >>hoist.yaml <<YAML
