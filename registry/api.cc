@@ -312,13 +312,7 @@ void Api::ScanReport(const Target& t, Response& resp) {
   }
   json findings = json::array();
   for (const packages::Finding& f : r->findings) {
-    findings.push_back({{"id", f.id},
-                        {"severity", packages::SeverityName(f.severity)},
-                        {"package", f.package},
-                        {"version", f.version},
-                        {"source", f.source},
-                        {"fixed", f.fixed},
-                        {"summary", f.summary}});
+    findings.push_back(packages::FindingJson(f));
   }
   json out = {
       {"digest", d->str()}, {"os", r->os}, {"packages", r->packages}, {"findings", findings}};

@@ -135,13 +135,7 @@ int CliCommands::RunScan() {
               {"records", feed->size()},
               {"findings", json::array()}};
     for (const Finding& f : findings) {
-      j["findings"].push_back({{"id", f.id},
-                               {"severity", packages::SeverityName(f.severity)},
-                               {"package", f.package},
-                               {"version", f.version},
-                               {"source", f.source},
-                               {"fixed", f.fixed},
-                               {"summary", f.summary}});
+      j["findings"].push_back(packages::FindingJson(f));
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else {

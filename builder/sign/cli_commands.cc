@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/clock.h"
 #include "common/credentials.h"
 #include "common/reference.h"
 
@@ -56,15 +57,6 @@ Status WriteNewFile(const std::string& path, const std::string& text, mode_t mod
     return Status(Code::kIo, "cannot write " + path);
   }
   return Status::Ok();
-}
-
-std::string UtcTime(int64_t t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -132,14 +124,15 @@ Result<int> VerifyAndReport(RegistryClient& client, const Reference& ref,
       e["identity"] = v.claim.docker_reference;
       e["signedDigest"] = v.claim.digest.str();
       if (!v.claim.creator.empty()) e["creator"] = v.claim.creator;
-      if (v.claim.timestamp != 0) e["timestamp"] = UtcTime(v.claim.timestamp);
+      if (v.claim.timestamp != 0) e["timestamp"] = FormatUtcSeconds(v.claim.timestamp);
     }
     report["signatures"].push_back(e);
     if (as_json) continue;
     if (v.valid) {
       std::printf("  valid    %s signed by %s", v.claim.docker_reference.c_str(), v.key.c_str());
       if (!v.claim.creator.empty()) std::printf(" with %s", v.claim.creator.c_str());
-      if (v.claim.timestamp != 0) std::printf(" at %s", UtcTime(v.claim.timestamp).c_str());
+      if (v.claim.timestamp != 0)
+        std::printf(" at %s", FormatUtcSeconds(v.claim.timestamp).c_str());
       std::printf(" (%s)\n", s.where.c_str());
     } else {
       std::printf("  invalid  %s (%s)\n", v.reason.c_str(), s.where.c_str());

@@ -4,8 +4,16 @@
 #include <cctype>
 #include <map>
 
+#include "common/url.h"
+
 namespace hoist::packages {
 namespace {
+
+// A purl component: everything but unreserved characters and ':'
+// percent-encoded (purl-spec, "Character encoding").
+std::string PurlEncode(std::string_view s) {
+  return url::PercentEncode(s, ":");
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -30,22 +38,6 @@ std::vector<std::string_view> Lines(std::string_view text) {
 Status BadLine(const char* what, size_t line, const std::string& why) {
   return Status(Code::kInvalidArgument,
                 std::string(what) + " line " + std::to_string(line) + ": " + why);
-}
-
-// percent-encoding of a purl component: unreserved and ':' stay.
-std::string PurlEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 std::string Lower(std::string_view s) {

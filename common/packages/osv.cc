@@ -134,6 +134,13 @@ std::string SeverityName(Severity s) {
   }
 }
 
+nlohmann::json FindingJson(const Finding& f) {
+  return {{"id", f.id},           {"severity", SeverityName(f.severity)},
+          {"package", f.package}, {"version", f.version},
+          {"source", f.source},   {"fixed", f.fixed},
+          {"summary", f.summary}};
+}
+
 Result<Severity> ParseSeverity(std::string_view s) {
   std::string w(s);
   std::transform(w.begin(), w.end(), w.begin(), ::toupper);

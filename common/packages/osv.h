@@ -17,6 +17,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ struct Finding {
   Severity severity = Severity::kUnknown;
   std::string summary;
 };
+
+// {"id", "severity", "package", "version", "source", "fixed", "summary"}:
+// how `hoist scan --json` and the registry's scan reports show a finding.
+nlohmann::json FindingJson(const Finding& f);
 
 // A loaded feed. Not thread-safe to load; Match is const.
 class OsvFeed {

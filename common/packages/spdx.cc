@@ -1,8 +1,9 @@
 #include "common/packages/spdx.h"
 
 #include <cctype>
-#include <ctime>
 #include <nlohmann/json.hpp>
+
+#include "common/clock.h"
 
 namespace hoist::packages {
 namespace {
@@ -44,15 +45,6 @@ std::string Supplier(const std::string& maintainer) {
   return "Organization: " + name + (mail.empty() ? "" : " (" + mail + ")");
 }
 
-std::string UtcTime(int64_t t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // An RFC 9562 version 8 UUID from the leading bytes of a digest.
 std::string UuidFrom(const Digest& d) {
   std::string h = d.hex().substr(0, 32);
@@ -73,7 +65,7 @@ std::string SpdxDocument(const ImageInventory& inv, int64_t created, const std::
       {"name", inv.name + "@" + inv.digest.str()},
       {"documentNamespace",
        "urn:uuid:" + UuidFrom(DigestOf(inv.digest.str() + " " + std::to_string(created)))},
-      {"creationInfo", {{"created", UtcTime(created)}, {"creators", {"Tool: " + tool}}}},
+      {"creationInfo", {{"created", FormatUtcSeconds(created)}, {"creators", {"Tool: " + tool}}}},
       {"packages", ordered_json::array()},
       {"relationships", ordered_json::array()}};
   ordered_json& pkgs = doc["packages"];

@@ -122,22 +122,8 @@ class FileSink : public ByteSink {
   int fd_;
 };
 
-// Serves a string, at most `piece` bytes per Read.
-class StringSource : public ByteSource {
- public:
-  explicit StringSource(std::string s, size_t piece = 1 << 20) : s_(std::move(s)), piece_(piece) {}
-  Result<size_t> Read(char* buf, size_t n) override {
-    size_t k = std::min({n, piece_, s_.size() - off_});
-    std::memcpy(buf, s_.data() + off_, k);
-    off_ += k;
-    return k;
-  }
-
- private:
-  std::string s_;
-  size_t piece_;
-  size_t off_ = 0;
-};
+// Serves a string (common/io.h).
+using StringSource = ::hoist::StringSource;
 
 // Deterministic pseudo-random bytes (xorshift64*), generated on the fly so
 // large inputs cost no memory. text=true gives compressible lowercase words.

@@ -16,21 +16,9 @@ namespace {
 namespace paths = storage::paths;
 
 // A request body over a string, handing out at most `piece` bytes per Read.
-class StringSource : public ByteSource {
- public:
+struct StringSource : hoist::StringSource {
   explicit StringSource(std::string data, size_t piece = 7)
-      : data_(std::move(data)), piece_(piece) {}
-  Result<size_t> Read(char* buf, size_t n) override {
-    size_t k = std::min({n, piece_, data_.size() - off_});
-    std::memcpy(buf, data_.data() + off_, k);
-    off_ += k;
-    return k;
-  }
-
- private:
-  std::string data_;
-  size_t piece_;
-  size_t off_ = 0;
+      : hoist::StringSource(std::move(data), piece) {}
 };
 
 struct Fixture {
