@@ -45,21 +45,12 @@ const Scanner::Inventory& Scanner::InventoryOf(const std::string& repo, const St
     }
   }
   if (inv.error.empty()) {
-    if (const std::string* os = files.OsReleaseText()) inv.os = packages::ParseOsRelease(*os);
-    for (const auto& [path, text] : files.files()) {
-      Result<std::vector<packages::Package>> p = Status::Ok();
-      if (path == "var/lib/dpkg/status" || path.rfind("var/lib/dpkg/status.d/", 0) == 0) {
-        p = packages::ParseDpkgStatus(text);
-      } else if (path == "lib/apk/db/installed") {
-        p = packages::ParseApkInstalled(text);
-      } else {
-        continue;
-      }
-      if (!p.ok()) {
-        inv.error = "/" + path + ": " + p.status().message();
-        break;
-      }
-      inv.packages.insert(inv.packages.end(), p->begin(), p->end());
+    Result<packages::Installed> installed = packages::ReadInstalled(files);
+    if (installed.ok()) {
+      inv.os = installed->os;
+      inv.packages = std::move(installed->packages);
+    } else {
+      inv.error = installed.status().message();
     }
   }
   return inventories_.emplace(m.digest.str(), std::move(inv)).first->second;

@@ -79,7 +79,13 @@ static Result<packages::ImageInventory> Inventory(const std::string& image,
   transfer::Places places(transfer::ClientOptions(conn));
   Result<std::unique_ptr<transfer::ImageSource>> src = places.OpenSource(*place);
   if (!src.ok()) return src.status();
-  return ReadInventory(**src, want, inventoried);
+  Result<packages::ImageInventory> inv = ReadInventory(**src, want, inventoried);
+  // What the image holds is not the user's usage: a damaged database is a
+  // failure (exit 1), not a bad flag.
+  if (!inv.ok() && inv.status().code() == Code::kInvalidArgument) {
+    return Status(Code::kManifestInvalid, image + ": " + inv.status().message());
+  }
+  return inv;
 }
 
 int CliCommands::RunSbom() {
@@ -160,6 +166,7 @@ int CliCommands::RunScan() {
     }
   }
   if (over) {
+    std::fflush(stdout);  // the report before the verdict, also when both go to one pipe
     std::fprintf(stderr, "hoist: findings at or above %s\n",
                  packages::SeverityName(*fail_on).c_str());
     return kExitVulnerable;

@@ -14,7 +14,6 @@
 namespace hoist::sbom {
 
 using packages::ImageFiles;
-using packages::Package;
 
 Result<packages::ImageInventory> ReadInventory(transfer::ImageSource& src,
                                                const std::optional<transfer::Platform>& want,
@@ -58,23 +57,10 @@ Result<packages::ImageInventory> ReadInventoryOf(transfer::ImageSource& src,
       return Status(st.code(), "layer " + d.Short() + ": " + st.message());
     }
   }
-  if (const std::string* os = files.OsReleaseText()) inv.os = packages::ParseOsRelease(*os);
-  auto add = [&](Result<std::vector<Package>> parsed, const std::string& path) -> Status {
-    if (!parsed.ok()) {
-      return Status(parsed.status().code(), "/" + path + ": " + parsed.status().message());
-    }
-    inv.packages.insert(inv.packages.end(), parsed->begin(), parsed->end());
-    return Status::Ok();
-  };
-  for (const auto& [path, text] : files.files()) {
-    Status st = Status::Ok();
-    if (path == "var/lib/dpkg/status" || path.rfind("var/lib/dpkg/status.d/", 0) == 0) {
-      st = add(packages::ParseDpkgStatus(text), path);
-    } else if (path == "lib/apk/db/installed") {
-      st = add(packages::ParseApkInstalled(text), path);
-    }
-    if (!st.ok()) return st;
-  }
+  Result<packages::Installed> installed = packages::ReadInstalled(files);
+  if (!installed.ok()) return installed.status();
+  inv.os = installed->os;
+  inv.packages = std::move(installed->packages);
   return inv;
 }
 

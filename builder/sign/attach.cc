@@ -8,6 +8,7 @@
 #include "builder/transfer/verify.h"
 #include "common/base64.h"
 #include "common/io.h"
+#include "common/json_fields.h"
 #include "common/media_types.h"
 
 #ifndef HOIST_VERSION
@@ -49,7 +50,7 @@ Status ReadLayers(RegistryClient& client, const std::string& repo, const json& l
       return Status(Code::kManifestInvalid, where + ": a layer without digest or size");
     }
     transfer::Descriptor d;
-    d.media_type = l.value("mediaType", "");
+    d.media_type = StringField(l, "mediaType");
     Result<Digest> dg = Digest::Parse(l["digest"].get<std::string>());
     if (!dg.ok()) return Status(Code::kManifestInvalid, where + ": " + dg.status().message());
     d.digest = *dg;
@@ -62,7 +63,7 @@ Status ReadLayers(RegistryClient& client, const std::string& repo, const json& l
     s.where = where;
     s.media_type = d.media_type;
     if (l.contains("annotations") && l["annotations"].is_object()) {
-      s.signature = l["annotations"].value(std::string(kSignatureAnnotation), "");
+      s.signature = StringField(l["annotations"], std::string(kSignatureAnnotation).c_str());
     }
     Result<std::unique_ptr<ByteSource>> blob = client.OpenBlob(repo, d.digest, d.size);
     if (!blob.ok()) return blob.status();
@@ -133,11 +134,11 @@ Result<SignResult> SignImage(RegistryClient& client, const Reference& ref, const
     }
     std::vector<std::string> diff_ids;
     for (const ordered_json& l : layers) {
-      if (l.value("digest", "") == payload_digest.str() && l.contains("annotations") &&
+      if (StringField(l, "digest") == payload_digest.str() && l.contains("annotations") &&
           l["annotations"] == layer["annotations"]) {
         out.already_signed = true;
       }
-      diff_ids.push_back(l.value("digest", ""));
+      diff_ids.push_back(StringField(l, "digest"));
     }
     if (!out.already_signed) {
       layers.push_back(layer);
@@ -195,7 +196,7 @@ Result<std::vector<StoredSignature>> FindSignatures(RegistryClient& client, cons
       transfer::ListReferrers(client, repo, image, std::string(kSignatureArtifactType));
   if (!referrers.ok()) return referrers.status();
   for (const json& e : *referrers) {
-    const std::string digest = e.value("digest", "");
+    const std::string digest = StringField(e, "digest");
     Result<RemoteManifest> m = client.GetManifest(repo, digest);
     if (!m.ok()) return m.status();
     Result<json> layers = SignatureLayers(*m, repo + "@" + digest);

@@ -1,6 +1,7 @@
 #include "builder/transfer/referrers.h"
 
 #include "common/io.h"
+#include "common/json_fields.h"
 #include "common/media_types.h"
 
 namespace hoist::transfer {
@@ -71,7 +72,7 @@ Result<Digest> PushReferrer(RegistryClient& client, const std::string& repo, con
   if (!idx.ok()) return idx.status();
   if (api) return d;
   for (const json& e : (*idx)["manifests"]) {
-    if (e.value("digest", "") == d.str()) return d;  // listed already
+    if (StringField(e, "digest") == d.str()) return d;  // listed already
   }
   json entry = DescriptorJson(media::kOciManifest, d, static_cast<int64_t>(manifest.size()));
   entry["artifactType"] = artifact_type;
@@ -92,7 +93,7 @@ Result<std::vector<json>> ListReferrers(RegistryClient& client, const std::strin
   std::vector<json> out;
   for (const json& e : (*idx)["manifests"]) {
     // The filter is the registry's to apply, and the tag schema has none.
-    if (!artifact_type.empty() && e.value("artifactType", "") != artifact_type) continue;
+    if (!artifact_type.empty() && StringField(e, "artifactType") != artifact_type) continue;
     out.push_back(e);
   }
   return out;

@@ -1,8 +1,12 @@
 #include "common/packages/database.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <map>
+#include <memory>
 
 #include "common/url.h"
 
@@ -176,6 +180,135 @@ Result<std::vector<Package>> ParseApkInstalled(std::string_view text) {
   return out;
 }
 
+namespace {
+
+uint32_t Be32(std::string_view s, size_t at) {
+  return (static_cast<uint32_t>(static_cast<unsigned char>(s[at])) << 24) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(s[at + 1])) << 16) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(s[at + 2])) << 8) |
+         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 3]));
+}
+
+// rpm's tag numbers (rpmtag.h) and the two data types read here.
+enum RpmTag : uint32_t {
+  kRpmName = 1000,
+  kRpmVersion = 1001,
+  kRpmRelease = 1002,
+  kRpmEpoch = 1003,
+  kRpmVendor = 1011,
+  kRpmLicense = 1014,
+  kRpmPackager = 1015,
+  kRpmUrl = 1020,
+  kRpmArch = 1022,
+  kRpmSourceRpm = 1044,
+};
+constexpr uint32_t kRpmInt32 = 4, kRpmString = 6, kRpmI18nString = 9;
+
+struct SqliteClose {
+  void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+struct StmtFinalize {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+}  // namespace
+
+Result<Package> ParseRpmHeader(std::string_view blob) {
+  const Status bad(Code::kInvalidArgument, "rpm header: truncated or malformed");
+  if (blob.size() < 8) return bad;
+  const uint64_t count = Be32(blob, 0), data_size = Be32(blob, 4);
+  const uint64_t data_at = 8 + 16 * count;
+  if (count > (1u << 16) || data_at + data_size > blob.size()) return bad;
+  const std::string_view data = blob.substr(data_at, data_size);
+  std::map<uint32_t, std::string> strings;
+  std::optional<uint32_t> epoch;
+  for (uint64_t i = 0; i < count; ++i) {
+    const size_t e = 8 + 16 * i;
+    const uint32_t tag = Be32(blob, e), type = Be32(blob, e + 4), offset = Be32(blob, e + 8);
+    if (offset >= data.size()) continue;  // region trailers and the like
+    if ((type == kRpmString || type == kRpmI18nString) && tag >= kRpmName && tag <= kRpmSourceRpm) {
+      const size_t end = data.find('\0', offset);
+      if (end == std::string_view::npos) return bad;
+      strings[tag] = std::string(data.substr(offset, end - offset));
+    } else if (type == kRpmInt32 && tag == kRpmEpoch && offset + 4 <= data.size()) {
+      epoch = Be32(data, offset);
+    }
+  }
+  Package p;
+  p.type = PackageType::kRpm;
+  p.name = strings[kRpmName];
+  if (p.name.empty() || strings[kRpmVersion].empty()) {
+    return Status(Code::kInvalidArgument, "rpm header: no NAME or VERSION");
+  }
+  p.version =
+      strings[kRpmVersion] + (strings[kRpmRelease].empty() ? "" : "-" + strings[kRpmRelease]);
+  if (epoch) p.epoch = std::to_string(*epoch);
+  p.arch = strings[kRpmArch];
+  p.license = strings[kRpmLicense];
+  p.supplier = strings[kRpmVendor];
+  p.homepage = strings[kRpmUrl];
+  // SOURCERPM "glibc-2.34-100.el9.src.rpm": the source package's name and version.
+  p.source_name = p.name;
+  p.source_version = p.version;
+  const std::string& srpm = strings[kRpmSourceRpm];
+  if (srpm.size() > 8 && srpm.compare(srpm.size() - 8, 8, ".src.rpm") == 0) {
+    const std::string nvr = srpm.substr(0, srpm.size() - 8);
+    const size_t rel = nvr.rfind('-'),
+                 ver = rel == std::string::npos ? rel : nvr.rfind('-', rel - 1);
+    if (ver != std::string::npos) {
+      p.source_name = nvr.substr(0, ver);
+      p.source_version = nvr.substr(ver + 1);
+    }
+  }
+  return p;
+}
+
+Result<std::vector<Package>> ParseRpmDb(std::string_view db) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return Status(Code::kInternal, "sqlite: cannot open a memory database");
+  }
+  std::unique_ptr<sqlite3, SqliteClose> conn(raw);
+  // sqlite3_deserialize takes a buffer it may own: hand it a copy.
+  unsigned char* copy = static_cast<unsigned char*>(sqlite3_malloc64(db.size()));
+  if (copy == nullptr) return Status(Code::kInternal, "sqlite: out of memory");
+  std::copy(db.begin(), db.end(), copy);
+  // rpm keeps its database in WAL mode (file header bytes 18 and 19 are 2),
+  // which an in-memory copy cannot open; as a rollback-journal database
+  // (1 and 1) the same pages read alike (sqlite's fileformat.html, 1.3).
+  if (db.size() >= 100 && copy[18] == 2 && copy[19] == 2) copy[18] = copy[19] = 1;
+  if (sqlite3_deserialize(conn.get(), "main", copy, static_cast<sqlite3_int64>(db.size()),
+                          static_cast<sqlite3_int64>(db.size()),
+                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=
+      SQLITE_OK) {
+    return Status(Code::kInvalidArgument, "rpmdb.sqlite: not an SQLite database");
+  }
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(conn.get(), "SELECT blob FROM Packages", -1, &raw_stmt, nullptr) !=
+      SQLITE_OK) {
+    return Status(Code::kInvalidArgument,
+                  std::string("rpmdb.sqlite: ") + sqlite3_errmsg(conn.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtFinalize> stmt(raw_stmt);
+  std::vector<Package> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const void* b = sqlite3_column_blob(stmt.get(), 0);
+    const int n = sqlite3_column_bytes(stmt.get(), 0);
+    Result<Package> p =
+        ParseRpmHeader(std::string_view(static_cast<const char*>(b), n > 0 ? n : 0));
+    if (!p.ok()) return Status(p.status().code(), "rpmdb.sqlite: " + p.status().message());
+    if (p->name == "gpg-pubkey") continue;  // rpm's keyring, not software
+    out.push_back(std::move(*p));
+  }
+  if (rc != SQLITE_DONE) {
+    return Status(Code::kInvalidArgument,
+                  std::string("rpmdb.sqlite: ") + sqlite3_errmsg(conn.get()));
+  }
+  return out;
+}
+
 OsRelease ParseOsRelease(std::string_view text) {
   OsRelease os;
   for (std::string_view line : Lines(text)) {
@@ -203,14 +336,20 @@ OsRelease ParseOsRelease(std::string_view text) {
 }
 
 std::string Purl(const Package& p, const OsRelease& os) {
-  const bool deb = p.type == PackageType::kDeb;
-  const std::string ns = deb ? (os.id.empty() ? "debian" : Lower(os.id)) : "alpine";
-  std::string purl = std::string("pkg:") + (deb ? "deb/" : "apk/") + PurlEncode(ns) + "/" +
+  const bool deb = p.type == PackageType::kDeb, rpm = p.type == PackageType::kRpm;
+  // purl-spec: deb and rpm namespaces are the vendor (the distribution),
+  // apk's "alpine"; deb names are lower case, rpm and apk names as given.
+  const std::string ns = deb   ? (os.id.empty() ? "debian" : Lower(os.id))
+                         : rpm ? (os.id.empty() ? "redhat" : Lower(os.id))
+                               : "alpine";
+  const char* type = deb ? "deb/" : rpm ? "rpm/" : "apk/";
+  std::string purl = std::string("pkg:") + type + PurlEncode(ns) + "/" +
                      PurlEncode(deb ? Lower(p.name) : p.name) + "@" + PurlEncode(p.version);
   // Qualifiers sorted by key; empty ones left out.
   std::map<std::string, std::string> q;
   if (!p.arch.empty()) q["arch"] = p.arch;
   if (!os.id.empty() && !os.version_id.empty()) q["distro"] = Lower(os.id) + "-" + os.version_id;
+  if (rpm && !p.epoch.empty()) q["epoch"] = p.epoch;
   if (deb && p.source_name != p.name) {
     q["upstream"] = p.source_name + (p.source_version != p.version ? "@" + p.source_version : "");
   }
@@ -222,8 +361,15 @@ std::string Purl(const Package& p, const OsRelease& os) {
   return purl;
 }
 
-VersionScheme SchemeOf(const Package& p) {
-  return p.type == PackageType::kDeb ? VersionScheme::kDpkg : VersionScheme::kApk;
+std::optional<VersionScheme> SchemeOf(const Package& p) {
+  switch (p.type) {
+    case PackageType::kDeb:
+      return VersionScheme::kDpkg;
+    case PackageType::kApk:
+      return VersionScheme::kApk;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace hoist::packages

@@ -136,6 +136,25 @@ const std::string* ImageFiles::Find(const std::string& path) const {
   return it == files_.end() ? nullptr : &it->second;
 }
 
+Result<Installed> ReadInstalled(const ImageFiles& files) {
+  Installed out;
+  if (const std::string* os = files.OsReleaseText()) out.os = ParseOsRelease(*os);
+  for (const auto& [path, text] : files.files()) {
+    Result<std::vector<Package>> found = std::vector<Package>();
+    if (path == "var/lib/dpkg/status" || path.rfind("var/lib/dpkg/status.d/", 0) == 0) {
+      found = ParseDpkgStatus(text);
+    } else if (path == "lib/apk/db/installed") {
+      found = ParseApkInstalled(text);
+    } else if (path.size() > 13 && path.compare(path.size() - 13, 13, "/rpmdb.sqlite") == 0) {
+      found = ParseRpmDb(text);
+    }
+    if (!found.ok())
+      return Status(found.status().code(), "/" + path + ": " + found.status().message());
+    out.packages.insert(out.packages.end(), found->begin(), found->end());
+  }
+  return out;
+}
+
 const std::string* ImageFiles::OsReleaseText() const {
   if (const std::string* s = Find("etc/os-release")) return s;
   return Find("usr/lib/os-release");

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/io.h"
+#include "common/packages/database.h"
 #include "common/status.h"
 
 namespace hoist::packages {
@@ -31,9 +32,13 @@ class ImageFiles {
   // first is often a link to the second); nullptr when neither exists.
   const std::string* OsReleaseText() const;
 
-  static constexpr const char* kPaths[] = {"etc/os-release", "usr/lib/os-release",
-                                           "var/lib/dpkg/status", "lib/apk/db/installed",
-                                           "etc/alpine-release"};
+  static constexpr const char* kPaths[] = {"etc/os-release",
+                                           "usr/lib/os-release",
+                                           "var/lib/dpkg/status",
+                                           "lib/apk/db/installed",
+                                           "etc/alpine-release",
+                                           "var/lib/rpm/rpmdb.sqlite",
+                                           "usr/lib/sysimage/rpm/rpmdb.sqlite"};
   static constexpr const char* kDirectories[] = {"var/lib/dpkg/status.d/"};
   // Larger files are refused (a package database is a few MiB).
   static constexpr int64_t kMaxFileBytes = 256 << 20;
@@ -41,5 +46,14 @@ class ImageFiles {
  private:
   std::map<std::string, std::string> files_;
 };
+
+// What an image's files say: its OS and every package its databases
+// record (dpkg, apk, rpm). kInvalidArgument naming the file that does not
+// parse.
+struct Installed {
+  OsRelease os;
+  std::vector<Package> packages;
+};
+Result<Installed> ReadInstalled(const ImageFiles& files);
 
 }  // namespace hoist::packages

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json_fields.h"
+
 namespace hoist::packages {
 
 using nlohmann::json;
@@ -52,7 +54,7 @@ Severity SeverityOf(const json& severities) {
   if (!severities.is_array()) return best;
   for (const json& s : severities) {
     if (!s.is_object() || !s.value("score", json()).is_string()) continue;
-    const std::string type = s.value("type", "");
+    const std::string type = StringField(s, "type");
     if (type != "CVSS_V3") continue;
     Result<double> score = CvssV3BaseScore(s["score"].get<std::string>());
     if (score.ok()) best = std::max(best, FromScore(*score));
@@ -222,8 +224,8 @@ Result<OsvFeed> OsvFeed::Load(const std::string& dir) {
     if (j.contains("withdrawn")) continue;
     auto r = std::make_shared<Record>();
     r->id = j["id"].get<std::string>();
-    r->summary = j.value("summary", "");
-    r->affected = j.value("affected", json::array());
+    r->summary = StringField(j, "summary");
+    r->affected = ArrayField(j, "affected");
     r->severity = SeverityOf(j.value("severity", json()));
     if (r->severity == Severity::kUnknown && j.contains("database_specific") &&
         j["database_specific"].is_object() &&
@@ -239,7 +241,9 @@ std::vector<Finding> OsvFeed::Match(const std::vector<Package>& packages,
                                     const OsRelease& os) const {
   std::vector<Finding> out;
   for (const Package& p : packages) {
-    const VersionScheme scheme = SchemeOf(p);
+    const std::optional<VersionScheme> known = SchemeOf(p);
+    if (!known) continue;  // rpm: no ecosystem matched yet
+    const VersionScheme scheme = *known;
     // Debian's records are keyed by source package and version.
     const std::string& version = p.type == PackageType::kDeb ? p.source_version : p.version;
     for (const auto& r : records_) {
@@ -247,19 +251,19 @@ std::vector<Finding> OsvFeed::Match(const std::vector<Package>& packages,
       for (const json& a : r->affected) {
         if (!a.is_object() || !a.contains("package") || !a["package"].is_object()) continue;
         const json& pkg = a["package"];
-        if (pkg.value("name", "") != p.source_name ||
-            !EcosystemMatches(pkg.value("ecosystem", ""), p, os)) {
+        if (StringField(pkg, "name") != p.source_name ||
+            !EcosystemMatches(StringField(pkg, "ecosystem"), p, os)) {
           continue;
         }
         bool hit = false;
         std::string fixed;
-        for (const json& v : a.value("versions", json::array())) {
+        for (const json& v : ArrayField(a, "versions")) {
           hit |= v.is_string() && CompareVersions(scheme, v.get<std::string>(), version) == 0;
         }
-        for (const json& range : a.value("ranges", json::array())) {
+        for (const json& range : ArrayField(a, "ranges")) {
           if (hit) break;
-          if (!range.is_object() || range.value("type", "") != "ECOSYSTEM") continue;
-          hit = InRange(range.value("events", json::array()), version, scheme, &fixed);
+          if (!range.is_object() || StringField(range, "type") != "ECOSYSTEM") continue;
+          hit = InRange(ArrayField(range, "events"), version, scheme, &fixed);
         }
         if (!hit) continue;
         Finding f;

@@ -102,12 +102,13 @@ std::string SpdxDocument(const ImageInventory& inv, int64_t created, const std::
   }
   int n = 0;
   for (const Package& p : inv.packages) {
-    const std::string id =
-        SpdxId(std::string(p.type == PackageType::kDeb ? "Package-deb-" : "Package-apk-") + p.name +
-               "-" + std::to_string(++n));
+    const char* kind = p.type == PackageType::kDeb   ? "Package-deb-"
+                       : p.type == PackageType::kRpm ? "Package-rpm-"
+                                                     : "Package-apk-";
+    const std::string id = SpdxId(kind + p.name + "-" + std::to_string(++n));
     ordered_json e = {{"SPDXID", id},
                       {"name", p.name},
-                      {"versionInfo", p.version},
+                      {"versionInfo", p.epoch.empty() ? p.version : p.epoch + ":" + p.version},
                       {"supplier", Supplier(p.supplier)},
                       {"downloadLocation", "NOASSERTION"},
                       {"filesAnalyzed", false},

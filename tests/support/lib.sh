@@ -111,18 +111,23 @@ need() {
     fail "apt-get install ${missing[*]} failed"
 }
 
-# need_playwright: Node.js 20+ and playwright-core in tests/ui (npm ci once;
-# the browser is Debian's Chromium). Sets UI_DIR.
-need_playwright() {
-  need chromium
+# need_node_tests: Node.js 20+ and tests/ui's npm packages (playwright-core,
+# ajv; npm ci when one is missing). Sets UI_DIR.
+need_node_tests() {
   UI_DIR=$HOIST_SOURCE_DIR/tests/ui
   command -v node >/dev/null && command -v npm >/dev/null || fail "node and npm (Node.js 20 or newer) are needed"
   [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || fail "Node.js $(node --version) is too old: playwright-core needs 20+"
-  if [ ! -d "$UI_DIR/node_modules/playwright-core" ]; then
-    log "npm ci in tests/ui (playwright-core only: the browser is Debian's)"
+  if [ ! -d "$UI_DIR/node_modules/playwright-core" ] || [ ! -d "$UI_DIR/node_modules/ajv" ]; then
+    log "npm ci in tests/ui (playwright-core, ajv: the browser is Debian's)"
     (cd "$UI_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 240 npm ci --no-audit --no-fund) >"$T/npm.log" 2>&1 ||
       fail "npm ci in tests/ui: $(tail -n 20 "$T/npm.log")"
   fi
+}
+
+# need_playwright: need_node_tests, and Debian's Chromium.
+need_playwright() {
+  need chromium
+  need_node_tests
 }
 
 # free_port: a TCP port on 127.0.0.1 that was free a moment ago.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sbom_scan: `hoist sbom` and `hoist scan` on images built here offline
 # (FROM scratch: a dpkg status file, a distroless status.d entry and
-# os-release; an apk installed database and Alpine's os-release), read
-# from hoist's registry and from an OCI layout:
+# os-release; an apk installed database and Alpine's os-release; an
+# rpmdb.sqlite that Debian's rpm writes from packages rpmbuild makes),
+# read from hoist's registry and from an OCI layout:
 #  - the SPDX 2.3 document lists exactly the packages put in the image,
 #    with versions, purls, apk licences, the OS, DESCRIBES/CONTAINS;
 #  - a small OSV feed written here: findings by source package and
@@ -100,13 +101,54 @@ expect "CONTAINS relationships" "$(jq '[.relationships[] | select(.relationshipT
 jq -e '[.packages[] | (.SPDXID | test("^SPDXRef-[A-Za-z0-9.-]+$")) and (.name | length > 0) and (.downloadLocation | length > 0)] | all' \
   deb.spdx.json >/dev/null || fail "a package lacks SPDXID, name or downloadLocation"
 expect "unique SPDX ids" "$(jq '[.packages[].SPDXID] | (length == (unique | length))' deb.spdx.json)" true
+# The SPDX 2.3 rules as a JSON schema, checked by ajv (npm).
+need_node_tests
+node "$UI_DIR/spdx-validate.mjs" deb.spdx.json >"$T/spdx.err" 2>&1 || fail "SPDX: $(cat "$T/spdx.err")"
+jq '.packages[1].SPDXID = "SPDXRef-bad id" | .relationships[0].relationshipType = "OWNS"' deb.spdx.json >bad.spdx.json
+if node "$UI_DIR/spdx-validate.mjs" bad.spdx.json >"$T/spdx-bad.err" 2>&1; then fail "the validator took a bad document"; fi
+grep -q "relationshipType" "$T/spdx-bad.err" || fail "validator: $(cat "$T/spdx-bad.err")"
 hx sbom "oci:$T/alp-layout:1" -o alp.spdx.json 2>/dev/null
+node "$UI_DIR/spdx-validate.mjs" alp.spdx.json >"$T/spdx.err" 2>&1 || fail "SPDX (alpine): $(cat "$T/spdx.err")"
 expect "apk licences" "$(jq -r '[.packages[] | select(.externalRefs) | "\(.name):\(.licenseDeclared)"] | sort | join(" ")' alp.spdx.json)" \
   "libcrypto3:Apache-2.0 musl:MIT"
 expect "musl purl" "$(jq -r '.packages[] | select(.name == "musl") | .externalRefs[0].referenceLocator' alp.spdx.json)" \
   "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=alpine-3.18.4"
 expect "musl supplier" "$(jq -r '.packages[] | select(.name == "musl") | .supplier' alp.spdx.json)" \
   "Organization: Natanael Copa (ncopa@alpinelinux.org)"
+
+log "rpm: the database rpm itself writes"
+need rpm
+mkdir -p rpm/SPECS rpmimg/db
+spec() { # NAME VERSION RELEASE LICENSE [EPOCH]
+  {
+    printf 'Name: %s\nVersion: %s\nRelease: %s\nLicense: %s\nSummary: test package\nBuildArch: noarch\n' "$1" "$2" "$3" "$4"
+    [ -z "${5:-}" ] || printf 'Epoch: %s\n' "$5"
+    printf '%%description\nA test package.\n%%files\n'
+  } >"rpm/SPECS/$1.spec"
+  rpmbuild -bb --quiet --define "_topdir $T/rpm" "rpm/SPECS/$1.spec" >"$T/rpmbuild.log" 2>&1 ||
+    fail "rpmbuild $1: $(cat "$T/rpmbuild.log")"
+}
+spec hello 1.2 3 MIT 1
+spec world 2.0 1.fc40 "GPL-2.0-or-later"
+rpm --dbpath "$T/rpmimg/db" --initdb
+rpm --dbpath "$T/rpmimg/db" -i --justdb --nodeps --noscripts rpm/RPMS/noarch/*.rpm ||
+  fail "rpm -i --justdb"
+[ ! -e rpmimg/db/rpmdb.sqlite-wal ] || [ ! -s rpmimg/db/rpmdb.sqlite-wal ] || fail "rpm left a write-ahead log"
+WANT_RPM=$(rpm --dbpath "$T/rpmimg/db" -qa --qf '%{NAME}=%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}:%{LICENSE}\n' | sort | tr '\n' ' ')
+printf 'ID=fedora\nVERSION_ID=40\n' >rpmimg/os-release
+printf 'FROM scratch\nCOPY os-release /etc/os-release\nCOPY db/rpmdb.sqlite /usr/lib/sysimage/rpm/rpmdb.sqlite\n' >rpmimg/Dockerfile
+hx build -q -t "$A/rpm/x:1" --push rpmimg >/dev/null
+hx sbom "$A/rpm/x:1" >rpm.spdx.json
+node "$UI_DIR/spdx-validate.mjs" rpm.spdx.json >"$T/spdx.err" 2>&1 || fail "SPDX (rpm): $(cat "$T/spdx.err")"
+expect "rpm packages (what rpm -qa says)" \
+  "$(jq -r '[.packages[] | select(.externalRefs) | "\(.name)=\(.versionInfo):\(.licenseDeclared)"] | sort | join(" ")' rpm.spdx.json) " \
+  "$WANT_RPM"
+expect "hello purl" "$(jq -r '.packages[] | select(.name == "hello") | .externalRefs[0].referenceLocator' rpm.spdx.json)" \
+  "pkg:rpm/fedora/hello@1.2-3?arch=noarch&distro=fedora-40&epoch=1"
+echo "not sqlite" >rpmimg/db/rpmdb.sqlite
+hx build -q -t "$A/rpm/broken:1" --push rpmimg >/dev/null
+expect_fail 1 "/usr/lib/sysimage/rpm/rpmdb.sqlite: rpmdb.sqlite: (not an SQLite database|file is not a database)" \
+  hx sbom "$A/rpm/broken:1"
 
 log "build --sbom and sbom --attach: SPDX documents as OCI 1.1 referrers"
 BUILT=$(hx build -q -t "$A/deb/x:2" --push --sbom deb)

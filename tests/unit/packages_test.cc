@@ -194,6 +194,19 @@ TEST_CASE("image files: upper layers win, whiteouts remove", "[packages]") {
   CHECK(f.AddLayer(junk).code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("rpm headers: malformed ones are refused", "[packages]") {
+  CHECK_FALSE(ParseRpmHeader("").ok());
+  CHECK_FALSE(ParseRpmHeader(std::string("\0\0\0\x01\0\0\0\x10", 8)).ok());  // entries missing
+  // One entry (NAME, STRING at 0) and no VERSION.
+  std::string blob("\0\0\0\x01\0\0\0\x04", 8);
+  blob += std::string("\0\0\x03\xe8\0\0\0\x06\0\0\0\0\0\0\0\x01", 16);
+  blob += std::string("abc\0", 4);
+  Result<Package> p = ParseRpmHeader(blob);
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.status().message() == "rpm header: no NAME or VERSION");
+  CHECK_FALSE(ParseRpmDb("not a database").ok());
+}
+
 TEST_CASE("CVSS v3 base scores as FIRST's calculator gives them", "[packages]") {
   auto score = [](const char* v) { return CvssV3BaseScore(v).value(); };
   CHECK(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H") == Approx(9.8));
