@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/engine.sh: `docker build` (the real docker CLI, classic builder API)
-# through `hoist engine` against `hoist build` directly, on the shared peer
+# bench/engine.sh: `docker build` (the real docker CLI) through `hoist engine`,
+# with BuildKit's session API (Debian's docker client, 20.10) and with the
+# classic builder API (the machine's), against `hoist build` directly, on the shared peer
 # project (bench/lib/app-project.sh: 2,000 small files, a 100 MiB file, two
 # stages with RUN), in one run:
 #
@@ -73,6 +74,10 @@ mkdir -p "$DOCKER_CONFIG"
 
 DIRECT="HOIST_HOME=$WORK/direct-home $HOIST build -q --build-arg BASE=$BASE -t app:bench $APP >/dev/null 2>&1"
 ENGINE="docker build -q --build-arg BASE=$BASE -t app:bench $APP >/dev/null 2>&1"
+# BuildKit's session API: Debian's docker client (20.10), whose built-in
+# BuildKit client syncs only changed files (scripts/docker-buildkit-client.sh).
+DOCKER_BK=$("$ROOT/scripts/docker-buildkit-client.sh")
+BUILDKIT="DOCKER_BUILDKIT=1 $DOCKER_BK build -q --build-arg BASE=$BASE -t app:bench $APP >/dev/null 2>&1"
 
 declare -A MED
 run() { # name prepare command
@@ -89,10 +94,13 @@ log "cold builds, $RUNS runs each"
 "$WORK/engine-restart"
 run direct_cold "rm -rf $WORK/direct-home" "$DIRECT"
 run engine_cold "$WORK/engine-restart" "$ENGINE"
+run buildkit_cold "$WORK/engine-restart" "$BUILDKIT"
 log "no-op rebuilds"
 run direct_warm "" "$DIRECT"
 run engine_warm "" "$ENGINE"
+run buildkit_warm "" "$BUILDKIT"
 # The floor: the same docker build against a stub that drops the context.
+rm -f "$WORK/drain.sock" # a stale socket would pass the wait below
 python3 "$ROOT/bench/lib/drain-engine.py" "$WORK/drain.sock" &
 DRAIN_PID=$!
 trap 'kill $DRAIN_PID 2>/dev/null || true; "$WORK/engine-restart" stop; stop_run_registry' EXIT
@@ -103,14 +111,16 @@ run floor "" "DOCKER_HOST=unix://$WORK/drain.sock $ENGINE"
 direct_id=$(HOIST_HOME=$WORK/direct-home "$HOIST" build -q --build-arg "BASE=$BASE" "$APP" 2>/dev/null |
   tail -n 1)
 engine_id=$(docker image inspect --format '{{.Id}}' app:bench)
+bk_id=$(DOCKER_BUILDKIT=1 "$DOCKER_BK" build -q --build-arg "BASE=$BASE" "$APP" 2>/dev/null | tail -n 1)
 direct_cfg=$(jq -r '.config.digest' "$WORK/direct-home/store/blobs/sha256/${direct_id#sha256:}")
 
-printf '\n| case | hoist build | docker build via hoist engine | engine overhead |\n| --- | ---: | ---: | ---: |\n'
+printf '\n| case | hoist build | docker build via hoist engine, BuildKit session | overhead | classic builder API | overhead |\n| --- | ---: | ---: | ---: | ---: | ---: |\n'
 for c in cold warm; do
-  awk -v c="$c" -v d="${MED[direct_$c]}" -v e="${MED[engine_$c]}" 'BEGIN {
-    printf "| %s | %.3f s | %.3f s | %+.0f ms (%+.1f%%) |\n", c, d, e, (e - d) * 1000, (e / d - 1) * 100 }'
+  awk -v c="$c" -v d="${MED[direct_$c]}" -v b="${MED[buildkit_$c]}" -v e="${MED[engine_$c]}" 'BEGIN {
+    printf "| %s | %.3f s | %.3f s | %+.0f ms (%+.1f%%) | %.3f s | %+.0f ms (%+.1f%%) |\n", c, d,
+      b, (b - d) * 1000, (b / d - 1) * 100, e, (e - d) * 1000, (e / d - 1) * 100 }'
 done
 awk -v f="${MED[floor]}" 'BEGIN { printf "\nfloor: the docker CLI sending the context to a stub that drops it (bench/lib/drain-engine.py): %.3f s\n", f }'
 echo
-echo "image IDs: hoist build $direct_cfg, via the engine $engine_id ($([ "$direct_cfg" = "$engine_id" ] && echo same || echo DIFFERENT))"
+echo "image IDs: hoist build $direct_cfg, via the engine $engine_id (classic), $bk_id (BuildKit) ($([ "$direct_cfg" = "$engine_id" ] && [ "$direct_cfg" = "$bk_id" ] && echo same || echo DIFFERENT))"
 echo "$(docker version --format 'docker CLI {{.Client.Version}}, engine {{.Server.Version}}'), $RUNS runs, medians"

@@ -14,7 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "builder/dockerapi/buildkit_trace.h"
 #include "builder/dockerapi/context_sync.h"
+#include "builder/dockerapi/filesync.h"
+#include "builder/dockerapi/session.h"
 #include "builder/dockerfile/platform.h"
 #include "builder/engine/cache.h"
 #include "builder/engine/cli_commands.h"
@@ -399,7 +402,9 @@ struct Api::Impl {
 
   void Ping(Request&, ResponseWriter& w) {
     w.Set("API-Version", kApiVersion);
-    w.Set("Builder-Version", "1");  // the classic builder API (POST /build)
+    // BuildKit's session API (POST /session, /build?version=2) as dockerd's
+    // default, and the classic builder API for DOCKER_BUILDKIT=0.
+    w.Set("Builder-Version", "2");
     w.Set("Docker-Experimental", "false");
     w.Set("OSType", "linux");
     w.Set("Cache-Control", "no-cache, no-store, must-revalidate");
@@ -473,11 +478,20 @@ struct Api::Impl {
 
   // ---- POST /build ---------------------------------------------------------
 
-  void Build(Request& req, ResponseWriter& w) {
-    if (req.Query("remote") && !req.Query("remote")->empty()) {
-      SendError(w, 400, "remote build contexts are not supported; send the context as a tar");
-      return;
-    }
+  // What POST /build asks for, both builder APIs alike.
+  struct BuildRequest {
+    engine::BuildOptions o;
+    std::string dockerfile;  // the Dockerfile's name in the context (or its dir)
+    std::vector<Reference> tags;
+    std::vector<dockerfile::Platform> several;  // more than one --platform
+    bool quiet = false;
+    RegistryClientOptions client;
+    std::unique_ptr<WorkDir> work;  // holds the build's docker config file
+  };
+
+  // Parses POST /build's query and headers; false after sending the error.
+  bool ParseBuild(Request& req, ResponseWriter& w, BuildRequest* b) {
+    engine::BuildOptions& o = b->o;
     std::string dockerfile = req.Query("dockerfile").value_or("Dockerfile");
     if (dockerfile.empty()) dockerfile = "Dockerfile";
     if (dockerfile[0] == '/' || dockerfile == ".." || dockerfile.rfind("../", 0) == 0 ||
@@ -486,19 +500,19 @@ struct Api::Impl {
                 "the Dockerfile (" + dockerfile +
                     ") must be inside the build context; the docker CLI sends one from "
                     "elsewhere inside the context's tar");
-      return;
+      return false;
     }
-    engine::BuildOptions o;
+    b->dockerfile = dockerfile;
     Result<json> args = JsonQuery(req, "buildargs");
     Result<json> labels = JsonQuery(req, "labels");
     if (!args.ok() || !labels.ok()) {
       SendStatus(w, !args.ok() ? args.status() : labels.status());
-      return;
+      return false;
     }
     for (const json* j : {&*args, &*labels}) {
       if (!j->is_null() && !j->is_object()) {
         SendError(w, 400, "buildargs and labels must be JSON objects");
-        return;
+        return false;
       }
     }
     if (args->is_object()) {
@@ -511,27 +525,25 @@ struct Api::Impl {
         if (it->is_string()) o.labels[it.key()] = it->get<std::string>();
       }
     }
-    std::vector<Reference> tags;
     for (const std::string& t : req.QueryAll("t")) {
       if (t.empty()) continue;
       Result<Reference> r = Reference::Parse(t);
       if (!r.ok()) {
         SendError(w, 400, "invalid tag " + t + ": " + r.status().message());
-        return;
+        return false;
       }
-      tags.push_back(*r);
+      b->tags.push_back(*r);
     }
-    std::vector<dockerfile::Platform> several;
     if (std::optional<std::string> p = req.Query("platform"); p && !p->empty()) {
       Result<std::vector<dockerfile::Platform>> ps = dockerfile::ParsePlatforms(*p);
       if (!ps.ok()) {
         SendError(w, 400, "invalid platform " + *p + ": " + ps.status().message());
-        return;
+        return false;
       }
       if (ps->size() == 1) {
         o.platform = (*ps)[0];
       } else {
-        several = *ps;
+        b->several = *ps;
       }
     }
     o.target = req.Query("target").value_or("");
@@ -553,14 +565,98 @@ struct Api::Impl {
     engine::BuildFlags run_flags;  // isolation and snapshotter from the environment
     if (Status st = engine::ApplyRunFlags(run_flags, &o); !st.ok()) {
       SendStatus(w, st);
+      return false;
+    }
+    b->quiet = req.QueryBool("q");
+
+    // Credentials for base images: X-Registry-Config, a map of registry
+    // host -> AuthConfig, becomes this build's docker config file.
+    b->client = opt.client;
+    if (const std::string* rc = req.Header("x-registry-config"); rc != nullptr && !rc->empty()) {
+      Result<std::unique_ptr<WorkDir>> wd = WorkDir::Make(store.root());
+      if (!wd.ok()) {
+        SendStatus(w, wd.status());
+        return false;
+      }
+      b->work = std::move(*wd);
+      Result<std::string> cfg = RegistryConfigFile(*rc, b->work->path());
+      if (!cfg.ok()) {
+        SendStatus(w, cfg.status());
+        return false;
+      }
+      b->client.docker_config = *cfg;
+    }
+    return true;
+  }
+
+  // Points the build at its context in a mirror directory, with the
+  // Dockerfile at `dockerfile_path`; `hashed` are the files the sync just
+  // wrote, seeded into the stat index. The error message on failure.
+  Status UseContext(BuildRequest& b, const ContextMirror& mirror,
+                    const std::string& dockerfile_path, const SyncResult& sync,
+                    std::unique_ptr<engine::BuildContext>* keep) {
+    const std::string& dir = mirror.dir();
+    Result<std::unique_ptr<engine::BuildContext>> ctx =
+        engine::OpenContext(dir, dockerfile_path, engine::paths::WorkDir(store.root()));
+    if (!ctx.ok()) {
+      if (ctx.status().code() == Code::kNotFound) {
+        return Status(Code::kInvalidArgument,
+                      "invalid build context: Cannot locate specified Dockerfile: " + b.dockerfile);
+      }
+      return Status(ctx.status().code(), "invalid build context: " + ctx.status().message());
+    }
+    b.o.dockerfile =
+        std::make_shared<const dockerfile::Source>(b.dockerfile, (*ctx)->dockerfile_text);
+    b.o.context_dir = (*ctx)->dir;
+    b.o.ignore = (*ctx)->ignore;
+    if (mirror.persistent() && (*ctx)->index_id) {
+      b.o.context_index = engine::paths::ContextIndex(store.root(), *(*ctx)->index_id);
+      HOIST_RETURN_IF_ERROR(engine::SeedIndex(dir, b.o.context_index, sync.hashed));
+    }
+    *keep = std::move(*ctx);
+    return Status::Ok();
+  }
+
+  // Runs the build and names the image; the ID, or nullopt after
+  // streaming the error.
+  std::optional<LocalImage> RunBuild(BuildRequest& b, engine::BuildProgress& progress,
+                                     JsonStream& stream) {
+    Result<engine::BuildResult> r = Status(Code::kInternal, "the build did not run");
+    {
+      transfer::Places places(b.client);
+      engine::Builder builder(store, places, progress);
+      r = b.several.empty() ? builder.Build(b.o) : builder.BuildPlatforms(b.o, b.several);
+    }
+    if (!r.ok()) {
+      stream.Error(r.status().message());
+      return std::nullopt;
+    }
+    Result<LocalImage> img = images.Load(r->manifest);
+    Status named = img.ok() ? Status::Ok() : img.status();
+    for (const Reference& t : b.tags) {
+      if (named.ok()) named = images.Tag(t, r->manifest);
+    }
+    if (named.ok() && b.tags.empty()) named = images.KeepUntagged(r->manifest);
+    if (!named.ok()) {
+      stream.Error("storing the image: " + named.message());
+      return std::nullopt;
+    }
+    return std::move(*img);
+  }
+
+  void Build(Request& req, ResponseWriter& w) {
+    if (req.Query("version").value_or("1") == "2") return BuildWithSession(req, w);
+    if (req.Query("remote") && !req.Query("remote")->empty()) {
+      SendError(w, 400, "remote build contexts are not supported; send the context as a tar");
       return;
     }
-    bool quiet = req.QueryBool("q");
+    BuildRequest b;
+    if (!ParseBuild(req, w, &b)) return;
 
     // The context: the request body, a tar (plain or compressed), synced
     // into this tag set's mirror (context_sync.h).
-    std::string key_text = dockerfile;
-    for (const Reference& t : tags) key_text += "\n" + t.String();
+    std::string key_text = b.dockerfile;
+    for (const Reference& t : b.tags) key_text += "\n" + t.String();
     Result<std::unique_ptr<ContextMirror>> mirror =
         ContextMirror::Acquire(MirrorsDir(), DigestOf(key_text).hex().substr(0, 16));
     if (!mirror.ok()) {
@@ -573,94 +669,194 @@ struct Api::Impl {
       SendError(w, 400, "invalid build context: " + sync.status().message());
       return;
     }
-    Result<std::unique_ptr<engine::BuildContext>> ctx =
-        engine::OpenContext(dir, dir + "/" + dockerfile, engine::paths::WorkDir(store.root()));
-    if (!ctx.ok()) {
-      std::string msg = ctx.status().code() == Code::kNotFound
-                            ? "Cannot locate specified Dockerfile: " + dockerfile
-                            : ctx.status().message();
-      SendError(w, ctx.status().code() == Code::kNotFound ? 400 : HttpStatusOf(ctx.status()),
-                "invalid build context: " + msg);
+    std::unique_ptr<engine::BuildContext> ctx;
+    if (Status st = UseContext(b, **mirror, dir + "/" + b.dockerfile, *sync, &ctx); !st.ok()) {
+      SendError(w, st.code() == Code::kInvalidArgument ? 400 : HttpStatusOf(st), st.message());
       return;
-    }
-    o.dockerfile = std::make_shared<const dockerfile::Source>(dockerfile, (*ctx)->dockerfile_text);
-    o.context_dir = (*ctx)->dir;
-    o.ignore = (*ctx)->ignore;
-    if ((*mirror)->persistent() && (*ctx)->index_id) {
-      // The files just written were hashed on the way in.
-      o.context_index = engine::paths::ContextIndex(store.root(), *(*ctx)->index_id);
-      if (Status st = engine::SeedIndex(dir, o.context_index, sync->hashed); !st.ok()) {
-        SendStatus(w, st);
-        return;
-      }
-    }
-
-    // Credentials for base images: X-Registry-Config, a map of registry
-    // host -> AuthConfig, becomes this build's docker config file.
-    RegistryClientOptions client = opt.client;
-    std::unique_ptr<WorkDir> work;
-    if (const std::string* rc = req.Header("x-registry-config"); rc != nullptr && !rc->empty()) {
-      Result<std::unique_ptr<WorkDir>> wd = WorkDir::Make(store.root());
-      if (!wd.ok()) {
-        SendStatus(w, wd.status());
-        return;
-      }
-      work = std::move(*wd);
-      Result<std::string> cfg = RegistryConfigFile(*rc, work->path());
-      if (!cfg.ok()) {
-        SendStatus(w, cfg.status());
-        return;
-      }
-      client.docker_config = *cfg;
     }
 
     JsonStream stream(w);
     if (!stream.Begin().ok()) return;
-    if (!quiet) {
-      stream.Stream("#0 [internal] load build context: " + std::to_string(sync->written) +
-                    " file(s) written (" +
-                    transfer::HumanBytes(static_cast<int64_t>(sync->bytes_written)) + "), " +
-                    std::to_string(sync->kept) + " unchanged, " + std::to_string(sync->removed) +
-                    " removed\n");
+    if (!b.quiet) {
+      stream.Stream("#0 [internal] load build context: " + SyncSummary(*sync) + "\n");
     }
-    Result<engine::BuildResult> r = Status(Code::kInternal, "the build did not run");
+    std::optional<LocalImage> img;
     {
       StreamFile out(stream);
       engine::BuildProgress progress(
-          quiet ? engine::ProgressStyle::kQuiet : engine::ProgressStyle::kPlain, out.file());
-      transfer::Places places(client);
-      engine::Builder builder(store, places, progress);
-      r = several.empty() ? builder.Build(o) : builder.BuildPlatforms(o, several);
+          b.quiet ? engine::ProgressStyle::kQuiet : engine::ProgressStyle::kPlain, out.file());
+      img = RunBuild(b, progress, stream);
     }
-    if (!r.ok()) {
-      stream.Error(r.status().message());
-      return;
-    }
-    Result<LocalImage> img = images.Load(r->manifest);
-    Status named = img.ok() ? Status::Ok() : img.status();
-    for (const Reference& t : tags) {
-      if (named.ok()) named = images.Tag(t, r->manifest);
-    }
-    if (named.ok() && tags.empty()) named = images.KeepUntagged(r->manifest);
-    if (!named.ok()) {
-      stream.Error("storing the image: " + named.message());
-      return;
-    }
+    if (!img) return;
     stream.Aux(json{{"ID", img->id.str()}});
     // Quiet builds end with the ID on the stream, which `docker build -q`
     // prints (dockerd's classic builder does the same).
-    if (quiet) stream.Stream(img->id.str() + "\n");
-    if (!quiet) {
+    if (b.quiet) stream.Stream(img->id.str() + "\n");
+    if (!b.quiet) {
       stream.Stream("Successfully built " + img->ShortId() + "\n");
-      for (const Reference& t : tags) stream.Stream("Successfully tagged " + t.Familiar() + "\n");
+      for (const Reference& t : b.tags) stream.Stream("Successfully tagged " + t.Familiar() + "\n");
     }
   }
+
+  static std::string SyncSummary(const SyncResult& s) {
+    return std::to_string(s.written) + " file(s) written (" +
+           transfer::HumanBytes(static_cast<int64_t>(s.bytes_written)) + "), " +
+           std::to_string(s.kept) + " unchanged, " + std::to_string(s.removed) + " removed";
+  }
+
+  // ---- POST /session, POST /build?version=2 (BuildKit) ----------------------
+
+  // The docker CLI's session for a BuildKit build (session.h).
+  void OpenSession(Request& req, ResponseWriter& w) {
+    const std::string* up = req.Header("upgrade");
+    std::string upgrade = up == nullptr ? "" : *up;
+    std::transform(upgrade.begin(), upgrade.end(), upgrade.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (upgrade != "h2c") {
+      SendError(w, 400, "POST /session upgrades the connection: Upgrade: h2c is required");
+      return;
+    }
+    const std::string* id = req.Header("x-docker-expose-session-uuid");
+    if (id == nullptr || id->empty()) {
+      SendError(w, 400, "X-Docker-Expose-Session-Uuid is required");
+      return;
+    }
+    SessionInfo info{*id, "", ""};
+    if (const std::string* n = req.Header("x-docker-expose-session-name")) info.name = *n;
+    if (const std::string* k = req.Header("x-docker-expose-session-sharedkey")) {
+      info.shared_key = *k;
+    }
+    Result<int> fd = w.Upgrade("h2c");
+    if (!fd.ok()) {
+      if (!w.started()) SendStatus(w, fd.status());
+      return;
+    }
+    sessions.Add(*fd, std::move(info));
+  }
+
+  // A build whose context and Dockerfile come over the client's session
+  // (filesync.h), with BuildKit's progress (buildkit_trace.h): only changed
+  // files move, so a rebuild sends little more than the file list.
+  void BuildWithSession(Request& req, ResponseWriter& w) {
+    std::string remote = req.Query("remote").value_or("");
+    if (remote != "client-session") {
+      SendError(w, 400,
+                remote.empty() || remote == "upload-request"
+                    ? "hoist engine takes a BuildKit build's context from the client's "
+                      "session; a tar on stdin is not supported with BuildKit here"
+                    : "remote build contexts are not supported: " + remote);
+      return;
+    }
+    if (req.Query("buildid").value_or("").rfind("upload-request:", 0) == 0) {
+      SendError(w, 400, "uploaded build contexts are not supported with BuildKit here");
+      return;
+    }
+    // The session first: every way out of this build closes it, which
+    // ends the CLI's side too.
+    std::string sid = req.Query("session").value_or("");
+    std::shared_ptr<Session> session =
+        sid.empty() ? nullptr : sessions.Wait(sid, std::chrono::seconds(30));
+    if (session == nullptr) {
+      SendError(w, 400, "no build session " + sid + " (POST /session first)");
+      return;
+    }
+    // After a build that ran to its end, the CLI closes the session when it
+    // has read the response; on an error, the engine closes it.
+    struct Forget {
+      SessionManager& m;
+      std::string id;
+      bool keep = false;
+      ~Forget() {
+        if (keep) {
+          m.Done(id);
+        } else {
+          m.Close(id);
+        }
+      }
+    } forget{sessions, sid};
+    BuildRequest b;
+    if (!ParseBuild(req, w, &b)) return;
+
+    JsonStream stream(w);
+    if (!stream.Begin().ok()) return;
+    // -q: the CLI shows nothing but the ID (and the error), as dockerd's.
+    BuildkitTrace trace([&stream](const json& j) { stream.Send(j); },
+                        req.Query("buildid").value_or(sid));
+    engine::BuildProgress progress(engine::ProgressStyle::kQuiet, stderr);
+    if (!b.quiet) progress.Observe(std::ref(trace));
+
+    // The Dockerfile's directory (only the Dockerfile and its ignore file)
+    // and the .dockerignore, then the context with those exclusions.
+    Result<std::unique_ptr<WorkDir>> scratch = WorkDir::Make(store.root());
+    if (!scratch.ok()) return stream.Error(scratch.status().message());
+    const std::string df_dir = (*scratch)->path() + "/dockerfile";
+    DiffCopyRequest df_req{"dockerfile", {b.dockerfile, b.dockerfile + ".dockerignore"}, {}};
+    Result<SyncResult> df = DiffCopyToDir(*session, df_req, df_dir);
+    if (!df.ok()) return stream.Error("transferring the Dockerfile: " + df.status().message());
+
+    int v = progress.Start("[internal] load .dockerignore");
+    std::string ignore_text;
+    if (!ReadSmallFile(df_dir + "/" + b.dockerfile + ".dockerignore", &ignore_text)) {
+      const std::string ig_dir = (*scratch)->path() + "/ignore";
+      Result<SyncResult> ig =
+          DiffCopyToDir(*session, DiffCopyRequest{"context", {".dockerignore"}, {}}, ig_dir);
+      if (!ig.ok()) return Failed(progress, v, stream, ig.status());
+      ReadSmallFile(ig_dir + "/.dockerignore", &ignore_text);
+    }
+    Result<std::vector<std::string>> excludes = dockerfile::DockerIgnore::ReadPatterns(ignore_text);
+    if (!excludes.ok()) return Failed(progress, v, stream, excludes.status());
+    progress.Done(v);
+
+    // One mirror per context directory: the session's shared key is the
+    // CLI's name for it (its node ID and the context path).
+    std::string key_text =
+        "session\n" +
+        (session->info().shared_key.empty() ? b.dockerfile : session->info().shared_key);
+    Result<std::unique_ptr<ContextMirror>> mirror =
+        ContextMirror::Acquire(MirrorsDir(), DigestOf(key_text).hex().substr(0, 16));
+    if (!mirror.ok()) return stream.Error(mirror.status().message());
+    v = progress.Start("[internal] transfer build context");
+    Result<SyncResult> sync =
+        DiffCopyToDir(*session, DiffCopyRequest{"context", {}, *excludes}, (*mirror)->dir());
+    if (!sync.ok()) return Failed(progress, v, stream, sync.status());
+    progress.Log(v, "transferring context: " + SyncSummary(*sync));
+    std::unique_ptr<engine::BuildContext> ctx;
+    if (Status st = UseContext(b, **mirror, df_dir + "/" + b.dockerfile, *sync, &ctx); !st.ok()) {
+      return Failed(progress, v, stream, st);
+    }
+    progress.Done(v);
+
+    std::optional<LocalImage> img = RunBuild(b, progress, stream);
+    if (!img) return;
+    forget.keep = true;
+    stream.Send(json{{"id", "moby.image.id"}, {"aux", {{"ID", img->id.str()}}}});
+    if (b.quiet) stream.Stream(img->id.str() + "\n");
+  }
+
+  static void Failed(engine::BuildProgress& progress, int vertex, JsonStream& stream,
+                     const Status& st) {
+    progress.Error(vertex, st.message());
+    stream.Error(st.message());
+  }
+
+  // Reads a file of at most 1 MiB; false when it is missing or larger.
+  static bool ReadSmallFile(const std::string& path, std::string* out) {
+    Result<std::string> r = transfer::ReadSmallFile(path, 1 << 20);
+    if (!r.ok()) return false;
+    *out = std::move(*r);
+    return true;
+  }
+
+  // POST /build/cancel: the CLI's Ctrl-C; builds here end with their
+  // connection, so there is nothing to do.
+  void CancelBuild(Request&, ResponseWriter& w) { w.Send(200, "", ""); }
 
   // X-Registry-Config -> a docker config file with those "auths".
   static Result<std::string> RegistryConfigFile(const std::string& header, const std::string& dir) {
     // Base64Decode takes base64url and missing padding as well.
     Result<std::string> raw = Base64Decode(header);
-    json j = raw.ok() ? json::parse(*raw, nullptr, false) : json();
+    json j = raw.ok() ? json::parse(*raw, nullptr, false) : json(json::value_t::discarded);
+    if (j.is_null()) j = json::object();  // BuildKit's CLI sends "null"
     if (!j.is_object()) {
       return Status(Code::kInvalidArgument, "invalid X-Registry-Config header");
     }
@@ -1338,6 +1534,8 @@ struct Api::Impl {
     if (path == "/info" && m == "GET") return Info(req, w);
     if (path == "/build" && m == "POST") return Build(req, w);
     if (path == "/build/prune" && m == "POST") return PruneBuildCache(req, w);
+    if (path == "/build/cancel" && m == "POST") return CancelBuild(req, w);
+    if (path == "/session" && m == "POST") return OpenSession(req, w);
     if (path == "/auth" && m == "POST") return Auth(req, w);
     if (path == "/images/json" && m == "GET") return List(req, w);
     if (path == "/images/create" && m == "POST") return Pull(req, w);
@@ -1368,6 +1566,7 @@ struct Api::Impl {
   store::ContentStore& store;
   EngineOptions opt;
   LocalImages images;
+  SessionManager sessions;
 };
 
 Api::Api(store::ContentStore& store, EngineOptions options)

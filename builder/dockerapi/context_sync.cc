@@ -46,8 +46,94 @@ Status Bad(const std::string& what) {
   return Status(Code::kInvalidArgument, what);
 }
 
-// "./a/b/" -> "a/b"; "" for the root itself; nullopt when unsafe.
-std::optional<std::string> CleanPath(const char* raw) {
+int64_t MtimeNs(const struct stat& st) {
+  return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+// Drives a MirrorWriter from a tar's entries.
+class TarSyncer {
+ public:
+  explicit TarSyncer(MirrorWriter& m) : m_(m) {}
+
+  Status Entry(struct archive* a, struct archive_entry* e) {
+    std::optional<std::string> rel = MirrorWriter::Clean(archive_entry_pathname(e));
+    if (!rel) {
+      return Bad(std::string("unsafe path in the context: ") +
+                 (archive_entry_pathname(e) ? archive_entry_pathname(e) : "(none)"));
+    }
+    if (rel->empty()) return Skip(a);
+    const mode_t perm = archive_entry_perm(e) & 07777;
+    if (const char* target = archive_entry_hardlink(e); target != nullptr) {
+      std::optional<std::string> t = MirrorWriter::Clean(target);
+      if (!t) return Bad("hard link outside the context: " + *rel);
+      HOIST_RETURN_IF_ERROR(m_.Hardlink(*rel, *t));
+      return Skip(a);
+    }
+    switch (archive_entry_filetype(e)) {
+      case AE_IFDIR:
+        HOIST_RETURN_IF_ERROR(m_.Directory(*rel, perm));
+        return Skip(a);
+      case AE_IFREG: {
+        int64_t mtime = int64_t{archive_entry_mtime(e)} * 1000000000 + archive_entry_mtime_nsec(e);
+        Result<bool> same = m_.Unchanged(*rel, archive_entry_size(e), mtime, perm);
+        if (!same.ok()) return same.status();
+        if (*same) return Skip(a);
+        return WriteFile(a, e, *rel, perm, mtime);
+      }
+      case AE_IFLNK: {
+        const char* target = archive_entry_symlink(e);
+        if (target == nullptr) return Bad("symbolic link without a target: " + *rel);
+        HOIST_RETURN_IF_ERROR(m_.Symlink(*rel, target));
+        return Skip(a);
+      }
+      default:
+        // Devices, fifos and sockets have no place in a build context.
+        return Skip(a);
+    }
+  }
+
+ private:
+  static Status Skip(struct archive* a) {
+    if (archive_read_data_skip(a) != ARCHIVE_OK) {
+      return Bad(std::string("truncated or malformed context: ") + archive_error_string(a));
+    }
+    return Status::Ok();
+  }
+
+  Status WriteFile(struct archive* a, struct archive_entry* e, const std::string& rel, mode_t perm,
+                   int64_t mtime) {
+    Result<std::unique_ptr<MirrorWriter::File>> f = m_.Create(rel, perm, mtime);
+    if (!f.ok()) return f.status();
+    const void* buf = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    int r;
+    int64_t at = 0;
+    while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
+      if (offset != at) {  // a sparse hole: zeros
+        std::vector<char> zeros(static_cast<size_t>(offset - at), 0);
+        HOIST_RETURN_IF_ERROR((*f)->Write(zeros.data(), zeros.size()));
+      }
+      HOIST_RETURN_IF_ERROR((*f)->Write(static_cast<const char*>(buf), size));
+      at = offset + static_cast<int64_t>(size);
+    }
+    if (r != ARCHIVE_EOF) {
+      return Bad(std::string("truncated or malformed context at ") + rel + ": " +
+                 archive_error_string(a));
+    }
+    if (at < archive_entry_size(e)) {  // a trailing hole
+      std::vector<char> zeros(static_cast<size_t>(archive_entry_size(e) - at), 0);
+      HOIST_RETURN_IF_ERROR((*f)->Write(zeros.data(), zeros.size()));
+    }
+    return (*f)->Commit();
+  }
+
+  MirrorWriter& m_;
+};
+
+}  // namespace
+
+std::optional<std::string> MirrorWriter::Clean(const char* raw) {
   if (raw == nullptr) return std::nullopt;
   std::string p = raw;
   if (!p.empty() && p[0] == '/') return std::nullopt;
@@ -71,197 +157,174 @@ std::optional<std::string> CleanPath(const char* raw) {
   return out;
 }
 
-int64_t MtimeNs(const struct stat& st) {
-  return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+MirrorWriter::MirrorWriter(std::string dir) : dir_(std::move(dir)) {}
+
+Status MirrorWriter::Directory(const std::string& rel, mode_t perm) {
+  parent_fd_.Reset();  // the tree changes
+  HOIST_RETURN_IF_ERROR(Parents(rel));
+  seen_.insert(rel);
+  const std::string full = dir_ + "/" + rel;
+  struct stat st {};
+  bool exists = ::lstat(full.c_str(), &st) == 0;
+  if (exists && !S_ISDIR(st.st_mode)) {
+    HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
+    exists = false;
+  }
+  if (!exists && ::mkdir(full.c_str(), 0755) != 0) return ErrnoStatus("mkdir", full);
+  dirs_.insert(rel);
+  ::chmod(full.c_str(), perm | 0700);  // we must be able to write into it
+  return Status::Ok();
 }
 
-class Syncer {
- public:
-  explicit Syncer(std::string dir) : dir_(std::move(dir)) {}
+Status MirrorWriter::Symlink(const std::string& rel, const std::string& target) {
+  parent_fd_.Reset();  // the tree changes
+  HOIST_RETURN_IF_ERROR(Parents(rel));
+  seen_.insert(rel);
+  const std::string full = dir_ + "/" + rel;
+  struct stat st {};
+  bool exists = ::lstat(full.c_str(), &st) == 0;
+  if (exists && S_ISLNK(st.st_mode)) {
+    std::string have(static_cast<size_t>(st.st_size) + 1, '\0');
+    ssize_t n = ::readlink(full.c_str(), have.data(), have.size());
+    if (n >= 0 && std::string(have.data(), static_cast<size_t>(n)) == target) return Status::Ok();
+  }
+  if (exists) HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
+  if (::symlink(target.c_str(), full.c_str()) != 0) return ErrnoStatus("symlink", full);
+  ++result_.written;
+  return Status::Ok();
+}
 
-  Status Entry(struct archive* a, struct archive_entry* e) {
-    std::optional<std::string> rel = CleanPath(archive_entry_pathname(e));
-    if (!rel) {
-      return Bad(std::string("unsafe path in the context: ") +
-                 (archive_entry_pathname(e) ? archive_entry_pathname(e) : "(none)"));
+Status MirrorWriter::Hardlink(const std::string& rel, const std::string& target) {
+  parent_fd_.Reset();  // the tree changes
+  if (seen_.count(target) == 0) return Bad("hard link outside the context: " + rel);
+  HOIST_RETURN_IF_ERROR(Parents(rel));
+  seen_.insert(rel);
+  const std::string full = dir_ + "/" + rel, tfull = dir_ + "/" + target;
+  struct stat st {
+  }, ts{};
+  if (::lstat(tfull.c_str(), &ts) != 0 || !S_ISREG(ts.st_mode)) {
+    return Bad("hard link to a non-file: " + rel);
+  }
+  bool exists = ::lstat(full.c_str(), &st) == 0;
+  if (exists && st.st_ino == ts.st_ino && st.st_dev == ts.st_dev) return Status::Ok();
+  if (exists) HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
+  if (::link(tfull.c_str(), full.c_str()) != 0) return ErrnoStatus("link", full);
+  ++result_.written;
+  return Status::Ok();
+}
+
+Result<bool> MirrorWriter::Unchanged(const std::string& rel, int64_t size, int64_t mtime_ns,
+                                     mode_t perm) {
+  HOIST_RETURN_IF_ERROR(Parents(rel));
+  seen_.insert(rel);
+  // A rebuild checks every file here: look them up from their directory
+  // (entries come directory by directory), not through the whole path.
+  size_t slash = rel.rfind('/');
+  std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+  if (parent_fd_.get() < 0 || parent != parent_) {
+    parent_fd_.Reset(
+        ::open((dir_ + "/" + parent).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    parent_ = parent;
+  }
+  struct stat st {};
+  const char* name = rel.c_str() + (slash == std::string::npos ? 0 : slash + 1);
+  if (parent_fd_.get() >= 0 && ::fstatat(parent_fd_.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISREG(st.st_mode) && st.st_size == size && MtimeNs(st) == mtime_ns &&
+      (st.st_mode & 07777) == perm) {
+    ++result_.kept;
+    return true;
+  }
+  return false;
+}
+
+MirrorWriter::File::~File() {
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+Status MirrorWriter::File::Write(const char* data, size_t n) {
+  h_.Update(data, n);
+  return store::WriteAll(fd_.get(), data, n, tmp_);
+}
+
+Status MirrorWriter::File::Commit() {
+  m_.parent_fd_.Reset();
+  const std::string full = m_.dir_ + "/" + rel_;
+  struct timespec times[2] = {{mtime_ns_ / 1000000000, mtime_ns_ % 1000000000},
+                              {mtime_ns_ / 1000000000, mtime_ns_ % 1000000000}};
+  if (::fchmod(fd_.get(), perm_) != 0) return ErrnoStatus("chmod", tmp_);
+  if (::futimens(fd_.get(), times) != 0) return ErrnoStatus("utimes", tmp_);
+  struct stat st {};
+  if (::lstat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
+  }
+  if (::rename(tmp_.c_str(), full.c_str()) != 0) return ErrnoStatus("rename", tmp_);
+  committed_ = true;
+  ++m_.result_.written;
+  m_.result_.bytes_written += h_.bytes();
+  m_.result_.hashed.emplace_back(rel_, h_.Current());
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<MirrorWriter::File>> MirrorWriter::Create(const std::string& rel,
+                                                                 mode_t perm, int64_t mtime_ns) {
+  HOIST_RETURN_IF_ERROR(Parents(rel));
+  seen_.insert(rel);
+  const std::string tmp = dir_ + "/" + rel + kTmpSuffix;
+  store::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return ErrnoStatus("create", tmp);
+  return std::unique_ptr<File>(new File(*this, rel, tmp, std::move(fd), perm, mtime_ns));
+}
+
+// Makes the missing parents of `rel`; a parent that is a symbolic link
+// or a file is refused.
+Status MirrorWriter::Parents(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  if (slash == std::string::npos) return Status::Ok();
+  std::string parent = rel.substr(0, slash);
+  if (dirs_.count(parent) > 0) return Status::Ok();
+  HOIST_RETURN_IF_ERROR(Parents(parent));
+  std::string full = dir_ + "/" + parent;
+  struct stat st {};
+  if (::lstat(full.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      if (seen_.count(parent) > 0) return Bad("a path goes through a non-directory: " + rel);
+      HOIST_RETURN_IF_ERROR(store::RemoveTree(full));  // stale from an older context
+      if (::mkdir(full.c_str(), 0755) != 0) return ErrnoStatus("mkdir", full);
     }
-    if (rel->empty()) return Skip(a);
-    HOIST_RETURN_IF_ERROR(Parents(*rel));
-    seen_.insert(*rel);
-    const std::string full = dir_ + "/" + *rel;
-    struct stat st {};
-    bool exists = ::lstat(full.c_str(), &st) == 0;
-    const mode_t perm = archive_entry_perm(e) & 07777;
-    if (const char* target = archive_entry_hardlink(e); target != nullptr) {
-      std::optional<std::string> t = CleanPath(target);
-      if (!t || seen_.count(*t) == 0) return Bad("hard link outside the context: " + *rel);
-      struct stat ts {};
-      std::string tfull = dir_ + "/" + *t;
-      if (::lstat(tfull.c_str(), &ts) != 0 || !S_ISREG(ts.st_mode)) {
-        return Bad("hard link to a non-file: " + *rel);
-      }
-      if (exists && st.st_ino == ts.st_ino && st.st_dev == ts.st_dev) return Skip(a);
-      if (exists) HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
-      if (::link(tfull.c_str(), full.c_str()) != 0) return ErrnoStatus("link", full);
-      ++result_.written;
-      return Skip(a);
-    }
-    switch (archive_entry_filetype(e)) {
-      case AE_IFDIR:
-        if (exists && !S_ISDIR(st.st_mode)) {
-          HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
-          exists = false;
-        }
-        if (!exists && ::mkdir(full.c_str(), 0755) != 0) return ErrnoStatus("mkdir", full);
-        dirs_.insert(*rel);
-        ::chmod(full.c_str(), perm | 0700);  // we must be able to write into it
-        return Skip(a);
-      case AE_IFREG: {
-        int64_t mtime = int64_t{archive_entry_mtime(e)} * 1000000000 + archive_entry_mtime_nsec(e);
-        if (exists && S_ISREG(st.st_mode) && st.st_size == archive_entry_size(e) &&
-            MtimeNs(st) == mtime && (st.st_mode & 07777) == perm) {
-          ++result_.kept;
-          return Skip(a);
-        }
-        return WriteFile(a, e, *rel, full, exists && S_ISDIR(st.st_mode), perm);
-      }
-      case AE_IFLNK: {
-        const char* target = archive_entry_symlink(e);
-        if (target == nullptr) return Bad("symbolic link without a target: " + *rel);
-        if (exists && S_ISLNK(st.st_mode)) {
-          std::string have(static_cast<size_t>(st.st_size) + 1, '\0');
-          ssize_t n = ::readlink(full.c_str(), have.data(), have.size());
-          if (n >= 0 && std::string(have.data(), static_cast<size_t>(n)) == target) return Skip(a);
-        }
-        if (exists) HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
-        if (::symlink(target, full.c_str()) != 0) return ErrnoStatus("symlink", full);
-        ++result_.written;
-        return Skip(a);
-      }
-      default:
-        // Devices, fifos and sockets have no place in a build context.
-        seen_.erase(*rel);
-        return Skip(a);
+  } else if (::mkdir(full.c_str(), 0755) != 0) {
+    return ErrnoStatus("mkdir", full);
+  }
+  dirs_.insert(parent);
+  seen_.insert(parent);
+  return Status::Ok();
+}
+
+Status MirrorWriter::Prune() {
+  return PruneDir("", dir_);
+}
+
+Status MirrorWriter::PruneDir(const std::string& rel_dir, const std::string& full_dir) {
+  DIR* d = ::opendir(full_dir.c_str());
+  if (d == nullptr) return ErrnoStatus("opendir", full_dir);
+  std::vector<std::pair<std::string, bool>> children;
+  while (struct dirent* ent = ::readdir(d)) {
+    std::string name = ent->d_name;
+    if (name == "." || name == "..") continue;
+    children.emplace_back(name, ent->d_type == DT_DIR);
+  }
+  ::closedir(d);
+  for (const auto& [name, is_dir] : children) {
+    std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
+    std::string full = full_dir + "/" + name;
+    if (seen_.count(rel) == 0) {
+      HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
+      ++result_.removed;
+    } else if (is_dir) {
+      HOIST_RETURN_IF_ERROR(PruneDir(rel, full));
     }
   }
-
-  // Removes what the tar did not hold.
-  Status Prune() { return PruneDir("", dir_); }
-
-  SyncResult& result() { return result_; }
-
- private:
-  static Status Skip(struct archive* a) {
-    if (archive_read_data_skip(a) != ARCHIVE_OK) {
-      return Bad(std::string("truncated or malformed context: ") + archive_error_string(a));
-    }
-    return Status::Ok();
-  }
-
-  // Makes the missing parents of `rel`; a parent that is a symbolic link
-  // or a file is refused.
-  Status Parents(const std::string& rel) {
-    size_t slash = rel.rfind('/');
-    if (slash == std::string::npos) return Status::Ok();
-    std::string parent = rel.substr(0, slash);
-    if (dirs_.count(parent) > 0) return Status::Ok();
-    HOIST_RETURN_IF_ERROR(Parents(parent));
-    std::string full = dir_ + "/" + parent;
-    struct stat st {};
-    if (::lstat(full.c_str(), &st) == 0) {
-      if (!S_ISDIR(st.st_mode)) {
-        if (seen_.count(parent) > 0) return Bad("a path goes through a non-directory: " + rel);
-        HOIST_RETURN_IF_ERROR(store::RemoveTree(full));  // stale from an older context
-        if (::mkdir(full.c_str(), 0755) != 0) return ErrnoStatus("mkdir", full);
-      }
-    } else if (::mkdir(full.c_str(), 0755) != 0) {
-      return ErrnoStatus("mkdir", full);
-    }
-    dirs_.insert(parent);
-    seen_.insert(parent);
-    return Status::Ok();
-  }
-
-  Status WriteFile(struct archive* a, struct archive_entry* e, const std::string& rel,
-                   const std::string& full, bool was_dir, mode_t perm) {
-    const std::string tmp = full + kTmpSuffix;
-    store::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd.get() < 0) return ErrnoStatus("create", tmp);
-    Digester h;
-    Status st = Status::Ok();
-    const void* buf = nullptr;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    int r;
-    int64_t at = 0;
-    while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
-      if (offset != at) {  // a sparse hole: zeros
-        std::vector<char> zeros(static_cast<size_t>(offset - at), 0);
-        h.Update(zeros.data(), zeros.size());
-        st = store::WriteAll(fd.get(), zeros.data(), zeros.size(), tmp);
-      }
-      if (st.ok()) {
-        h.Update(static_cast<const char*>(buf), size);
-        st = store::WriteAll(fd.get(), static_cast<const char*>(buf), size, tmp);
-      }
-      if (!st.ok()) break;
-      at = offset + static_cast<int64_t>(size);
-    }
-    if (st.ok() && r != ARCHIVE_EOF) {
-      st = Bad(std::string("truncated or malformed context at ") + rel + ": " +
-               archive_error_string(a));
-    }
-    if (st.ok() && at < archive_entry_size(e)) {  // a trailing hole
-      std::vector<char> zeros(static_cast<size_t>(archive_entry_size(e) - at), 0);
-      h.Update(zeros.data(), zeros.size());
-      st = store::WriteAll(fd.get(), zeros.data(), zeros.size(), tmp);
-    }
-    if (st.ok() && ::fchmod(fd.get(), perm) != 0) st = ErrnoStatus("chmod", tmp);
-    struct timespec times[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
-                                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-    if (st.ok() && ::futimens(fd.get(), times) != 0) st = ErrnoStatus("utimes", tmp);
-    if (st.ok() && was_dir) st = store::RemoveTree(full);
-    if (st.ok() && ::rename(tmp.c_str(), full.c_str()) != 0) st = ErrnoStatus("rename", tmp);
-    if (!st.ok()) {
-      ::unlink(tmp.c_str());
-      return st;
-    }
-    ++result_.written;
-    result_.bytes_written += h.bytes();
-    result_.hashed.emplace_back(rel, h.Current());
-    return Status::Ok();
-  }
-
-  Status PruneDir(const std::string& rel_dir, const std::string& full_dir) {
-    DIR* d = ::opendir(full_dir.c_str());
-    if (d == nullptr) return ErrnoStatus("opendir", full_dir);
-    std::vector<std::pair<std::string, bool>> children;
-    while (struct dirent* ent = ::readdir(d)) {
-      std::string name = ent->d_name;
-      if (name == "." || name == "..") continue;
-      children.emplace_back(name, ent->d_type == DT_DIR);
-    }
-    ::closedir(d);
-    for (const auto& [name, is_dir] : children) {
-      std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
-      std::string full = full_dir + "/" + name;
-      if (seen_.count(rel) == 0) {
-        HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
-        ++result_.removed;
-      } else if (is_dir) {
-        HOIST_RETURN_IF_ERROR(PruneDir(rel, full));
-      }
-    }
-    return Status::Ok();
-  }
-
-  std::string dir_;
-  std::unordered_set<std::string> seen_;
-  std::unordered_set<std::string> dirs_;  // known to be real directories now
-  SyncResult result_;
-};
-
-}  // namespace
+  return Status::Ok();
+}
 
 Result<SyncResult> SyncTarToDir(ByteSource& tar, const std::string& dir) {
   HOIST_RETURN_IF_ERROR(store::MakeDirs(dir));
@@ -275,7 +338,8 @@ Result<SyncResult> SyncTarToDir(ByteSource& tar, const std::string& dir) {
     if (!reader.error.ok()) return Bad("reading the context: " + reader.error.message());
     return Bad(std::string("not a tar archive: ") + archive_error_string(a));
   }
-  Syncer sync(dir);
+  MirrorWriter mirror(dir);
+  TarSyncer sync(mirror);
   struct archive_entry* e = nullptr;
   int r;
   while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
@@ -289,8 +353,8 @@ Result<SyncResult> SyncTarToDir(ByteSource& tar, const std::string& dir) {
     if (!reader.error.ok()) return Bad("reading the context: " + reader.error.message());
     return Bad(std::string("truncated or malformed context: ") + archive_error_string(a));
   }
-  HOIST_RETURN_IF_ERROR(sync.Prune());
-  return std::move(sync.result());
+  HOIST_RETURN_IF_ERROR(mirror.Prune());
+  return std::move(mirror.result());
 }
 
 void ContextMirror::RemoveIdle(const std::string& parent, int keep, const std::string& except) {

@@ -17,11 +17,16 @@
 // through a symbolic link are refused, and hard links must point inside.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "builder/store/file_io.h"
 #include "common/digest.h"
 #include "common/io.h"
 #include "common/status.h"
@@ -35,6 +40,71 @@ struct SyncResult {
   uint64_t bytes_written = 0;
   // The digests of the files written: relative path -> sha256.
   std::vector<std::pair<std::string, Digest>> hashed;
+};
+
+// Brings a mirror directory up to date one entry at a time, by the rules
+// above; the tar reader below and the BuildKit session's file sync
+// (filesync.h) both drive it. Paths are relative to the mirror, already
+// cleaned by Clean. Not thread-safe.
+class MirrorWriter {
+ public:
+  // "./a/b/" -> "a/b"; "" for the root itself; nullopt when unsafe (absolute,
+  // "..", or the name this code writes through).
+  static std::optional<std::string> Clean(const char* raw);
+
+  explicit MirrorWriter(std::string dir);  // REQUIRES: dir exists
+
+  Status Directory(const std::string& rel, mode_t perm);
+  Status Symlink(const std::string& rel, const std::string& target);
+  // A hard link to `target`, a regular file this sync already named.
+  Status Hardlink(const std::string& rel, const std::string& target);
+  // True (and counted as kept) when the mirror's regular file at `rel` has
+  // this size, modification time and mode; else a Create is due.
+  Result<bool> Unchanged(const std::string& rel, int64_t size, int64_t mtime_ns, mode_t perm);
+
+  // A file being written: into a temporary name, hashed on the way; put in
+  // place by Commit, removed if destroyed before.
+  class File {
+   public:
+    ~File();
+    Status Write(const char* data, size_t n);
+    Status Commit();
+
+   private:
+    friend class MirrorWriter;
+    File(MirrorWriter& m, std::string rel, std::string tmp, store::UniqueFd fd, mode_t perm,
+         int64_t mtime_ns)
+        : m_(m),
+          rel_(std::move(rel)),
+          tmp_(std::move(tmp)),
+          fd_(std::move(fd)),
+          perm_(perm),
+          mtime_ns_(mtime_ns) {}
+    MirrorWriter& m_;
+    std::string rel_, tmp_;
+    store::UniqueFd fd_;
+    mode_t perm_;
+    int64_t mtime_ns_;
+    Digester h_;
+    bool committed_ = false;
+  };
+  Result<std::unique_ptr<File>> Create(const std::string& rel, mode_t perm, int64_t mtime_ns);
+
+  // Removes what this sync did not name.
+  Status Prune();
+  SyncResult& result() { return result_; }
+
+ private:
+  Status Parents(const std::string& rel);
+  Status PruneDir(const std::string& rel_dir, const std::string& full_dir);
+
+  std::string dir_;
+  std::unordered_set<std::string> seen_;
+  std::unordered_set<std::string> dirs_;  // known to be real directories now
+  SyncResult result_;
+  // Unchanged's last directory (reset whenever the tree changes).
+  std::string parent_;
+  store::UniqueFd parent_fd_;
 };
 
 // Makes `dir` (created when missing) hold exactly what the tar read from

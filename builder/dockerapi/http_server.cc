@@ -1,5 +1,6 @@
 #include "builder/dockerapi/http_server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -74,8 +75,8 @@ class BodySource : public ByteSource {
 template <class Socket>
 class Writer : public ResponseWriter {
  public:
-  Writer(Socket& sock, bool head, unsigned version, bool keep_alive)
-      : sock_(sock), head_(head), version_(version), keep_alive_(keep_alive) {}
+  Writer(Socket& sock, const beast::flat_buffer& buf, bool head, unsigned version, bool keep_alive)
+      : sock_(sock), buf_(buf), head_(head), version_(version), keep_alive_(keep_alive) {}
 
   void Set(std::string name, std::string value) override {
     headers_.emplace_back(std::move(name), std::move(value));
@@ -130,6 +131,25 @@ class Writer : public ResponseWriter {
   }
 
   bool started() const override { return started_; }
+
+  Result<int> Upgrade(std::string_view protocol) override {
+    if (started_) return Status(Code::kConflict, "the response has started");
+    if (buf_.size() != 0) {
+      return Status(Code::kConflict, "bytes after the upgrade request");
+    }
+    started_ = true;
+    std::string head = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ";
+    head.append(protocol);
+    head += "\r\n\r\n";
+    beast::error_code ec;
+    net::write(sock_, net::buffer(head), ec);
+    if (ec) return Check(ec);
+    int fd = ::fcntl(sock_.native_handle(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return ErrnoStatus("dup", "the upgraded connection");
+    upgraded_ = true;
+    return fd;
+  }
+  bool upgraded() const { return upgraded_; }
   bool streaming_open() const { return streaming_ && !ended_; }
   bool failed() const { return failed_; }
 
@@ -148,11 +168,13 @@ class Writer : public ResponseWriter {
   }
 
   Socket& sock_;
+  const beast::flat_buffer& buf_;
   bool head_;
   unsigned version_;
   bool keep_alive_;
   std::vector<std::pair<std::string, std::string>> headers_;
   bool started_ = false, streaming_ = false, ended_ = false, failed_ = false;
+  bool upgraded_ = false;
 };
 
 // Reads one request head into `p`. RFC 9112, section 2.2: a recipient MAY
@@ -270,8 +292,15 @@ struct Server::Impl {
                               expect != nullptr && Lower(*expect) == "100-continue");
       req.body_ = &body;
       bool keep_alive = msg.keep_alive();
-      Writer<Socket> w(sock, req.method == "HEAD", msg.version(), keep_alive);
+      Writer<Socket> w(sock, buf, req.method == "HEAD", msg.version(), keep_alive);
       handler(req, w);
+      if (w.upgraded()) {
+        // The handler owns a duplicate of the socket now: close ours
+        // without shutting the connection down.
+        beast::error_code ec;
+        sock.close(ec);
+        return;
+      }
       if (!w.started()) w.Send(500, "application/json", "{\"message\":\"no response\"}\n");
       if (w.streaming_open()) w.End();
       if (w.failed() || stopping.load()) break;

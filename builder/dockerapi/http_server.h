@@ -67,6 +67,12 @@ class ResponseWriter {
   virtual Status End() = 0;
   // True once Send or Begin ran.
   virtual bool started() const = 0;
+  // Answers 101 Switching Protocols (Connection: Upgrade, Upgrade:
+  // `protocol`) and hands the connection over: the descriptor returned is
+  // the caller's (to close), the server forgets the connection.
+  // kConflict after Send or Begin, or when the client sent bytes
+  // past the request before the answer (they would be lost).
+  virtual Result<int> Upgrade(std::string_view protocol) = 0;
 };
 
 using Handler = std::function<void(Request&, ResponseWriter&)>;

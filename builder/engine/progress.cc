@@ -61,10 +61,19 @@ void BuildProgress::Redraw() {
   std::fflush(out_);
 }
 
+void BuildProgress::Notify(ProgressEvent::Kind kind, int id, const std::string& name,
+                           const std::string& text, std::chrono::system_clock::time_point started) {
+  if (!observer_) return;
+  ProgressEvent e{kind, id, name, text, std::chrono::system_clock::now(), started};
+  observer_(e);
+}
+
 int BuildProgress::Start(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   int id = next_++;
-  running_[id] = Vertex{name, std::chrono::steady_clock::now()};
+  auto wall = std::chrono::system_clock::now();
+  running_[id] = Vertex{name, std::chrono::steady_clock::now(), wall};
+  Notify(ProgressEvent::kStart, id, name, "", wall);
   if (style_ == ProgressStyle::kJson) {
     nlohmann::json j = {{"time", Now()}, {"event", "start"}, {"id", id}, {"name", name}};
     Line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -77,6 +86,11 @@ int BuildProgress::Start(const std::string& name) {
 
 void BuildProgress::Log(int id, const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (observer_) {
+    auto it = running_.find(id);
+    Notify(ProgressEvent::kLog, id, it == running_.end() ? "" : it->second.name, line,
+           it == running_.end() ? std::chrono::system_clock::now() : it->second.wall_start);
+  }
   if (style_ == ProgressStyle::kJson) {
     nlohmann::json j = {{"time", Now()}, {"event", "log"}, {"id", id}, {"message", line}};
     Line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -93,6 +107,13 @@ void BuildProgress::Finish(int id, const char* event, const std::string& text) {
   auto it = running_.find(id);
   double secs = it == running_.end() ? 0 : Seconds(it->second.start);
   std::string name = it == running_.end() ? "" : it->second.name;
+  if (observer_) {
+    std::string ev = event;
+    Notify(ev == "done" ? ProgressEvent::kDone
+                        : (ev == "cached" ? ProgressEvent::kCached : ProgressEvent::kError),
+           id, name, text,
+           it == running_.end() ? std::chrono::system_clock::now() : it->second.wall_start);
+  }
   if (it != running_.end()) running_.erase(it);
   if (style_ == ProgressStyle::kJson) {
     nlohmann::json j = {
@@ -124,6 +145,7 @@ void BuildProgress::Error(int id, const std::string& message) {
 
 void BuildProgress::Message(const std::string& kind, const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
+  Notify(ProgressEvent::kMessage, 0, kind, line, std::chrono::system_clock::now());
   if (style_ == ProgressStyle::kJson) {
     nlohmann::json j = {{"time", Now()}, {"event", kind}, {"message", line}};
     Line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,17 @@
 namespace hoist::engine {
 
 enum class ProgressStyle { kPlain, kTty, kJson, kQuiet };
+
+// One event as an observer sees it (BuildProgress::Observe): other
+// renderers, e.g. the Engine API's BuildKit trace for the docker CLI.
+struct ProgressEvent {
+  enum Kind { kStart, kLog, kDone, kCached, kError, kMessage } kind;
+  int id = 0;        // the vertex (0 for kMessage)
+  std::string name;  // the vertex's name; kMessage: its kind ("warning")
+  std::string text;  // kLog: the line; kError: the message; kMessage: the line
+  std::chrono::system_clock::time_point time;
+  std::chrono::system_clock::time_point started;  // the vertex's start
+};
 
 class BuildProgress {
  public:
@@ -46,13 +58,21 @@ class BuildProgress {
   void Event(const std::string& kind, const std::string& json_fields);
 
   ProgressStyle style() const { return style_; }
+  // Every event also goes to `observer`, in order, under the progress's
+  // lock (set before the build starts).
+  void Observe(std::function<void(const ProgressEvent&)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
   struct Vertex {
     std::string name;
     std::chrono::steady_clock::time_point start;
+    std::chrono::system_clock::time_point wall_start;
   };
-  void Line(const std::string& s);  // REQUIRES: mu_ held
+  void Notify(ProgressEvent::Kind kind, int id, const std::string& name, const std::string& text,
+              std::chrono::system_clock::time_point started);  // REQUIRES: mu_ held
+  void Line(const std::string& s);                             // REQUIRES: mu_ held
   void Finish(int id, const char* event, const std::string& text);
   void Redraw();  // REQUIRES: mu_ held
 
@@ -62,6 +82,7 @@ class BuildProgress {
   int next_ = 1;
   std::map<int, Vertex> running_;
   bool status_shown_ = false;
+  std::function<void(const ProgressEvent&)> observer_;
 };
 
 // "auto" | "plain" | "tty" | "json" | "quiet"; auto picks tty when `out`

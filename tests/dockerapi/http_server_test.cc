@@ -19,6 +19,21 @@ namespace hoist::dockerapi {
 namespace {
 
 void Echo(Request& req, ResponseWriter& w) {
+  if (req.path == "/upgrade") {
+    // The new protocol: one line in, "got: " and the line back, then close.
+    Result<int> fd = w.Upgrade("echo");
+    if (!fd.ok()) {
+      if (!w.started()) w.Send(409, "text/plain", fd.status().message());
+      return;
+    }
+    std::string line;
+    char c;
+    while (line.size() < 100 && ::read(*fd, &c, 1) == 1 && c != '\n') line += c;
+    std::string answer = "got: " + line + "\n";
+    (void)!::write(*fd, answer.data(), answer.size());
+    ::close(*fd);
+    return;
+  }
   if (req.path == "/stream") {
     // (Runs on the server's thread: failures show in the client's view.)
     w.Begin(200, "application/json");
@@ -178,6 +193,51 @@ TEST_CASE("engine http: loopback TCP and unix sockets only", "[engine]") {
   Server second(Echo);
   REQUIRE(second.ListenUnix(sock).ok());
   CHECK(second.Address() == "unix://" + sock);
+}
+
+}  // namespace
+}  // namespace hoist::dockerapi
+
+namespace hoist::dockerapi {
+namespace {
+
+TEST_CASE("engine http: an upgraded connection is the handler's", "[engine]") {
+  Running r;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(r.port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string req =
+      "POST /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n"
+      "Content-Length: 0\r\n\r\n";
+  REQUIRE(::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+  // The 101, alone: the server writes nothing else on the connection.
+  std::string head;
+  char c;
+  while (head.find("\r\n\r\n") == std::string::npos && ::read(fd, &c, 1) == 1) head += c;
+  CHECK(head.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0) == 0);
+  CHECK(head.find("Upgrade: echo\r\n") != std::string::npos);
+  REQUIRE(::write(fd, "ping\n", 5) == 5);
+  std::string rest;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) rest.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  CHECK(rest == "got: ping\n");
+}
+
+TEST_CASE("engine http: no upgrade when bytes follow the request", "[engine]") {
+  // They would belong to the new protocol but sit in the server's buffer.
+  Running r;
+  std::string out = r.Exchange(
+      "POST /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n"
+      "Content-Length: 0\r\n\r\nping\n");
+  CHECK(out.rfind("HTTP/1.1 409", 0) == 0);
+  CHECK(out.find("101") == std::string::npos);
 }
 
 }  // namespace
