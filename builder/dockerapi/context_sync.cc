@@ -228,8 +228,13 @@ Result<bool> MirrorWriter::Unchanged(const std::string& rel, int64_t size, int64
   }
   struct stat st {};
   const char* name = rel.c_str() + (slash == std::string::npos ? 0 : slash + 1);
-  if (parent_fd_.get() >= 0 && ::fstatat(parent_fd_.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-      S_ISREG(st.st_mode) && st.st_size == size && MtimeNs(st) == mtime_ns &&
+  missing_.clear();
+  if (parent_fd_.get() < 0) return false;
+  if (::fstatat(parent_fd_.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) missing_ = rel;
+    return false;
+  }
+  if (S_ISREG(st.st_mode) && st.st_size == size && MtimeNs(st) == mtime_ns &&
       (st.st_mode & 07777) == perm) {
     ++result_.kept;
     return true;
@@ -238,26 +243,28 @@ Result<bool> MirrorWriter::Unchanged(const std::string& rel, int64_t size, int64
 }
 
 MirrorWriter::File::~File() {
-  if (!committed_) ::unlink(tmp_.c_str());
+  if (!committed_) ::unlink(path().c_str());
 }
 
 Status MirrorWriter::File::Write(const char* data, size_t n) {
   h_.Update(data, n);
-  return store::WriteAll(fd_.get(), data, n, tmp_);
+  return store::WriteAll(fd_.get(), data, n, path());
 }
 
 Status MirrorWriter::File::Commit() {
-  m_.parent_fd_.Reset();
   const std::string full = m_.dir_ + "/" + rel_;
   struct timespec times[2] = {{mtime_ns_ / 1000000000, mtime_ns_ % 1000000000},
                               {mtime_ns_ / 1000000000, mtime_ns_ % 1000000000}};
-  if (::fchmod(fd_.get(), perm_) != 0) return ErrnoStatus("chmod", tmp_);
-  if (::futimens(fd_.get(), times) != 0) return ErrnoStatus("utimes", tmp_);
-  struct stat st {};
-  if (::lstat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
+  if (::fchmod(fd_.get(), perm_) != 0) return ErrnoStatus("chmod", path());
+  if (::futimens(fd_.get(), times) != 0) return ErrnoStatus("utimes", path());
+  if (!tmp_.empty()) {
+    struct stat st {};
+    if (::lstat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      m_.parent_fd_.Reset();  // the tree changes
+      HOIST_RETURN_IF_ERROR(store::RemoveTree(full));
+    }
+    if (::rename(tmp_.c_str(), full.c_str()) != 0) return ErrnoStatus("rename", tmp_);
   }
-  if (::rename(tmp_.c_str(), full.c_str()) != 0) return ErrnoStatus("rename", tmp_);
   committed_ = true;
   ++m_.result_.written;
   m_.result_.bytes_written += h_.bytes();
@@ -269,6 +276,18 @@ Result<std::unique_ptr<MirrorWriter::File>> MirrorWriter::Create(const std::stri
                                                                  mode_t perm, int64_t mtime_ns) {
   HOIST_RETURN_IF_ERROR(Parents(rel));
   seen_.insert(rel);
+  if (!missing_.empty() && missing_ == rel && parent_fd_.get() >= 0) {
+    // Unchanged just found no such name: create the file under it. Its
+    // modification time is set by Commit only, so a file left half
+    // written (a crash) never passes Unchanged and is written again.
+    missing_.clear();
+    const char* name = rel.c_str() + (rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
+    store::UniqueFd fd(
+        ::openat(parent_fd_.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (fd.get() >= 0) {
+      return std::unique_ptr<File>(new File(*this, rel, "", std::move(fd), perm, mtime_ns));
+    }
+  }
   const std::string tmp = dir_ + "/" + rel + kTmpSuffix;
   store::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (fd.get() < 0) return ErrnoStatus("create", tmp);

@@ -62,8 +62,11 @@ class MirrorWriter {
   // this size, modification time and mode; else a Create is due.
   Result<bool> Unchanged(const std::string& rel, int64_t size, int64_t mtime_ns, mode_t perm);
 
-  // A file being written: into a temporary name, hashed on the way; put in
-  // place by Commit, removed if destroyed before.
+  // A file being written, hashed on the way: into a temporary name that
+  // Commit puts in place, or, when Unchanged has just found the name free,
+  // under its own name with its modification time set by Commit (so an
+  // unfinished file never passes Unchanged). Removed if destroyed before
+  // Commit.
   class File {
    public:
     ~File();
@@ -72,6 +75,7 @@ class MirrorWriter {
 
    private:
     friend class MirrorWriter;
+    std::string path() const { return tmp_.empty() ? m_.dir_ + "/" + rel_ : tmp_; }
     File(MirrorWriter& m, std::string rel, std::string tmp, store::UniqueFd fd, mode_t perm,
          int64_t mtime_ns)
         : m_(m),
@@ -102,9 +106,11 @@ class MirrorWriter {
   std::unordered_set<std::string> seen_;
   std::unordered_set<std::string> dirs_;  // known to be real directories now
   SyncResult result_;
-  // Unchanged's last directory (reset whenever the tree changes).
+  // Unchanged's last directory (reset whenever the tree changes), and the
+  // name it found free there.
   std::string parent_;
   store::UniqueFd parent_fd_;
+  std::string missing_;
 };
 
 // Makes `dir` (created when missing) hold exactly what the tar read from
