@@ -11,6 +11,7 @@
 #
 #   bench/engine.sh                  # RUNS=5 each
 #   RUNS=3 bench/engine.sh
+#   PRIME=0 bench/engine.sh          # skip filling the page cache first (bench/lib/prime.sh)
 #
 # Prints a Markdown table of medians (hyperfine) with the engine's overhead
 # (engine - direct, in ms and %), and the floor of the classic builder API:
@@ -90,6 +91,11 @@ run() { # name prepare command
   MED[$1]=$(jq '.results[0].median' "$json")
 }
 
+# shellcheck source=lib/prime.sh
+. "$ROOT/bench/lib/prime.sh"
+if [ "${PRIME:-1}" = 1 ]; then
+  log "primed the page cache with $(prime_page_cache "$WORK") MiB (PRIME=0 skips this)"
+fi
 log "cold builds, $RUNS runs each"
 "$WORK/engine-restart"
 run direct_cold "rm -rf $WORK/direct-home" "$DIRECT"

@@ -268,26 +268,15 @@ log "knobs: $(sed -n 2p "$OUT/env.txt" | cut -d' ' -f2-)"
 log "output: $OUT"
 
 # --- the steady state: a page cache that fills the memory ----------------------
-# On a host that has run for a while the page cache fills the memory, and a
-# new page cache page comes from reclaiming an old one. A fresh VM has
-# gigabytes free instead, and on this project's VMs (free page reporting) the
-# first touch of such a page costs a host fault: about 2.5 s per GiB of page
-# cache, more than either registry's own work, falling at random on whichever
-# push gets such pages (scenario g shows which ones did). PRIME=1 reads a
-# sparse file as large as the free memory, so every scenario runs in the
-# steady state; it takes no disk space and is deleted with the scratch dir.
-prime_page_cache() {
-  local free_kb mb t0
-  free_kb=$(awk '/^MemFree:/{print $2}' /proc/meminfo)
-  mb=$((free_kb / 1024 - 1024))
-  [ "$mb" -gt 0 ] || return 0
-  truncate -s "${mb}M" "$SCRATCH/prime"
+# (bench/lib/prime.sh; scenario g shows which pushes got fresh pages.)
+# shellcheck source=lib/prime.sh
+. "$HERE/lib/prime.sh"
+if [ "$PRIME" = 1 ]; then
   t0=$(now)
-  dd if="$SCRATCH/prime" of=/dev/null bs=1M status=none
+  mb=$(prime_page_cache "$SCRATCH")
   log "primed the page cache with ${mb} MiB in $(sub "$t0" "$(now)") s (PRIME=0 skips this)"
   echo "prime ${mb} MiB read into the page cache before the scenarios" >>"$OUT/env.txt"
-}
-[ "$PRIME" = 1 ] && prime_page_cache
+fi
 
 BLOB_BYTES=$((BLOB_MB * 1024 * 1024))
 if [ "$BLOB_MB" = 1024 ]; then BL=1GiB; else BL=${BLOB_MB}MiB; fi
