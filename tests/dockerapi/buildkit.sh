@@ -28,22 +28,26 @@ bk_ok() {
   bk "$@"
   [ "$DK_RC" = 0 ] || { cat "$1" >&2; fail "docker ${*:2} (BuildKit) exited $DK_RC"; }
 }
-# image_file IMAGE PATH: PATH's content in IMAGE's layers (docker save).
-image_file() {
+# saved IMAGE: a directory holding IMAGE's docker save, unpacked.
+saved() {
   local dir="$T/saved-$RANDOM"
   mkdir -p "$dir"
   dk_ok "$dir.out" save -o "$dir/i.tar" "$1"
   tar -xf "$dir/i.tar" -C "$dir"
+  echo "$dir"
+}
+# image_file IMAGE PATH: PATH's content in IMAGE's layers.
+image_file() {
+  local dir
+  dir=$(saved "$1")
   for l in $(jq -r '.[0].Layers[]' "$dir/manifest.json"); do
     tar -xOf "$dir/$l" "$2" 2>/dev/null || true
   done
 }
 # image_entry IMAGE PATH: PATH's line in `tar -tv` of the layer that has it.
 image_entry() {
-  local dir="$T/saved-$RANDOM"
-  mkdir -p "$dir"
-  dk_ok "$dir.out" save -o "$dir/i.tar" "$1"
-  tar -xf "$dir/i.tar" -C "$dir"
+  local dir
+  dir=$(saved "$1")
   for l in $(jq -r '.[0].Layers[]' "$dir/manifest.json"); do
     tar -tvf "$dir/$l" "$2" 2>/dev/null || true
   done

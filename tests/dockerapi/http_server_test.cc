@@ -72,8 +72,8 @@ struct Running {
     server.Shutdown();
     thread.join();
   }
-  // Sends `raw`, returns everything read until the server closes.
-  std::string Exchange(const std::string& raw) const {
+  // A connected client socket (reads time out after 10 s).
+  int Connect() const {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
@@ -82,6 +82,11 @@ struct Running {
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
     timeval tv{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+  }
+  // Sends `raw`, returns everything read until the server closes.
+  std::string Exchange(const std::string& raw) const {
+    int fd = Connect();
     REQUIRE(::write(fd, raw.data(), raw.size()) == static_cast<ssize_t>(raw.size()));
     std::string out;
     char buf[4096];
@@ -203,14 +208,7 @@ namespace {
 
 TEST_CASE("engine http: an upgraded connection is the handler's", "[engine]") {
   Running r;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(r.port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int fd = r.Connect();
   std::string req =
       "POST /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n"
       "Content-Length: 0\r\n\r\n";
