@@ -795,15 +795,18 @@ struct Api::Impl {
     if (!df.ok()) return stream.Error("transferring the Dockerfile: " + df.status().message());
 
     int v = progress.Start("[internal] load .dockerignore");
-    std::string ignore_text;
-    if (!ReadSmallFile(df_dir + "/" + b.dockerfile + ".dockerignore", &ignore_text)) {
+    constexpr size_t kIgnoreLimit = 1 << 20;
+    Result<std::string> ignore_text =
+        transfer::ReadSmallFile(df_dir + "/" + b.dockerfile + ".dockerignore", kIgnoreLimit);
+    if (!ignore_text.ok()) {
       const std::string ig_dir = (*scratch)->path() + "/ignore";
       Result<SyncResult> ig =
           DiffCopyToDir(*session, DiffCopyRequest{"context", {".dockerignore"}, {}}, ig_dir);
       if (!ig.ok()) return Failed(progress, v, stream, ig.status());
-      ReadSmallFile(ig_dir + "/.dockerignore", &ignore_text);
+      ignore_text = transfer::ReadSmallFile(ig_dir + "/.dockerignore", kIgnoreLimit);
     }
-    Result<std::vector<std::string>> excludes = dockerfile::DockerIgnore::ReadPatterns(ignore_text);
+    Result<std::vector<std::string>> excludes =
+        dockerfile::DockerIgnore::ReadPatterns(ignore_text.ok() ? *ignore_text : "");
     if (!excludes.ok()) return Failed(progress, v, stream, excludes.status());
     progress.Done(v);
 
@@ -837,14 +840,6 @@ struct Api::Impl {
                      const Status& st) {
     progress.Error(vertex, st.message());
     stream.Error(st.message());
-  }
-
-  // Reads a file of at most 1 MiB; false when it is missing or larger.
-  static bool ReadSmallFile(const std::string& path, std::string* out) {
-    Result<std::string> r = transfer::ReadSmallFile(path, 1 << 20);
-    if (!r.ok()) return false;
-    *out = std::move(*r);
-    return true;
   }
 
   // POST /build/cancel: the CLI's Ctrl-C; builds here end with their
