@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "common/clock.h"
 #include "registry/storage/paths.h"
 #include "registry/storage/write_behind.h"
 
@@ -35,12 +36,7 @@ std::string NewUuid() {
 }
 
 std::string Rfc3339Now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return FormatUtcSeconds(std::time(nullptr));
 }
 
 Status UnknownUpload(const std::string& id) {

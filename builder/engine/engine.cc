@@ -31,6 +31,7 @@
 #include "builder/sandbox/snapshot.h"
 #include "builder/transfer/layout.h"
 #include "builder/transfer/progress.h"
+#include "common/clock.h"
 #include "common/media_types.h"
 #include "common/reference.h"
 
@@ -179,7 +180,7 @@ struct Builder::Impl {
   std::vector<std::string> live_roots;        // removed when the build ends
   std::atomic<bool> overlay_failed{false};    // the kernel refused an overlay: walk from then on
   std::atomic<int> steps_run{0}, steps_cached{0};
-  std::string sde_created;  // Rfc3339(SOURCE_DATE_EPOCH) or ""
+  std::string sde_created;  // FormatUtcSeconds(SOURCE_DATE_EPOCH) or ""
 
   Status At(int line, const std::string& msg) const {
     const Source* src = opt->dockerfile.get();
@@ -1181,7 +1182,7 @@ struct Builder::Impl {
       case BaseKind::kScratch:
         st.config = ImageConfig::Scratch(ps.platform);
         st.key = CacheKeyBuilder("scratch").Add("platform", ps.platform.Format()).Finish();
-        st.created = Rfc3339(0);
+        st.created = FormatUtcSeconds(0);
         break;
       case BaseKind::kImage: {
         std::shared_ptr<const BaseImage> img = resolver->Resolved(ps.base, ps.platform);
@@ -1189,7 +1190,7 @@ struct Builder::Impl {
         st.config = img->config;
         st.layers = img->layers;
         st.key = CacheKeyBuilder("image").Add("manifest", img->manifest.digest).Finish();
-        st.created = img->config.created.empty() ? Rfc3339(0) : img->config.created;
+        st.created = img->config.created.empty() ? FormatUtcSeconds(0) : img->config.created;
         st.base_location = img->location;
         auto it = image_triggers.find(i);
         triggers = it == image_triggers.end() ? 0 : it->second;
@@ -1397,7 +1398,7 @@ Result<BuildResult> Builder::Build(const BuildOptions& options) {
   b.cancel = false;
   b.steps_run = 0;
   b.steps_cached = 0;
-  b.sde_created = options.source_date_epoch ? Rfc3339(*options.source_date_epoch) : "";
+  b.sde_created = options.source_date_epoch ? FormatUtcSeconds(*options.source_date_epoch) : "";
   b.work_dir = paths::WorkDir(b.store.root()) + "/" + UniqueName();
   HOIST_RETURN_IF_ERROR(store::MakeDirs(b.work_dir));
   struct Cleanup {

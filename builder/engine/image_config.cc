@@ -1,7 +1,6 @@
 #include "builder/engine/image_config.h"
 
 #include <cstdio>
-#include <ctime>
 #include <nlohmann/json.hpp>
 #include <variant>
 
@@ -492,15 +491,6 @@ std::string GoDuration(int64_t ns) {
     }
   }
   return neg ? "-" + out : out;
-}
-
-std::string Rfc3339(int64_t epoch_seconds) {
-  std::time_t t = static_cast<std::time_t>(epoch_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace hoist::engine

@@ -131,7 +131,5 @@ std::string GoQuote(std::string_view s);                     // %q of a string
 std::string GoQuoteList(const std::vector<std::string>& v);  // %q of []string
 std::string GoList(const std::vector<std::string>& v);       // %v of []string
 std::string GoDuration(int64_t ns);                          // time.Duration.String()
-// RFC 3339 in UTC ("2024-01-02T03:04:05Z") for seconds since the epoch.
-std::string Rfc3339(int64_t epoch_seconds);
 
 }  // namespace hoist::engine

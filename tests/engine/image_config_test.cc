@@ -1,6 +1,7 @@
 // The image config a stage builds up: each metadata instruction as
 // BuildKit applies it, history texts, and the JSON shape.
 #include "builder/engine/image_config.h"
+#include "common/clock.h"
 
 #include <nlohmann/json.hpp>
 
@@ -168,8 +169,8 @@ TEST_CASE("Go formatting helpers", "[config]") {
   CHECK(GoDuration(3600000000000LL + 1000000000) == "1h0m1s");
   CHECK(GoDuration(2500000) == "2.5ms");
   CHECK(GoDuration(999) == "999ns");
-  CHECK(Rfc3339(0) == "1970-01-01T00:00:00Z");
-  CHECK(Rfc3339(1700000000) == "2023-11-14T22:13:20Z");
+  CHECK(FormatUtcSeconds(0) == "1970-01-01T00:00:00Z");
+  CHECK(FormatUtcSeconds(1700000000) == "2023-11-14T22:13:20Z");
 }
 
 }  // namespace
