@@ -32,7 +32,9 @@ command -v docker >/dev/null || apt-get install -y -qq docker.io >/dev/null
 for c in docker hyperfine skopeo jq; do command -v "$c" >/dev/null || die "$c is missing"; done
 [ -x "${HOIST:-$ROOT/build/cli/hoist}" ] || die "build hoist first (./dev test)"
 mkdir -p "$WORK"
-cp "${HOIST:-$ROOT/build/cli/hoist}" "$WORK/hoist" # a rebuild during the run changes nothing
+# A rebuild during the run changes nothing; the BuildKit plugin goes beside.
+cp "${HOIST:-$ROOT/build/cli/hoist}" "$WORK/hoist"
+cp "$(dirname "${HOIST:-$ROOT/build/cli/hoist}")/hoist-buildkit.so" "$WORK/"
 HOIST=$WORK/hoist
 
 # shellcheck source=lib/run-registry.sh

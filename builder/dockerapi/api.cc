@@ -14,10 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "builder/dockerapi/buildkit_trace.h"
+#include "builder/dockerapi/buildkit_client.h"
 #include "builder/dockerapi/context_sync.h"
-#include "builder/dockerapi/filesync.h"
-#include "builder/dockerapi/session.h"
 #include "builder/dockerfile/platform.h"
 #include "builder/engine/cache.h"
 #include "builder/engine/cli_commands.h"
@@ -33,6 +31,7 @@
 #include "builder/transfer/place.h"
 #include "builder/transfer/remote.h"
 #include "builder/transfer/verify.h"
+#include "common/clock.h"
 #include "common/credentials.h"
 #include "common/reference.h"
 
@@ -313,15 +312,6 @@ Result<std::string> ReadTarMember(const std::string& file, const std::string& me
   return Status(Code::kNotFound, "no " + member + " in the archive");
 }
 
-std::string Rfc3339(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // A private directory under the store's work directory, removed with it.
 class WorkDir {
  public:
@@ -403,8 +393,9 @@ struct Api::Impl {
   void Ping(Request&, ResponseWriter& w) {
     w.Set("API-Version", kApiVersion);
     // BuildKit's session API (POST /session, /build?version=2) as dockerd's
-    // default, and the classic builder API for DOCKER_BUILDKIT=0.
-    w.Set("Builder-Version", "2");
+    // default, and the classic builder API for DOCKER_BUILDKIT=0; the
+    // classic one alone when the BuildKit plugin cannot be loaded.
+    w.Set("Builder-Version", LoadBuildkitPlugin(nullptr) != nullptr ? "2" : "1");
     w.Set("Docker-Experimental", "false");
     w.Set("OSType", "linux");
     w.Set("Cache-Control", "no-cache, no-store, must-revalidate");
@@ -706,7 +697,15 @@ struct Api::Impl {
 
   // ---- POST /session, POST /build?version=2 (BuildKit) ----------------------
 
-  // The docker CLI's session for a BuildKit build (session.h).
+  // The BuildKit plugin, or a 501 saying why it is not there.
+  static BuildkitSessions* Buildkit(ResponseWriter& w) {
+    std::string why;
+    BuildkitSessions* bk = LoadBuildkitPlugin(&why);
+    if (bk == nullptr) SendError(w, 501, "BuildKit builds are not available here: " + why);
+    return bk;
+  }
+
+  // The docker CLI's session for a BuildKit build (buildkit/sessions.h).
   void OpenSession(Request& req, ResponseWriter& w) {
     const std::string* up = req.Header("upgrade");
     std::string upgrade = up == nullptr ? "" : *up;
@@ -721,8 +720,9 @@ struct Api::Impl {
       SendError(w, 400, "X-Docker-Expose-Session-Uuid is required");
       return;
     }
-    SessionInfo info{*id, "", ""};
-    if (const std::string* n = req.Header("x-docker-expose-session-name")) info.name = *n;
+    BuildkitSessions* bk = Buildkit(w);
+    if (bk == nullptr) return;
+    SessionInfo info{*id, ""};
     if (const std::string* k = req.Header("x-docker-expose-session-sharedkey")) {
       info.shared_key = *k;
     }
@@ -731,11 +731,11 @@ struct Api::Impl {
       if (!w.started()) SendStatus(w, fd.status());
       return;
     }
-    sessions.Add(*fd, std::move(info));
+    bk->Add(*fd, std::move(info));
   }
 
   // A build whose context and Dockerfile come over the client's session
-  // (filesync.h), with BuildKit's progress (buildkit_trace.h): only changed
+  // (buildkit_client.h), with BuildKit's progress: only changed
   // files move, so a rebuild sends little more than the file list.
   void BuildWithSession(Request& req, ResponseWriter& w) {
     std::string remote = req.Query("remote").value_or("");
@@ -753,17 +753,19 @@ struct Api::Impl {
     }
     // The session first: every way out of this build closes it, which
     // ends the CLI's side too.
+    BuildkitSessions* bk = Buildkit(w);
+    if (bk == nullptr) return;
     std::string sid = req.Query("session").value_or("");
-    std::shared_ptr<Session> session =
-        sid.empty() ? nullptr : sessions.Wait(sid, std::chrono::seconds(30));
-    if (session == nullptr) {
+    std::optional<SessionInfo> session =
+        sid.empty() ? std::nullopt : bk->Wait(sid, std::chrono::seconds(30));
+    if (!session) {
       SendError(w, 400, "no build session " + sid + " (POST /session first)");
       return;
     }
     // After a build that ran to its end, the CLI closes the session when it
     // has read the response; on an error, the engine closes it.
     struct Forget {
-      SessionManager& m;
+      BuildkitSessions& m;
       std::string id;
       bool keep = false;
       ~Forget() {
@@ -773,15 +775,15 @@ struct Api::Impl {
           m.Close(id);
         }
       }
-    } forget{sessions, sid};
+    } forget{*bk, sid};
     BuildRequest b;
     if (!ParseBuild(req, w, &b)) return;
 
     JsonStream stream(w);
     if (!stream.Begin().ok()) return;
     // -q: the CLI shows nothing but the ID (and the error), as dockerd's.
-    BuildkitTrace trace([&stream](const json& j) { stream.Send(j); },
-                        req.Query("buildid").value_or(sid));
+    BuildkitTrace trace(
+        *bk, [&stream](const json& j) { stream.Send(j); }, req.Query("buildid").value_or(sid));
     engine::BuildProgress progress(engine::ProgressStyle::kQuiet, stderr);
     if (!b.quiet) progress.Observe(std::ref(trace));
 
@@ -791,7 +793,7 @@ struct Api::Impl {
     if (!scratch.ok()) return stream.Error(scratch.status().message());
     const std::string df_dir = (*scratch)->path() + "/dockerfile";
     DiffCopyRequest df_req{"dockerfile", {b.dockerfile, b.dockerfile + ".dockerignore"}, {}};
-    Result<SyncResult> df = DiffCopyToDir(*session, df_req, df_dir);
+    Result<SyncResult> df = DiffCopyToDir(*bk, sid, df_req, df_dir);
     if (!df.ok()) return stream.Error("transferring the Dockerfile: " + df.status().message());
 
     int v = progress.Start("[internal] load .dockerignore");
@@ -801,7 +803,7 @@ struct Api::Impl {
     if (!ignore_text.ok()) {
       const std::string ig_dir = (*scratch)->path() + "/ignore";
       Result<SyncResult> ig =
-          DiffCopyToDir(*session, DiffCopyRequest{"context", {".dockerignore"}, {}}, ig_dir);
+          DiffCopyToDir(*bk, sid, DiffCopyRequest{"context", {".dockerignore"}, {}}, ig_dir);
       if (!ig.ok()) return Failed(progress, v, stream, ig.status());
       ignore_text = transfer::ReadSmallFile(ig_dir + "/.dockerignore", kIgnoreLimit);
     }
@@ -813,14 +815,13 @@ struct Api::Impl {
     // One mirror per context directory: the session's shared key is the
     // CLI's name for it (its node ID and the context path).
     std::string key_text =
-        "session\n" +
-        (session->info().shared_key.empty() ? b.dockerfile : session->info().shared_key);
+        "session\n" + (session->shared_key.empty() ? b.dockerfile : session->shared_key);
     Result<std::unique_ptr<ContextMirror>> mirror =
         ContextMirror::Acquire(MirrorsDir(), DigestOf(key_text).hex().substr(0, 16));
     if (!mirror.ok()) return stream.Error(mirror.status().message());
     v = progress.Start("[internal] transfer build context");
     Result<SyncResult> sync =
-        DiffCopyToDir(*session, DiffCopyRequest{"context", {}, *excludes}, (*mirror)->dir());
+        DiffCopyToDir(*bk, sid, DiffCopyRequest{"context", {}, *excludes}, (*mirror)->dir());
     if (!sync.ok()) return Failed(progress, v, stream, sync.status());
     progress.Log(v, "transferring context: " + SyncSummary(*sync));
     std::unique_ptr<engine::BuildContext> ctx;
@@ -1147,7 +1148,7 @@ struct Api::Impl {
                 {"RepoDigests", i->repo_digests},
                 {"Parent", ""},
                 {"Comment", i->config.value("comment", "")},
-                {"Created", i->config.value("created", Rfc3339(i->created))},
+                {"Created", i->config.value("created", FormatUtcSeconds(i->created))},
                 {"DockerVersion", ""},
                 {"Author", i->config.value("author", "")},
                 {"Config", cfg},
@@ -1561,7 +1562,6 @@ struct Api::Impl {
   store::ContentStore& store;
   EngineOptions opt;
   LocalImages images;
-  SessionManager sessions;
 };
 
 Api::Api(store::ContentStore& store, EngineOptions options)

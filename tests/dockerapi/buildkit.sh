@@ -161,4 +161,23 @@ out=$(api POST /session -H 'Connection: Upgrade' -H 'Upgrade: h2c')
 # The engine answers /_ping as dockerd with BuildKit does.
 curl -sI --unix-socket "${DOCKER_HOST#unix://}" http://docker/_ping | tr -d '\r' >"$T/ping"
 expect_in "$T/ping" "Builder-Version: 2"
+
+# Without its plugin (hoist-buildkit.so beside hoist), the engine offers the
+# classic builder only, and a BuildKit build says why it cannot run.
+HOIST_BUILDKIT_PLUGIN="$T/missing.so" "$HOIST" engine --socket "$T/plain.sock" \
+  --addr-file "$T/plain.addr" >"$T/plain.out" 2>"$T/plain.log" </dev/null &
+_PIDS+=("$!")
+_LOGS+=("$T/plain.log")
+for ((i = 0; i < 100; i++)); do [ -s "$T/plain.addr" ] && break; sleep 0.1; done
+[ -s "$T/plain.addr" ] || fail "the engine without its plugin wrote no --addr-file within 10 s"
+curl -sI --unix-socket "$T/plain.sock" http://docker/_ping | tr -d '\r' >"$T/ping1"
+expect_in "$T/ping1" "Builder-Version: 1"
+DOCKER_HOST="unix://$T/plain.sock" bk "$T/noplugin" build -q --build-arg "BASE=$BASE" "$ctx"
+[ "$DK_RC" != 0 ] || fail "a BuildKit build without the plugin exited 0"
+expect_in "$T/noplugin" "received 501"  # the CLI's session cannot start
+curl -s --unix-socket "$T/plain.sock" -X POST -H 'Connection: Upgrade' -H 'Upgrade: h2c' \
+  -H 'X-Docker-Expose-Session-Uuid: s1' -w '\n%{http_code}' http://docker/session >"$T/nosession"
+expect_in "$T/nosession" "BuildKit builds are not available here"
+expect_in "$T/nosession" "missing.so"
+[ "$(tail -n 1 "$T/nosession")" = 501 ] || fail "POST /session without the plugin: $(cat "$T/nosession")"
 log "OK"

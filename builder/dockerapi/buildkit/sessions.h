@@ -1,6 +1,7 @@
-// BuildKit sessions of the Engine API (POST /session), which the docker
-// CLI opens for `docker build` with BuildKit (DOCKER_BUILDKIT=1, or a
-// daemon that answers /_ping with Builder-Version: 2):
+// Inside the BuildKit plugin (buildkit_plugin.h): the sessions of the
+// Engine API (POST /session), which the docker CLI opens for `docker build`
+// with BuildKit (DOCKER_BUILDKIT=1, or a daemon that answers /_ping with
+// Builder-Version: 2):
 //
 //   - the CLI sends POST /session with Upgrade: h2c and the session's
 //     identity in X-Docker-Expose-Session-{Uuid,Name,Sharedkey} and the
@@ -9,7 +10,7 @@
 //     for a method and reads the error when it is not served);
 //   - the engine answers 101 and, on that connection, the CLI is the HTTP/2
 //     gRPC server and the engine its client (the build context comes over
-//     its FileSync service, filesync.h);
+//     its FileSync service, filesync.cc);
 //   - POST /build?version=2&session=ID names the session; the build may
 //     arrive before the session does, so builds wait for it (bounded).
 //
@@ -27,30 +28,18 @@
 #include <optional>
 #include <string>
 
-#include "common/status.h"
+#include "builder/dockerapi/buildkit_plugin.h"
 
 namespace grpc {
 class Channel;
 }
 
-namespace hoist::dockerapi {
+namespace hoist::dockerapi::buildkit {
 
-struct SessionInfo {
-  std::string id;          // X-Docker-Expose-Session-Uuid
-  std::string name;        // -Name: the context argument's base name
-  std::string shared_key;  // -Sharedkey: stable for one context directory
-};
-
-class Session {
- public:
-  Session(SessionInfo info, std::shared_ptr<grpc::Channel> channel)
-      : info_(std::move(info)), channel_(std::move(channel)) {}
-  const SessionInfo& info() const { return info_; }
-  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-
- private:
-  SessionInfo info_;
-  std::shared_ptr<grpc::Channel> channel_;
+// One session: the gRPC channel over the CLI's connection.
+struct Session {
+  SessionInfo info;
+  std::shared_ptr<grpc::Channel> channel;
 };
 
 class SessionManager {
@@ -60,17 +49,12 @@ class SessionManager {
   SessionManager(const SessionManager&) = delete;
   SessionManager& operator=(const SessionManager&) = delete;
 
-  // Takes over an upgraded connection (`fd` is owned from here on).
   void Add(int fd, SessionInfo info);
   // The session `id`, waiting up to `timeout` for it to be added; nullptr
   // when it did not come.
   std::shared_ptr<Session> Wait(const std::string& id, std::chrono::milliseconds timeout);
-  // Closes session `id` now (once no build holds it): after an error, so
-  // that the CLI, which waits for its session to end, exits.
   void Close(const std::string& id);
-  // Marks session `id` done: the CLI closes it after reading the build's
-  // response; closing it from here first would make the CLI report the
-  // HTTP/2 GOAWAY. It is dropped by a later Add.
+  // Done sessions are dropped by a later Add (see DropStale).
   void Done(const std::string& id);
 
  private:
@@ -86,4 +70,13 @@ class SessionManager {
   std::map<std::string, Entry> sessions_;
 };
 
-}  // namespace hoist::dockerapi
+// fsutil's DiffCopy, the receiving end (filesync.cc): the CLI sends one
+// STAT per entry; files the sink does not have are asked for (REQ) and
+// their DATA goes to the sink as it comes.
+Status DiffCopy(Session& session, const DiffCopyRequest& req, EntrySink& sink);
+
+// A progress event as moby.buildkit.v1.StatusResponse bytes (trace.cc).
+std::string TraceMessage(const engine::ProgressEvent& e, const std::string& build_id,
+                         int* warnings);
+
+}  // namespace hoist::dockerapi::buildkit

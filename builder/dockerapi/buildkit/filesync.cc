@@ -1,5 +1,20 @@
-#include "builder/dockerapi/filesync.h"
-
+// Inside the BuildKit plugin: the receiving end of BuildKit's file sync
+// (fsutil's DiffCopy), the way dockerd's BuildKit fetches a build context
+// from the docker CLI over a session (sessions.h):
+//
+//   - the engine calls /moby.filesync.v1.FileSync/DiffCopy with gRPC
+//     metadata naming the directory ("dir-name": "context" or
+//     "dockerfile") and filters ("exclude-patterns": .dockerignore's
+//     patterns, "followpaths": names to send alone), one header per value;
+//   - the CLI walks the directory and sends one STAT packet per entry (the
+//     ID of an entry is its index in the walk), then an empty STAT;
+//   - for each regular file whose size, modification time or mode differs
+//     from the sink's copy (context_sync.h's rule, fsutil's too), the
+//     engine sends REQ with its ID; the CLI answers DATA packets, an empty
+//     one ending the file (up to four files interleave);
+//   - once every file asked for is in, the engine sends FIN, the CLI
+//     answers FIN and ends the call.
+// So a rebuild moves only what changed, plus one STAT per entry.
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <sys/stat.h>
@@ -9,10 +24,10 @@
 #include <optional>
 #include <unordered_map>
 
+#include "builder/dockerapi/buildkit/sessions.h"
 #include "builder/dockerapi/proto/filesync.grpc.pb.h"
-#include "builder/store/file_io.h"
 
-namespace hoist::dockerapi {
+namespace hoist::dockerapi::buildkit {
 namespace {
 
 using fsutil::types::Packet;
@@ -49,7 +64,7 @@ using Stream = grpc::ClientReaderWriter<Packet, Packet>;
 
 class Receiver {
  public:
-  Receiver(MirrorWriter& m, Stream& s, const std::string& dir_name)
+  Receiver(EntrySink& m, Stream& s, const std::string& dir_name)
       : m_(m), s_(s), dir_name_(dir_name) {}
 
   // Reads the call to its end; Ok when every entry arrived.
@@ -107,25 +122,18 @@ class Receiver {
   static std::string Id(const Packet& p) { return std::to_string(p.id()); }
 
   Status Entry(const fsutil::types::Stat& st, uint32_t id) {
-    std::optional<std::string> rel = MirrorWriter::Clean(st.path().c_str());
-    if (!rel || rel->empty()) return Bad("unsafe path in the build context: " + st.path());
     const uint32_t mode = st.mode();
     const mode_t perm = UnixPerm(mode);
-    if ((mode & kGoDir) != 0) return m_.Directory(*rel, perm);
-    if ((mode & kGoSymlink) != 0) return m_.Symlink(*rel, st.linkname());
+    if ((mode & kGoDir) != 0) return m_.Directory(st.path(), perm);
+    if ((mode & kGoSymlink) != 0) return m_.Symlink(st.path(), st.linkname());
     if ((mode & (kGoDevice | kGoNamedPipe | kGoSocket | kGoCharDevice | kGoIrregular)) != 0) {
       return Status::Ok();  // no place in a build context, as in a tar context
     }
-    if (!st.linkname().empty()) {
-      std::optional<std::string> target = MirrorWriter::Clean(st.linkname().c_str());
-      if (!target) return Bad("hard link outside the context: " + *rel);
-      return m_.Hardlink(*rel, *target);
-    }
-    Result<bool> same = m_.Unchanged(*rel, st.size(), st.modtime(), perm);
-    if (!same.ok()) return same.status();
-    if (*same) return Status::Ok();
-    Result<std::unique_ptr<MirrorWriter::File>> f = m_.Create(*rel, perm, st.modtime());
+    if (!st.linkname().empty()) return m_.Hardlink(st.path(), st.linkname());
+    Result<std::unique_ptr<EntrySink::File>> f =
+        m_.Regular(st.path(), st.size(), st.modtime(), perm);
     if (!f.ok()) return f.status();
+    if (*f == nullptr) return Status::Ok();  // the copy has it
     open_[id] = std::move(*f);
     Packet req;
     req.set_type(Packet::PACKET_REQ);
@@ -134,28 +142,25 @@ class Receiver {
     return Status::Ok();
   }
 
-  MirrorWriter& m_;
+  EntrySink& m_;
   Stream& s_;
   const std::string& dir_name_;
-  std::unordered_map<uint32_t, std::unique_ptr<MirrorWriter::File>> open_;
+  std::unordered_map<uint32_t, std::unique_ptr<EntrySink::File>> open_;
   uint32_t next_id_ = 0;
   bool stats_done_ = false, fin_sent_ = false, fin_got_ = false;
 };
 
 }  // namespace
 
-Result<SyncResult> DiffCopyToDir(Session& session, const DiffCopyRequest& req,
-                                 const std::string& dir) {
-  HOIST_RETURN_IF_ERROR(store::MakeDirs(dir));
-  auto stub = moby::filesync::v1::FileSync::NewStub(session.channel());
+Status DiffCopy(Session& session, const DiffCopyRequest& req, EntrySink& sink) {
+  auto stub = moby::filesync::v1::FileSync::NewStub(session.channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
   ctx.AddMetadata("dir-name", req.dir_name);
   for (const std::string& p : req.followpaths) ctx.AddMetadata("followpaths", p);
   for (const std::string& p : req.exclude_patterns) ctx.AddMetadata("exclude-patterns", p);
   std::unique_ptr<Stream> stream = stub->DiffCopy(&ctx);
-  MirrorWriter mirror(dir);
-  Receiver receiver(mirror, *stream, req.dir_name);
+  Receiver receiver(sink, *stream, req.dir_name);
   Status st = receiver.Run();
   if (!st.ok()) ctx.TryCancel();
   stream->WritesDone();
@@ -167,9 +172,7 @@ Result<SyncResult> DiffCopyToDir(Session& session, const DiffCopyRequest& req,
              ? Status(Code::kUnavailable, "the build session: " + call.error_message())
              : Bad("the docker CLI's file sync of " + req.dir_name + ": " + call.error_message());
   }
-  if (!st.ok()) return st;
-  HOIST_RETURN_IF_ERROR(mirror.Prune());
-  return std::move(mirror.result());
+  return st;
 }
 
-}  // namespace hoist::dockerapi
+}  // namespace hoist::dockerapi::buildkit

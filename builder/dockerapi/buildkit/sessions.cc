@@ -1,10 +1,10 @@
-#include "builder/dockerapi/session.h"
+#include "builder/dockerapi/buildkit/sessions.h"
 
 #include <grpcpp/channel.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/support/channel_arguments.h>
 
-namespace hoist::dockerapi {
+namespace hoist::dockerapi::buildkit {
 namespace {
 
 // Sessions kept at most (the oldest go first), how long a done session
@@ -39,7 +39,7 @@ void SessionManager::Add(int fd, SessionInfo info) {
   // connection is the CLI's, so it is never re-established.
   args.SetMaxReceiveMessageSize(16 << 20);
   std::shared_ptr<grpc::Channel> ch = grpc::CreateCustomInsecureChannelFromFd("session", fd, args);
-  auto s = std::make_shared<Session>(info, std::move(ch));
+  auto s = std::make_shared<Session>(Session{info, std::move(ch)});
   std::lock_guard<std::mutex> lock(mu_);
   DropStale();
   sessions_[info.id] = Entry{std::move(s), std::chrono::steady_clock::now(), std::nullopt};
@@ -69,4 +69,37 @@ void SessionManager::Done(const std::string& id) {
   if (it != sessions_.end()) it->second.done = std::chrono::steady_clock::now();
 }
 
-}  // namespace hoist::dockerapi
+// The plugin's face (buildkit_plugin.h).
+class Sessions : public BuildkitSessions {
+ public:
+  void Add(int fd, SessionInfo info) override { sessions_.Add(fd, std::move(info)); }
+  std::optional<SessionInfo> Wait(const std::string& id,
+                                  std::chrono::milliseconds timeout) override {
+    std::shared_ptr<Session> s = sessions_.Wait(id, timeout);
+    if (s == nullptr) return std::nullopt;
+    return s->info;
+  }
+  void Close(const std::string& id) override { sessions_.Close(id); }
+  void Done(const std::string& id) override { sessions_.Done(id); }
+  Status DiffCopy(const std::string& id, const DiffCopyRequest& req, EntrySink& sink) override {
+    std::shared_ptr<Session> s = sessions_.Wait(id, std::chrono::milliseconds(0));
+    if (s == nullptr) return Status(Code::kUnavailable, "the build session " + id + " has ended");
+    return buildkit::DiffCopy(*s, req, sink);
+  }
+  std::string TraceMessage(const engine::ProgressEvent& e, const std::string& build_id,
+                           int* warnings) override {
+    return buildkit::TraceMessage(e, build_id, warnings);
+  }
+
+ private:
+  SessionManager sessions_;
+};
+
+}  // namespace hoist::dockerapi::buildkit
+
+extern "C" __attribute__((visibility("default"))) hoist::dockerapi::BuildkitSessions*
+hoist_buildkit_sessions_v1() {
+  // Never destroyed: at exit, gRPC's own state may be gone first.
+  static auto* sessions = new hoist::dockerapi::buildkit::Sessions;
+  return sessions;
+}
