@@ -10,7 +10,9 @@
 # (the only network this makes, once; cached as $WORK/minbase.tar, or given
 # as MINBASE_TAR), imported with `hoist build` (FROM scratch, ADD of the tar)
 # and pushed to a `hoist registry serve` on 127.0.0.1 that both builders
-# pull from. The project's steps (no network):
+# pull from. BASE_KIND=dev makes the larger base the same way: minbase with
+# python3 and build-essential (--include; several hundred MB, cached as
+# $WORK/dev.tar). The project's steps (no network):
 #   U  useradd and a chown (/etc/passwd, shadow, group edits)
 #   R  sha256sum of up to 20,000 files of /usr (reads thousands of files)
 #   W  5,000 new files
@@ -20,7 +22,8 @@
 # entry removed first), warm (nothing changed), change (a new CHANGE: only C
 # runs). Prints a Markdown table with the ratio buildah / hoist.
 # Knobs: RUNS (3), BUILDERS ("hoist buildah"), WORK (/tmp/hoist-bench-debian),
-# HOIST (build/cli/hoist), MINBASE_TAR, HOIST_ISOLATION, HOIST_SNAPSHOTTER.
+# HOIST (build/cli/hoist), BASE_KIND (minbase | dev), MINBASE_TAR (the base's
+# tar, $WORK/BASE_KIND.tar), HOIST_ISOLATION, HOIST_SNAPSHOTTER.
 # Loopback only once the base exists; processes it starts are stopped by PID.
 set -euo pipefail
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
@@ -54,25 +57,32 @@ debian_mirror() {
   [ -n "$uri" ] || die "no Debian archive in apt's sources for debootstrap"
   echo "$uri"
 }
-MINBASE_TAR=${MINBASE_TAR:-$WORK/minbase.tar}
+BASE_KIND=${BASE_KIND:-minbase}
+case $BASE_KIND in
+  minbase) include=() ;;
+  dev) include=(--include=python3,build-essential) ;;
+  *) die "BASE_KIND is minbase or dev, not $BASE_KIND" ;;
+esac
+MINBASE_TAR=${MINBASE_TAR:-$WORK/$BASE_KIND.tar}
 if [ ! -s "$MINBASE_TAR" ]; then
-  log "debootstrap --variant=minbase bookworm (once)"
-  rm -rf "$WORK/minbase"
-  debootstrap --variant=minbase bookworm "$WORK/minbase" "$(debian_mirror)" >"$WORK/debootstrap.log" 2>&1 ||
-    die "debootstrap failed (see $WORK/debootstrap.log)"
-  tar --sort=name --numeric-owner --mtime=@0 -C "$WORK/minbase" -cf "$MINBASE_TAR" .
-  rm -rf "$WORK/minbase"
+  log "debootstrap --variant=minbase ${include[*]} bookworm (once)"
+  rm -rf "$WORK/rootfs-$BASE_KIND"
+  debootstrap --variant=minbase "${include[@]}" bookworm "$WORK/rootfs-$BASE_KIND" "$(debian_mirror)" \
+    >"$WORK/debootstrap-$BASE_KIND.log" 2>&1 || die "debootstrap failed (see $WORK/debootstrap-$BASE_KIND.log)"
+  tar --sort=name --numeric-owner --mtime=@0 -C "$WORK/rootfs-$BASE_KIND" -cf "$MINBASE_TAR" .
+  rm -rf "$WORK/rootfs-$BASE_KIND"
 fi
 
 # shellcheck source=lib/run-registry.sh
 . "$ROOT/bench/lib/run-registry.sh"
 start_run_registry "$HOIST" "$WORK/registry"
-BASE=$REGISTRY/base/debian:bookworm-minbase
+BASE=$REGISTRY/base/debian:bookworm-$BASE_KIND
+rm -rf "$WORK/import"
 mkdir -p "$WORK/import"
-ln -f "$MINBASE_TAR" "$WORK/import/minbase.tar" 2>/dev/null || cp "$MINBASE_TAR" "$WORK/import/minbase.tar"
-printf 'FROM scratch\nADD minbase.tar /\nCMD ["bash"]\n' >"$WORK/import/Dockerfile"
+ln "$MINBASE_TAR" "$WORK/import/base.tar" 2>/dev/null || cp "$MINBASE_TAR" "$WORK/import/base.tar"
+printf 'FROM scratch\nADD base.tar /\nCMD ["bash"]\n' >"$WORK/import/Dockerfile"
 HOIST_HOME=$WORK/import-home "$HOIST" build -q -t "$BASE" --push "$WORK/import" >/dev/null ||
-  die "importing the minbase root failed"
+  die "importing the $BASE_KIND root failed"
 log "base $BASE ($(du -h "$MINBASE_TAR" | cut -f1) tar)"
 
 # --- the project ---------------------------------------------------------------
@@ -115,6 +125,15 @@ for b in $BUILDERS; do
   hf "$b" change "echo \$((\$(cat $WORK/change) + 1)) >$WORK/change" "$change_cmd"
 done
 
+# The machine's own floor in the same run: GNU tar unpacking the base's tar
+# into a new directory (what any builder's cold build does at the least).
+hyperfine -N --runs "$RUNS" --prepare "rm -rf $WORK/floor" \
+  --export-json "$WORK/hf-floor.json" "bash -c 'mkdir $WORK/floor && tar -xf $MINBASE_TAR -C $WORK/floor'" \
+  >"$WORK/hf-floor.log" 2>&1 || die "the tar floor failed (see $WORK/hf-floor.log)"
+rm -rf "$WORK/floor"
+FLOOR=$(jq -r '.results[0].median' "$WORK/hf-floor.json")
+log "floor (tar -x of the base): $(printf '%.3f' "$FLOOR") s"
+
 echo
 echo "| case | ${BUILDERS// / (s) | } (s) | buildah / hoist |"
 echo "| --- | $(for _ in $BUILDERS; do printf -- '--- | '; done)--- |"
@@ -129,4 +148,5 @@ for c in cold warm change; do
   echo "$row"
 done
 echo
+echo "Floor: tar -x of the base's tar, $(printf '%.3f' "$FLOOR") s (median of $RUNS)."
 echo "($(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), $("$HOIST" version | head -1), $(buildah --version))"
