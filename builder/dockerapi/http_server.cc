@@ -135,6 +135,8 @@ class Writer : public ResponseWriter {
   Result<int> Upgrade(std::string_view protocol) override {
     if (started_) return Status(Code::kConflict, "the response has started");
     if (buf_.size() != 0) {
+      // They are not HTTP: the refusal ends the connection.
+      keep_alive_ = false;
       return Status(Code::kConflict, "bytes after the upgrade request");
     }
     started_ = true;
@@ -150,6 +152,7 @@ class Writer : public ResponseWriter {
     return fd;
   }
   bool upgraded() const { return upgraded_; }
+  bool keeps_alive() const { return keep_alive_; }
   bool streaming_open() const { return streaming_ && !ended_; }
   bool failed() const { return failed_; }
 
@@ -312,7 +315,7 @@ struct Server::Impl {
         if (!n.ok() || *n == 0) break;
         drained += *n;
       }
-      if (!parser.is_done() || !keep_alive) break;
+      if (!parser.is_done() || !keep_alive || !w.keeps_alive()) break;
     }
     beast::error_code ec;
     sock.shutdown(net::socket_base::shutdown_both, ec);

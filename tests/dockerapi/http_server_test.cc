@@ -236,6 +236,9 @@ TEST_CASE("engine http: no upgrade when bytes follow the request", "[engine]") {
       "Content-Length: 0\r\n\r\nping\n");
   CHECK(out.rfind("HTTP/1.1 409", 0) == 0);
   CHECK(out.find("101") == std::string::npos);
+  // The bytes are not HTTP: the connection closes after the refusal (read
+  // to its end here at once, not after the client's 10 s timeout).
+  CHECK(out.find("Connection: close") != std::string::npos);
 }
 
 }  // namespace
