@@ -187,9 +187,18 @@ std::optional<CacheRecord> BuildCache::Lookup(const Digest& key) {
 }
 
 Status BuildCache::Put(const CacheRecord& record) {
+  std::string path = paths::CacheRecord(store_.root(), record.key);
+  std::string text = RecordJson(record).dump() + "\n";
+  // A warm build puts the records it has just looked up: the same bytes
+  // are only touched (Prune's age), not written again (a new file each
+  // time, and inode creation is the slow part of some filesystems).
+  if (Result<std::string> old = transfer::ReadSmallFile(path, kMaxRecordBytes);
+      old.ok() && *old == text) {
+    Touch(path);
+    return Status::Ok();
+  }
   HOIST_RETURN_IF_ERROR(store::MakeDirs(paths::CacheDir(store_.root())));
-  return transfer::WriteFileAtomic(paths::CacheRecord(store_.root(), record.key),
-                                   RecordJson(record).dump() + "\n");
+  return transfer::WriteFileAtomic(path, text);
 }
 
 Result<PruneReport> Prune(store::ContentStore& store, const PruneOptions& o) {

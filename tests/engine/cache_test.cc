@@ -87,6 +87,31 @@ TEST_CASE("cache records: put, hit, miss once a blob is gone", "[cache]") {
   CHECK(!cache.Lookup(r.key));
 }
 
+TEST_CASE("cache records: putting the same record again only touches it", "[cache]") {
+  Fixture f;
+  store::ContentStore& st = *f.store;
+  BuildCache& cache = *f.cache;
+  CacheRecord r = StepRecord("COPY a /a", PutBlob(st, "layer bytes"), 11);
+  REQUIRE(cache.Put(r).ok());
+  const std::string path = paths::CacheRecord(st.root(), r.key);
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  SetMtime(path, now - 1000);
+  struct stat before {};
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+
+  REQUIRE(cache.Put(r).ok());
+  struct stat same {};
+  REQUIRE(::stat(path.c_str(), &same) == 0);
+  CHECK(same.st_ino == before.st_ino);  // not written again
+  CHECK(same.st_mtime >= now);          // but used: Prune keeps it
+
+  r.description = "COPY b /a";
+  REQUIRE(cache.Put(r).ok());
+  std::optional<CacheRecord> hit = cache.Lookup(r.key);
+  REQUIRE(hit);
+  CHECK(hit->description == "COPY b /a");
+}
+
 TEST_CASE("cache records: a torn or foreign file is a miss", "[cache]") {
   Fixture f;
   Digest key = CacheKeyBuilder("x").Finish();
