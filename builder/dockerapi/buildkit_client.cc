@@ -1,7 +1,6 @@
 #include "builder/dockerapi/buildkit_client.h"
 
 #include <dlfcn.h>
-#include <limits.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +8,7 @@
 
 #include "builder/store/file_io.h"
 #include "common/base64.h"
+#include "common/self_exe.h"
 
 namespace hoist::dockerapi {
 namespace {
@@ -83,14 +83,12 @@ BuildkitSessions* LoadBuildkitPlugin(std::string* why) {
     if (const char* env = std::getenv("HOIST_BUILDKIT_PLUGIN"); env != nullptr && *env != 0) {
       path = env;
     } else {
-      char exe[PATH_MAX];
-      ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-      if (n <= 0) {
-        error = "cannot find the hoist binary's directory";
+      Result<std::string> self = SelfExe();
+      if (!self.ok()) {
+        error = "cannot find the hoist binary's directory: " + self.status().message();
         return;
       }
-      std::string self(exe, static_cast<size_t>(n));
-      path = self.substr(0, self.rfind('/') + 1) + "hoist-buildkit.so";
+      path = self->substr(0, self->rfind('/') + 1) + "hoist-buildkit.so";
     }
     // RTLD_LOCAL: gRPC's symbols stay the plugin's.
     void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -42,6 +42,7 @@
 #include "builder/sandbox/owner_monitor.h"
 #include "builder/sandbox/supervise.h"
 #include "builder/store/file_io.h"
+#include "common/self_exe.h"
 
 extern char** environ;
 
@@ -682,10 +683,8 @@ void ReexecInUserNamespace(char** argv) {
   }
   Mapping m = ChooseMapping(true);
   if (m.kind != Mapping::Kind::kSubordinate) return;
-  char exe[4096];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return;
-  exe[n] = '\0';
+  Result<std::string> exe = SelfExe();
+  if (!exe.ok()) return;
   int go[2];
   if (::pipe2(go, O_CLOEXEC) != 0) return;
   UniqueFd go_r(go[0]), go_w(go[1]);
@@ -700,7 +699,7 @@ void ReexecInUserNamespace(char** argv) {
     if (::read(go_r.get(), &c, 1) != 1) ::_exit(1);
     if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) ::_exit(1);
     ::setgroups(0, nullptr);
-    ::execv(exe, argv);
+    ::execv(exe->c_str(), argv);
     ::_exit(127);
   }
   go_r.Reset();

@@ -47,7 +47,4 @@ std::vector<std::string> Cmdline(pid_t pid);
 // "exit status 1", "killed by signal 9".
 std::string DescribeWaitStatus(int status);
 
-// The absolute path of this executable (/proc/self/exe).
-std::string SelfExe();
-
 }  // namespace hoist::up

@@ -12,6 +12,7 @@
 #include "builder/up/paths.h"
 #include "builder/up/process.h"
 #include "common/http_client.h"
+#include "common/self_exe.h"
 
 namespace hoist::up {
 namespace {
@@ -55,10 +56,12 @@ Result<RegistryProcess> StartOnce(const UpFile& file, bool detach) {
   if (!file.registry.s3) std::filesystem::create_directories(storage, ec);
   std::filesystem::create_directories(paths::LogDir(file.base_dir), ec);
   std::filesystem::remove(addr_file, ec);
+  Result<std::string> self = SelfExe();
+  if (!self.ok()) return self.status();
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return ErrnoStatus("open", log_path);
   SpawnOptions so;
-  so.argv = {SelfExe(),
+  so.argv = {*self,
              "registry",
              "serve",
              "--addr",

@@ -164,12 +164,9 @@ expect_in "$T/ping" "Builder-Version: 2"
 
 # Without its plugin (hoist-buildkit.so beside hoist), the engine offers the
 # classic builder only, and a BuildKit build says why it cannot run.
-HOIST_BUILDKIT_PLUGIN="$T/missing.so" "$HOIST" engine --socket "$T/plain.sock" \
-  --addr-file "$T/plain.addr" >"$T/plain.out" 2>"$T/plain.log" </dev/null &
-_PIDS+=("$!")
-_LOGS+=("$T/plain.log")
-for ((i = 0; i < 100; i++)); do [ -s "$T/plain.addr" ] && break; sleep 0.1; done
-[ -s "$T/plain.addr" ] || fail "the engine without its plugin wrote no --addr-file within 10 s"
+with_plugin=$DOCKER_HOST
+REG='' ENGINE_NAME=plain HOIST_BUILDKIT_PLUGIN="$T/missing.so" start_engine
+DOCKER_HOST=$with_plugin
 curl -sI --unix-socket "$T/plain.sock" http://docker/_ping | tr -d '\r' >"$T/ping1"
 expect_in "$T/ping1" "Builder-Version: 1"
 DOCKER_HOST="unix://$T/plain.sock" bk "$T/noplugin" build -q --build-arg "BASE=$BASE" "$ctx"

@@ -19,14 +19,16 @@ export DOCKER_BUILDKIT=0
 unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 
 # start_engine [ARGS...]: `hoist engine` on a unix socket in $T (with
-# --registry $REG when REG is set); sets ENGINE_PID and DOCKER_HOST.
+# --registry $REG when REG is set); sets ENGINE_PID and DOCKER_HOST. Its
+# files are $T/$ENGINE_NAME.{sock,addr,log,out} (ENGINE_NAME: engine).
 start_engine() {
-  local sock="$T/engine.sock" addr_file="$T/engine.addr" logf="$T/engine.log" i
+  local name=${ENGINE_NAME:-engine} i
+  local sock="$T/$name.sock" addr_file="$T/$name.addr" logf="$T/$name.log"
   local reg=()
   [ -n "${REG:-}" ] && reg=(--registry "$REG")
   rm -f "$addr_file"
   "$HOIST" engine --socket "$sock" "${reg[@]}" --addr-file "$addr_file" "$@" \
-    >"$T/engine.out" 2>"$logf" </dev/null &
+    >"$T/$name.out" 2>"$logf" </dev/null &
   ENGINE_PID=$!
   _PIDS+=("$ENGINE_PID")
   _LOGS+=("$logf")
@@ -37,7 +39,7 @@ start_engine() {
   done
   [ -s "$addr_file" ] || fail "hoist engine wrote no --addr-file within 10 s"
   [ "$(cat "$addr_file")" = "unix://$sock" ] || fail "engine address: $(cat "$addr_file")"
-  [ "$(head -n 1 "$T/engine.out")" = "unix://$sock" ] || fail "engine's first stdout line"
+  [ "$(head -n 1 "$T/$name.out")" = "unix://$sock" ] || fail "engine's first stdout line"
   export DOCKER_HOST="unix://$sock"
   log "hoist engine PID $ENGINE_PID on $DOCKER_HOST"
 }

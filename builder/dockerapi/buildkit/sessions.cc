@@ -15,9 +15,9 @@ constexpr auto kUnusedLimit = std::chrono::minutes(10);
 
 }  // namespace
 
-SessionManager::~SessionManager() = default;
+Sessions::~Sessions() = default;
 
-void SessionManager::DropStale() {
+void Sessions::DropStale() {
   auto now = std::chrono::steady_clock::now();
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const Entry& e = it->second;
@@ -33,7 +33,7 @@ void SessionManager::DropStale() {
   }
 }
 
-void SessionManager::Add(int fd, SessionInfo info) {
+void Sessions::Add(int fd, SessionInfo info) {
   grpc::ChannelArguments args;
   // File data comes in messages of 32 KiB; other messages are small. The
   // connection is the CLI's, so it is never re-established.
@@ -46,54 +46,45 @@ void SessionManager::Add(int fd, SessionInfo info) {
   added_.notify_all();
 }
 
-std::shared_ptr<Session> SessionManager::Wait(const std::string& id,
-                                              std::chrono::milliseconds timeout) {
+std::optional<SessionInfo> Sessions::Wait(const std::string& id,
+                                          std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  std::shared_ptr<Session> found;
+  std::optional<SessionInfo> found;
   added_.wait_for(lock, timeout, [&] {
     auto it = sessions_.find(id);
-    if (it != sessions_.end()) found = it->second.session;
-    return found != nullptr;
+    if (it != sessions_.end()) found = it->second.session->info;
+    return found.has_value();
   });
   return found;
 }
 
-void SessionManager::Close(const std::string& id) {
+std::shared_ptr<Session> Sessions::Find(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.session;
+}
+
+void Sessions::Close(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.erase(id);
 }
 
-void SessionManager::Done(const std::string& id) {
+void Sessions::Done(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sessions_.find(id);
   if (it != sessions_.end()) it->second.done = std::chrono::steady_clock::now();
 }
 
-// The plugin's face (buildkit_plugin.h).
-class Sessions : public BuildkitSessions {
- public:
-  void Add(int fd, SessionInfo info) override { sessions_.Add(fd, std::move(info)); }
-  std::optional<SessionInfo> Wait(const std::string& id,
-                                  std::chrono::milliseconds timeout) override {
-    std::shared_ptr<Session> s = sessions_.Wait(id, timeout);
-    if (s == nullptr) return std::nullopt;
-    return s->info;
-  }
-  void Close(const std::string& id) override { sessions_.Close(id); }
-  void Done(const std::string& id) override { sessions_.Done(id); }
-  Status DiffCopy(const std::string& id, const DiffCopyRequest& req, EntrySink& sink) override {
-    std::shared_ptr<Session> s = sessions_.Wait(id, std::chrono::milliseconds(0));
-    if (s == nullptr) return Status(Code::kUnavailable, "the build session " + id + " has ended");
-    return buildkit::DiffCopy(*s, req, sink);
-  }
-  std::string TraceMessage(const engine::ProgressEvent& e, const std::string& build_id,
-                           int* warnings) override {
-    return buildkit::TraceMessage(e, build_id, warnings);
-  }
+Status Sessions::DiffCopy(const std::string& id, const DiffCopyRequest& req, EntrySink& sink) {
+  std::shared_ptr<Session> s = Find(id);
+  if (s == nullptr) return Status(Code::kUnavailable, "the build session " + id + " has ended");
+  return buildkit::DiffCopy(*s, req, sink);
+}
 
- private:
-  SessionManager sessions_;
-};
+std::string Sessions::TraceMessage(const engine::ProgressEvent& e, const std::string& build_id,
+                                   int* warnings) {
+  return buildkit::TraceMessage(e, build_id, warnings);
+}
 
 }  // namespace hoist::dockerapi::buildkit
 

@@ -42,20 +42,23 @@ struct Session {
   std::shared_ptr<grpc::Channel> channel;
 };
 
-class SessionManager {
+// The plugin's face (buildkit_plugin.h): the open sessions.
+class Sessions final : public BuildkitSessions {
  public:
-  SessionManager() = default;
-  ~SessionManager();
-  SessionManager(const SessionManager&) = delete;
-  SessionManager& operator=(const SessionManager&) = delete;
+  Sessions() = default;
+  ~Sessions() override;
+  Sessions(const Sessions&) = delete;
+  Sessions& operator=(const Sessions&) = delete;
 
-  void Add(int fd, SessionInfo info);
-  // The session `id`, waiting up to `timeout` for it to be added; nullptr
-  // when it did not come.
-  std::shared_ptr<Session> Wait(const std::string& id, std::chrono::milliseconds timeout);
-  void Close(const std::string& id);
+  void Add(int fd, SessionInfo info) override;
+  std::optional<SessionInfo> Wait(const std::string& id,
+                                  std::chrono::milliseconds timeout) override;
+  void Close(const std::string& id) override;
   // Done sessions are dropped by a later Add (see DropStale).
-  void Done(const std::string& id);
+  void Done(const std::string& id) override;
+  Status DiffCopy(const std::string& id, const DiffCopyRequest& req, EntrySink& sink) override;
+  std::string TraceMessage(const engine::ProgressEvent& e, const std::string& build_id,
+                           int* warnings) override;
 
  private:
   struct Entry {
@@ -64,6 +67,7 @@ class SessionManager {
     std::optional<std::chrono::steady_clock::time_point> done;
   };
   void DropStale();  // REQUIRES: mu_ held
+  std::shared_ptr<Session> Find(const std::string& id);
 
   std::mutex mu_;
   std::condition_variable added_;
