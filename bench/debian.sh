@@ -23,7 +23,9 @@
 # runs). Prints a Markdown table with the ratio buildah / hoist.
 # Knobs: RUNS (3), BUILDERS ("hoist buildah"), WORK (/tmp/hoist-bench-debian),
 # HOIST (build/cli/hoist), BASE_KIND (minbase | dev), MINBASE_TAR (the base's
-# tar, $WORK/BASE_KIND.tar), HOIST_ISOLATION, HOIST_SNAPSHOTTER.
+# tar, $WORK/BASE_KIND.tar), HOIST_ISOLATION, HOIST_SNAPSHOTTER, SETTLE (65:
+# seconds a cold run's prepare step waits, see "a settled filesystem" below;
+# 0 skips the wait).
 # Loopback only once the base exists; processes it starts are stopped by PID.
 set -euo pipefail
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
@@ -73,6 +75,30 @@ if [ ! -s "$MINBASE_TAR" ]; then
   rm -rf "$WORK/rootfs-$BASE_KIND"
 fi
 
+# --- a settled filesystem --------------------------------------------------------
+# A cold build is a first build on a quiet machine. Its prepare step moves
+# the previous run's state (builder storage, the floor's tree) into
+# $WORK/trash, deleted after the last run, then syncs and waits SETTLE
+# seconds. Deleting thousands of inodes shortly before a timed run (the
+# harness clearing the previous run, or the previous run clearing its own
+# work files as it ends) makes every file the run creates slow on ext4
+# without a journal: each inode allocation passes over the inodes of its
+# group freed in the last 60 s (360 s while their inode table block is
+# dirty, hence the sync; see recently_deleted in the kernel's
+# fs/ext4/ialloc.c). On this project's VMs the tar floor of the dev base is
+# 2.2 s or 5.7 s depending on it. Warm and changed builds run back to back,
+# as users run them.
+TRASH=$WORK/trash
+rm -rf "$TRASH"
+mkdir -p "$TRASH"
+cat >"$WORK/trash.sh" <<EOF
+#!/usr/bin/env bash
+# trash.sh PATH...: moves each PATH that exists into $TRASH (a rename).
+for p in "\$@"; do
+  if [ -e "\$p" ]; then mv "\$p" "$TRASH/\${p##*/}.\$(date +%s%N)"; fi
+done
+EOF
+
 # shellcheck source=lib/run-registry.sh
 . "$ROOT/bench/lib/run-registry.sh"
 start_run_registry "$HOIST" "$WORK/registry"
@@ -103,10 +129,10 @@ EOF
 
 declare -A BUILD NOCACHE
 BUILD[hoist]="HOIST_HOME=$WORK/hoist-home \"$HOIST\" build -q --build-arg BASE=$BASE @ARGS@ \"$CTX\" >/dev/null"
-NOCACHE[hoist]="rm -rf $WORK/hoist-home"
+NOCACHE[hoist]="bash $WORK/trash.sh $WORK/hoist-home"
 BR="buildah --root $WORK/buildah-root --runroot $WORK/buildah-run --storage-driver overlay"
 BUILD[buildah]="$BR bud -q --isolation chroot --layers --tls-verify=false --build-arg BASE=$BASE @ARGS@ -t bench-debian \"$CTX\" >/dev/null"
-NOCACHE[buildah]="$BR rmi -a -f >/dev/null 2>&1 || true; $BR rm -a >/dev/null 2>&1 || true"
+NOCACHE[buildah]="$BR rm -a >/dev/null 2>&1 || true; bash $WORK/trash.sh $WORK/buildah-root $WORK/buildah-run"
 
 declare -A MEDIAN
 hf() { # builder case prepare command
@@ -117,9 +143,13 @@ hf() { # builder case prepare command
   log "$1 $2: $(printf '%.3f' "${MEDIAN[$1.$2]}") s"
 }
 echo 0 >"$WORK/change"
+SETTLE=${SETTLE:-65}
+settle="sync; sleep $SETTLE"
+[ "$SETTLE" = 0 ] && settle=true
+log "cold runs wait $SETTLE s each before they start (see \"a settled filesystem\")"
 for b in $BUILDERS; do
   cmd=${BUILD[$b]//@ARGS@/}
-  hf "$b" cold "${NOCACHE[$b]}" "$cmd"
+  hf "$b" cold "${NOCACHE[$b]}; $settle" "$cmd"
   hf "$b" warm true "$cmd"
   change_cmd=${BUILD[$b]//@ARGS@/--build-arg CHANGE=\$(cat $WORK/change)}
   hf "$b" change "echo \$((\$(cat $WORK/change) + 1)) >$WORK/change" "$change_cmd"
@@ -127,10 +157,10 @@ done
 
 # The machine's own floor in the same run: GNU tar unpacking the base's tar
 # into a new directory (what any builder's cold build does at the least).
-hyperfine -N --runs "$RUNS" --prepare "rm -rf $WORK/floor" \
+hyperfine -N --runs "$RUNS" --prepare "bash -c 'bash $WORK/trash.sh $WORK/floor; $settle'" \
   --export-json "$WORK/hf-floor.json" "bash -c 'mkdir $WORK/floor && tar -xf $MINBASE_TAR -C $WORK/floor'" \
   >"$WORK/hf-floor.log" 2>&1 || die "the tar floor failed (see $WORK/hf-floor.log)"
-rm -rf "$WORK/floor"
+rm -rf "$WORK/floor" "$TRASH"
 FLOOR=$(jq -r '.results[0].median' "$WORK/hf-floor.json")
 log "floor (tar -x of the base): $(printf '%.3f' "$FLOOR") s"
 
