@@ -1,5 +1,7 @@
 #include "builder/layer/compress.h"
 
+#include <zlib.h>
+
 #include "layer/helpers.h"
 
 namespace hoist::layer {
@@ -186,6 +188,7 @@ TEST_CASE("gunzip reads what other gzip writers make, in any piece sizes", "[com
     for (size_t out_size : {size_t{1}, size_t{333}, size_t{1} << 18}) {
       if (piece == 1 && out_size == 1) continue;  // 700k calls: slow under the sanitizers
       Result<std::string> got = DecompressPieces(m, piece, out_size);
+      INFO("pieces of " << piece << ", output of " << out_size << ": " << got.status().message());
       REQUIRE(got.ok());
       CHECK(*got == a + b + a);
     }
@@ -194,6 +197,48 @@ TEST_CASE("gunzip reads what other gzip writers make, in any piece sizes", "[com
   CHECK(*DecompressPieces(m + std::string(1000, '\0'), 100, 4096) == a + b + a);
   CHECK(DecompressPieces(m + std::string(10, '\0') + "x", 100, 4096).status().code() ==
         Code::kInvalidArgument);
+}
+
+// `data` as a gzip member whose header carries every optional field of
+// RFC 1952 section 2.3.1: FEXTRA, FNAME, FCOMMENT and FHCRC.
+std::string FullHeaderMember(const std::string& data) {
+  std::string gz = Compress(data, Compression::kGzip, 1);
+  REQUIRE(gz.size() > 10);
+  REQUIRE(gz[3] == 0);  // our writer's header: the 10 fixed bytes alone
+  std::string h = gz.substr(0, 10);
+  h[3] = 0x02 | 0x04 | 0x08 | 0x10;  // FHCRC, FEXTRA, FNAME, FCOMMENT
+  h += std::string(
+           "\x09\x00"
+           "AP\x05\x00",
+           6) +
+       "hello";  // XLEN 9: one subfield
+  h += std::string("layer.tar") + '\0' + "written by tests" + '\0';
+  uLong crc = crc32(0, reinterpret_cast<const Bytef*>(h.data()), static_cast<uInt>(h.size()));
+  h += static_cast<char>(crc & 0xff);
+  h += static_cast<char>((crc >> 8) & 0xff);
+  return h + gz.substr(10);
+}
+
+TEST_CASE("gunzip reads headers with every optional field, split anywhere", "[compress]") {
+  std::string a = test::Pattern(100000, 13, true), b = test::Pattern(70000, 14, true);
+  std::string m = FullHeaderMember(a) + FullHeaderMember(b);
+  // One-byte pieces split every field of both headers; the others split
+  // them in other places.
+  for (size_t piece : {1, 2, 3, 5, 11, 17, 4096}) {
+    Result<std::string> got = DecompressPieces(m, piece, 4096);
+    INFO("pieces of " << piece << ": " << got.status().message());
+    REQUIRE(got.ok());
+    CHECK(*got == a + b);
+  }
+  // A wrong header CRC, and a header cut short in its comment.
+  std::string bad = m;
+  bad[m.find(std::string("tests") + '\0') + 7] ^= 0x01;  // FHCRC's second byte
+  Result<std::string> got = DecompressPieces(bad, 3, 4096);
+  CHECK(got.status().code() == Code::kInvalidArgument);
+  CHECK(got.status().message().find("header") != std::string::npos);
+  got = DecompressPieces(m.substr(0, 40), 1, 4096);
+  CHECK(got.status().code() == Code::kInvalidArgument);
+  CHECK(got.status().message().find("unexpected end") != std::string::npos);
 }
 
 TEST_CASE("gunzip checks each member's CRC-32 and length", "[compress]") {
