@@ -294,8 +294,8 @@ struct Server::Impl {
       BodySource<Socket> body(sock, buf, parser,
                               expect != nullptr && Lower(*expect) == "100-continue");
       req.body_ = &body;
-      bool keep_alive = msg.keep_alive();
-      Writer<Socket> w(sock, buf, req.method == "HEAD", msg.version(), keep_alive);
+      // The writer starts from the request's keep-alive and only turns it off.
+      Writer<Socket> w(sock, buf, req.method == "HEAD", msg.version(), msg.keep_alive());
       handler(req, w);
       if (w.upgraded()) {
         // The handler owns a duplicate of the socket now: close ours
@@ -315,7 +315,7 @@ struct Server::Impl {
         if (!n.ok() || *n == 0) break;
         drained += *n;
       }
-      if (!parser.is_done() || !keep_alive || !w.keeps_alive()) break;
+      if (!parser.is_done() || !w.keeps_alive()) break;
     }
     beast::error_code ec;
     sock.shutdown(net::socket_base::shutdown_both, ec);

@@ -171,7 +171,11 @@ curl -sI --unix-socket "$T/plain.sock" http://docker/_ping | tr -d '\r' >"$T/pin
 expect_in "$T/ping1" "Builder-Version: 1"
 DOCKER_HOST="unix://$T/plain.sock" bk "$T/noplugin" build -q --build-arg "BASE=$BASE" "$ctx"
 [ "$DK_RC" != 0 ] || fail "a BuildKit build without the plugin exited 0"
-expect_in "$T/noplugin" "received 501"  # the CLI's session cannot start
+# The CLI opens its session and starts the build at once; whichever refusal
+# comes back first is what it prints: the session's 501, or the build's
+# message.
+grep -Eq 'received 501|BuildKit builds are not available here' "$T/noplugin" ||
+  { cat "$T/noplugin" >&2; fail "a BuildKit build without the plugin: no refusal printed"; }
 curl -s --unix-socket "$T/plain.sock" -X POST -H 'Connection: Upgrade' -H 'Upgrade: h2c' \
   -H 'X-Docker-Expose-Session-Uuid: s1' -w '\n%{http_code}' http://docker/session >"$T/nosession"
 expect_in "$T/nosession" "BuildKit builds are not available here"
