@@ -1,34 +1,68 @@
 #include "common/http_client.h"
 
-#include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <cctype>
 #include <chrono>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "common/url.h"
 
 namespace hoist::http_client {
 
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace urls = boost::urls;
+using tcp = net::ip::tcp;
+using error_code = beast::error_code;
+
+// One connection to one origin, with its own io_context: each operation is
+// started asynchronously and the context run until it completes, so the
+// tcp_stream's expiry bounds it (Beast's timeouts apply to asynchronous
+// operations only).
 struct Connection {
-  CURLM* multi = nullptr;
-  CURL* easy = nullptr;
-  bool attached = false;  // easy is added to multi
+  std::string origin;  // "https://host:port": what the pool matches on
+  net::io_context ioc;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buf;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  bool reused = false;
+
+  beast::tcp_stream& socket() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct Transport::Tls {
+  net::ssl::context ctx{net::ssl::context::tls_client};
 };
 
 namespace {
 
-// Bytes buffered from the network before the transfer is paused until the
-// reader catches up: what bounds memory per download.
-constexpr size_t kMaxBuffered = 512 * 1024;
 constexpr size_t kMaxIdleConnections = 16;
+constexpr int kMaxRedirects = 5;
+constexpr size_t kBodyChunk = 256 * 1024;  // a streamed request body's pieces
+constexpr uint32_t kHeaderLimit = 64 * 1024;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
 }
 
 std::string Trim(std::string_view s) {
@@ -37,91 +71,87 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
-bool IsRedirect(int status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+// How an operation ended: the handler of any Asio/Beast operation.
+struct Outcome {
+  error_code ec;
+  size_t bytes = 0;
+  bool done = false;
+};
+
+auto Into(Outcome& o) {
+  return [&o](error_code ec, auto&&... rest) {
+    o.ec = ec;
+    if constexpr (sizeof...(rest) == 1) {
+      if constexpr ((std::is_convertible_v<decltype(rest), size_t> && ...)) o.bytes = (rest, ...);
+    }
+    o.done = true;
+  };
 }
 
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// Runs `c`'s context until the operation that `start` began has completed;
+// `limit` bounds it (beast::error::timeout).
+template <class Start>
+Outcome Await(Connection& c, std::chrono::seconds limit, Start start) {
+  Outcome o;
+  c.socket().expires_after(limit);
+  start(Into(o));
+  c.ioc.restart();
+  while (!o.done && c.ioc.run_one() > 0) {
+  }
+  c.socket().expires_never();
+  return o;
+}
+
+// Calls f with the connection's stream, TLS or plain.
+template <class F>
+auto WithStream(Connection& c, F&& f) {
+  if (c.tls) return f(*c.tls);
+  return f(*c.plain);
+}
+
+// A URL taken apart for a request.
+struct Target {
+  bool tls = false;
+  std::string host;         // for the resolver and TLS: no brackets, decoded
+  std::string port;         // explicit or the scheme's
+  std::string host_header;  // RFC 9110 section 7.2: host[:port] as in the URL
+  std::string resource;     // path and query; "/" at least
+  std::string origin;       // "scheme://host:port"
+};
+
+Result<Target> ParseTarget(const std::string& u) {
+  urls::result<urls::url_view> r = urls::parse_uri(u);
+  if (!r) return Status(Code::kInvalidArgument, "malformed URL " + u + ": " + r.error().message());
+  Target t;
+  std::string scheme = Lower(r->scheme());
+  if (scheme != "http" && scheme != "https") {
+    return Status(Code::kInvalidArgument, "unsupported URL scheme in " + u);
+  }
+  t.tls = scheme == "https";
+  t.host = r->host_address();
+  if (t.host.empty()) return Status(Code::kInvalidArgument, "no host in URL " + u);
+  t.port = r->has_port() ? std::string(r->port()) : (t.tls ? "443" : "80");
+  t.host_header = std::string(r->encoded_host()) + (r->has_port() ? ":" + t.port : "");
+  t.resource = std::string(r->encoded_path());
+  if (t.resource.empty()) t.resource = "/";
+  if (r->has_query()) t.resource += "?" + std::string(r->encoded_query());
+  t.origin = scheme + "://" + Lower(std::string(r->encoded_host())) + ":" + t.port;
+  return t;
+}
+
+bool IsIpAddress(const std::string& host) {
+  error_code ec;
+  net::ip::make_address(host, ec);
+  return !ec;
+}
+
+// The status of a failed network operation: see the file comment.
+Status NetError(const std::string& what, const error_code& ec) {
+  if (ec == beast::error::timeout) return Status(Code::kIo, what + ": timed out");
+  return Status(Code::kIo, what + ": " + ec.message());
 }
 
 }  // namespace
-
-// libcurl's C callbacks, with access to Response's internals.
-struct Callbacks {
-  static size_t Header(char* data, size_t size, size_t n, void* user) {
-    auto* r = static_cast<Response*>(user);
-    size_t len = size * n;
-    std::string_view line(data, len);
-    r->last_activity_ms_ = NowMs();
-    ++r->activity_;
-    if (line.substr(0, 5) == "HTTP/") {
-      r->headers_.clear();
-      size_t sp = line.find(' ');
-      r->status_ =
-          sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
-    } else if (line == "\r\n" || line == "\n") {
-      bool interim = r->status_ >= 100 && r->status_ < 200;
-      bool followed = r->follow_ && IsRedirect(r->status_) && r->Header("location");
-      if (!interim && !followed) r->head_done_ = true;
-    } else {
-      size_t colon = line.find(':');
-      if (colon != std::string_view::npos) {
-        std::string name(line.substr(0, colon));
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return std::tolower(c); });
-        r->headers_.emplace_back(std::move(name), Trim(line.substr(colon + 1)));
-      }
-    }
-    return len;
-  }
-
-  static size_t Write(char* data, size_t size, size_t n, void* user) {
-    auto* r = static_cast<Response*>(user);
-    size_t len = size * n;
-    r->last_activity_ms_ = NowMs();
-    ++r->activity_;
-    r->head_done_ = true;
-    if (r->buf_.size() - r->buf_off_ >= kMaxBuffered) {
-      r->paused_ = true;
-      return CURL_WRITEFUNC_PAUSE;
-    }
-    if (r->buf_off_ > 0 && r->buf_off_ == r->buf_.size()) {
-      r->buf_.clear();
-      r->buf_off_ = 0;
-    } else if (r->buf_off_ > kMaxBuffered) {
-      r->buf_.erase(0, r->buf_off_);
-      r->buf_off_ = 0;
-    }
-    r->buf_.append(data, len);
-    return len;
-  }
-
-  static size_t Read(char* buf, size_t size, size_t n, void* user) {
-    auto* r = static_cast<Response*>(user);
-    size_t want = size * n;
-    r->last_activity_ms_ = NowMs();
-    ++r->activity_;
-    if (r->small_body_ != nullptr) {
-      size_t k = std::min(want, r->small_body_->size() - r->small_off_);
-      std::copy_n(r->small_body_->data() + r->small_off_, k, buf);
-      r->small_off_ += k;
-      return k;
-    }
-    if (r->source_ == nullptr) return 0;
-    Result<size_t> got = r->source_->Read(buf, want);
-    r->last_activity_ms_ = NowMs();
-    if (!got.ok()) {
-      r->source_status_ = got.status();
-      return CURL_READFUNC_ABORT;
-    }
-    return *got;
-  }
-};
 
 const std::string* FindHeader(const Headers& headers, std::string_view name) {
   for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
@@ -136,246 +166,283 @@ std::string UrlEncode(std::string_view s) {
 
 // --- Transport ----------------------------------------------------------
 
-Transport::Transport(TransportOptions options) : options_(std::move(options)) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (!options_.ca_file.empty()) {
-    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
-    std::string system_bundle =
-        v->cainfo != nullptr ? v->cainfo : "/etc/ssl/certs/ca-certificates.crt";
-    std::string extra = ReadFileOrEmpty(options_.ca_file);
-    if (extra.empty()) {
-      ca_status_ =
-          Status(Code::kInvalidArgument, "cannot read CA certificate file " + options_.ca_file);
-    }
-    ca_blob_ = ReadFileOrEmpty(system_bundle) + "\n" + extra;
-  }
-}
+Transport::Transport(TransportOptions options) : options_(std::move(options)) {}
 
 Transport::~Transport() {
-  for (Connection* c : idle_) {
-    curl_easy_cleanup(c->easy);
-    curl_multi_cleanup(c->multi);
-    delete c;
-  }
+  for (Connection* c : idle_) delete c;
 }
 
-Connection* Transport::Acquire() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      Connection* c = idle_.back();
-      idle_.pop_back();
+Result<Connection*> Transport::Acquire(const std::string& origin, bool tls, const std::string& host,
+                                       const std::string& port) {
+  while (true) {
+    Connection* c = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if ((*it)->origin == origin) {
+          c = *it;
+          idle_.erase(std::next(it).base());
+          break;
+        }
+      }
+    }
+    if (c == nullptr) break;
+    // An idle connection with something to read has been closed by the
+    // peer (or sent what nobody asked for): not usable.
+    pollfd p{c->socket().socket().native_handle(), POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) == 0) {
+      c->reused = true;
       return c;
     }
+    delete c;
   }
-  auto* c = new Connection;
-  c->multi = curl_multi_init();
-  c->easy = curl_easy_init();
-  return c;
+
+  auto c = std::make_unique<Connection>();
+  c->origin = origin;
+  const std::string what = "connect to " + host + ":" + port;
+  // Resolved synchronously: getaddrinfo has no timeout of its own, and an
+  // asynchronous resolve would start a thread per connection.
+  tcp::resolver resolver(c->ioc);
+  error_code ec;
+  tcp::resolver::results_type addrs = resolver.resolve(host, port, ec);
+  if (ec) return Status(Code::kInvalidArgument, what + ": " + host + " does not resolve");
+  net::ssl::context* ctx = nullptr;
+  if (tls) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!tls_ && tls_status_.ok()) {
+      // Made on the first HTTPS connection: loading the system's CAs is
+      // work a plain-HTTP run does not need.
+      auto t = std::make_unique<Tls>();
+      t->ctx.set_default_verify_paths(ec);
+      if (!options_.ca_file.empty() && !ec) t->ctx.load_verify_file(options_.ca_file, ec);
+      if (ec) {
+        tls_status_ =
+            Status(Code::kInvalidArgument, "cannot read CA certificate file " + options_.ca_file);
+      } else {
+        t->ctx.set_verify_mode(options_.tls_verify ? net::ssl::verify_peer : net::ssl::verify_none);
+        tls_ = std::move(t);
+      }
+    }
+    if (!tls_status_.ok()) return tls_status_;
+    ctx = &tls_->ctx;
+  }
+  if (ctx != nullptr) {
+    c->tls.emplace(c->ioc, *ctx);
+  } else {
+    c->plain.emplace(c->ioc);
+  }
+  Outcome o = Await(*c, std::chrono::seconds(options_.connect_timeout_sec),
+                    [&](auto done) { c->socket().async_connect(addrs, done); });
+  if (o.ec) return NetError(what, o.ec);
+  c->socket().socket().set_option(tcp::no_delay(true), ec);
+  c->socket().socket().set_option(net::socket_base::keep_alive(true), ec);
+  if (c->tls) {
+    SSL* ssl = c->tls->native_handle();
+    if (IsIpAddress(host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI: names only (RFC 6066 section 3)
+      SSL_set1_host(ssl, host.c_str());
+    }
+    o = Await(*c, std::chrono::seconds(options_.connect_timeout_sec),
+              [&](auto done) { c->tls->async_handshake(net::ssl::stream_base::client, done); });
+    if (o.ec) {
+      // A certificate that does not verify, or a peer that does not speak
+      // TLS: trying again gives the same answer.
+      std::string msg = "TLS handshake with " + host + ":" + port + ": " + o.ec.message();
+      long verify = SSL_get_verify_result(ssl);
+      if (verify != X509_V_OK)
+        msg += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
+      if (o.ec.category() == net::error::get_ssl_category()) {
+        return Status(Code::kInvalidArgument, msg);
+      }
+      return Status(Code::kIo, msg);
+    }
+  }
+  return c.release();
 }
 
-void Transport::Release(Connection* c) {
-  {
+void Transport::Release(Connection* c, bool reusable) {
+  if (reusable && c->buf.size() == 0) {
+    c->parser.reset();
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < kMaxIdleConnections) {
       idle_.push_back(c);
       return;
     }
   }
-  curl_easy_cleanup(c->easy);
-  curl_multi_cleanup(c->multi);
   delete c;
 }
 
 Result<std::unique_ptr<Response>> Transport::Start(const Request& req) {
-  if (!ca_status_.ok()) return ca_status_;
-  std::unique_ptr<Response> r(new Response(this, Acquire()));
-  Status st = r->Begin(req);
-  if (!st.ok()) return st;
-  return r;
+  std::string url = req.url, method = req.method;
+  Result<Target> first = ParseTarget(url);
+  if (!first.ok()) return first.status();
+  for (int hop = 0;; ++hop) {
+    Result<Target> t = ParseTarget(url);
+    if (!t.ok()) return t.status();
+    Result<std::unique_ptr<Response>> r = Once(req, url, method, t->origin != first->origin);
+    if (!r.ok() || !req.follow_redirects || !IsRedirect((*r)->status())) return r;
+    const std::string* location = (*r)->Header("location");
+    if (location == nullptr) return r;
+    if (hop == kMaxRedirects) {
+      return Status(Code::kIo, req.method + " " + req.url + ": more than " +
+                                   std::to_string(kMaxRedirects) + " redirects");
+    }
+    urls::result<urls::url_view> ref = urls::parse_uri_reference(*location);
+    urls::url next(url);
+    if (!ref || !next.resolve(*ref)) {
+      return Status(Code::kIo,
+                    method + " " + url + ": a redirect to a malformed URL: " + *location);
+    }
+    next.remove_fragment();
+    if ((*r)->status() == 303 && method != "HEAD") method = "GET";
+    (*r)->Drain();
+    url = std::string(next.buffer());
+  }
+}
+
+Result<std::unique_ptr<Response>> Transport::Once(const Request& req, const std::string& url,
+                                                  const std::string& method,
+                                                  bool drop_authorization) {
+  Result<Target> t = ParseTarget(url);
+  if (!t.ok()) return t.status();
+  for (int attempt = 0;; ++attempt) {
+    Result<Connection*> c = Acquire(t->origin, t->tls, t->host, t->port);
+    if (!c.ok()) return Status(c.status().code(), method + " " + url + ": " + c.status().message());
+    bool reused = (*c)->reused;
+    std::unique_ptr<Response> r(new Response(this, *c));
+    r->method_ = method;
+    r->url_ = url;
+    Status st = r->Exchange(req, t->resource, t->host_header, drop_authorization);
+    if (st.ok()) return r;
+    // A kept-alive connection that the server closed just as it was taken:
+    // once more on a new one, if nothing came back and the body can be
+    // sent again (a stream cannot).
+    if (reused && attempt == 0 && !r->got_bytes_ && req.body_source == nullptr &&
+        st.code() == Code::kIo) {
+      continue;
+    }
+    return st;
+  }
 }
 
 // --- Response -----------------------------------------------------------
 
 Response::~Response() {
   if (conn_ == nullptr) return;
-  if (conn_->attached) {
-    curl_multi_remove_handle(conn_->multi, conn_->easy);
-    conn_->attached = false;
-  }
-  if (header_list_ != nullptr) curl_slist_free_all(static_cast<curl_slist*>(header_list_));
-  // An unfinished transfer's connection was closed by the removal above;
-  // the handles themselves are reusable either way.
-  transport_->Release(conn_);
+  bool reusable = reusable_ && done_ && conn_->parser && conn_->parser->is_done() &&
+                  conn_->parser->get().keep_alive();
+  transport_->Release(conn_, reusable);
 }
 
-Status Response::Begin(const Request& req) {
-  CURL* e = conn_->easy;
+Status Response::Exchange(const Request& req, const std::string& resource, const std::string& host,
+                          bool drop_authorization) {
   const TransportOptions& o = transport_->options_;
-  curl_easy_reset(e);
-  method_ = req.method;
-  follow_ = req.follow_redirects;
-  error_buf_.assign(CURL_ERROR_SIZE + 1, '\0');
-  curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buf_.data());
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Callbacks::Header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, this);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Callbacks::Write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, &Callbacks::Read);
-  curl_easy_setopt(e, CURLOPT_READDATA, this);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(o.connect_timeout_sec));
-  curl_easy_setopt(e, CURLOPT_USERAGENT, o.user_agent.c_str());
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_PROXY, "");  // registries are reached directly
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
-  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
-  if (!o.tls_verify) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else if (!transport_->ca_blob_.empty()) {
-    curl_blob blob{transport_->ca_blob_.data(), transport_->ca_blob_.size(), CURL_BLOB_NOCOPY};
-    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+  const auto stall = std::chrono::seconds(o.stall_timeout_sec);
+  const std::string what = method_ + " " + url_;
+  http::request<http::buffer_body> m;
+  m.version(11);
+  m.method_string(method_);
+  m.target(resource);
+  m.set(http::field::host, host);
+  m.set(http::field::user_agent, o.user_agent);
+  for (const std::string& h : req.headers) {
+    size_t colon = h.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = Trim(std::string_view(h).substr(0, colon));
+    std::string value = Trim(std::string_view(h).substr(colon + 1));
+    if (drop_authorization && Lower(name) == "authorization") continue;
+    if (value.empty()) continue;  // "Name:" asks for no such header
+    m.insert(name, value);
   }
-  if (req.follow_redirects) {
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+  const std::string* small = req.shared_body ? req.shared_body.get() : &req.body;
+  ByteSource* source = req.body_source;
+  bool has_body = source != nullptr || !small->empty() || method_ == "PUT" || method_ == "PATCH" ||
+                  method_ == "POST";
+  if (source != nullptr && req.body_length < 0) {
+    m.chunked(true);
+  } else if (has_body) {
+    m.content_length(source != nullptr ? static_cast<uint64_t>(req.body_length) : small->size());
   }
-  if (!req.aws_sigv4.empty()) {
-    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, req.aws_sigv4.c_str());
-    curl_easy_setopt(e, CURLOPT_USERPWD, req.userpwd.c_str());
-  }
+  m.body().data = nullptr;
+  m.body().size = 0;
+  m.body().more = has_body;
+  http::request_serializer<http::buffer_body> sr{m};
 
-  bool has_body = req.body_source != nullptr || !req.body.empty() || req.shared_body ||
-                  req.method == "PUT" || req.method == "PATCH" || req.method == "POST";
-  if (req.method == "HEAD") {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (req.method == "GET") {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  } else {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-  }
-  if (has_body) {
-    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-    if (req.body_source != nullptr) {
-      source_ = req.body_source;
-      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_length));
+  auto write = [&]() {
+    Outcome w = Await(*conn_, stall, [&](auto done) {
+      WithStream(*conn_, [&](auto& s) { http::async_write(s, sr, done); });
+    });
+    return w.ec == http::error::need_buffer ? error_code{} : w.ec;
+  };
+  error_code ec = write();  // the header (and the end, without a body)
+  if (!ec && has_body) {
+    if (source == nullptr) {
+      m.body().data = const_cast<char*>(small->data());
+      m.body().size = small->size();
+      m.body().more = false;
+      ec = write();
     } else {
-      request_body_ = req.shared_body ? req.shared_body : std::make_shared<std::string>(req.body);
-      small_body_ = request_body_.get();
-      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(small_body_->size()));
-    }
-  }
-  curl_slist* list = nullptr;
-  for (const std::string& h : req.headers) list = curl_slist_append(list, h.c_str());
-  // No "Expect: 100-continue" round trip; but under SigV4 the empty header
-  // that removes it would be signed (curl 7.88) and the server, which never
-  // sees it, would compute another signature: there curl's own Expect stays
-  // (it is not signed).
-  if (req.aws_sigv4.empty()) list = curl_slist_append(list, "Expect:");
-  header_list_ = list;
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-
-  curl_multi_add_handle(conn_->multi, e);
-  conn_->attached = true;
-  last_activity_ms_ = NowMs();
-  while (!head_done_ && !done_) HOIST_RETURN_IF_ERROR(Pump());
-  if (done_ && result_ != CURLE_OK) return Failure();
-  if (!done_) {  // let a body-less answer finish now, so its connection is kept
-    int running = 0;
-    curl_multi_perform(conn_->multi, &running);
-    int queued = 0;
-    while (CURLMsg* m = curl_multi_info_read(conn_->multi, &queued)) {
-      if (m->msg == CURLMSG_DONE) {
-        done_ = true;
-        result_ = m->data.result;
+      std::vector<char> chunk(kBodyChunk);
+      while (!ec) {
+        Result<size_t> n = source->Read(chunk.data(), chunk.size());
+        if (!n.ok()) return n.status();  // the connection is not reused
+        m.body().data = *n > 0 ? chunk.data() : nullptr;
+        m.body().size = *n;
+        m.body().more = *n > 0;
+        ec = write();
+        if (*n == 0) break;
       }
     }
   }
-  char* eff = nullptr;
-  curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff);
-  url_ = eff != nullptr ? eff : req.url;
-  return Status::Ok();
-}
-
-Status Response::Pump() {
-  const uint64_t before = activity_;
-  int running = 0;
-  CURLMcode mc = curl_multi_perform(conn_->multi, &running);
-  if (mc != CURLM_OK) {
-    return Status(Code::kIo, method_ + " " + url_ + ": " + curl_multi_strerror(mc));
-  }
-  int queued = 0;
-  while (CURLMsg* m = curl_multi_info_read(conn_->multi, &queued)) {
-    if (m->msg == CURLMSG_DONE) {
-      done_ = true;
-      result_ = m->data.result;
+  reusable_ = !ec;
+  if (ec == beast::error::timeout) return NetError(what, ec);
+  // A server may answer before the body is all sent, and close (a refusal,
+  // 413): that answer is the one to return, when it can be read.
+  conn_->parser.emplace();
+  while (true) {
+    http::response_parser<http::buffer_body>& p = *conn_->parser;
+    p.header_limit(kHeaderLimit);
+    p.body_limit(boost::none);
+    if (method_ == "HEAD") p.skip(true);
+    Outcome r = Await(*conn_, stall, [&](auto done) {
+      WithStream(*conn_, [&](auto& s) { http::async_read_header(s, conn_->buf, p, done); });
+    });
+    got_bytes_ = got_bytes_ || r.bytes > 0;
+    if (r.ec) return NetError(what, ec ? ec : r.ec);
+    int status = static_cast<int>(p.get().result_int());
+    if (status >= 100 && status < 200 && status != 101) {  // interim: the next one
+      conn_->parser.emplace();
+      continue;
     }
-  }
-  if (done_ || activity_ != before) return Status::Ok();
-  curl_multi_poll(conn_->multi, nullptr, 0, 100, nullptr);
-  const int64_t stall_ms = int64_t{transport_->options_.stall_timeout_sec} * 1000;
-  if (NowMs() - last_activity_ms_ > stall_ms) {
-    done_ = true;
-    result_ = CURLE_OPERATION_TIMEDOUT;
-    std::snprintf(error_buf_.data(), error_buf_.size(), "no data for %d s",
-                  transport_->options_.stall_timeout_sec);
-  }
-  return Status::Ok();
-}
-
-Status Response::Failure() {
-  if (!source_status_.ok()) return source_status_;
-  auto code = static_cast<CURLcode>(result_);
-  std::string what = method_ + " " + (url_.empty() ? std::string("request") : url_);
-  if (url_.empty()) {
-    char* eff = nullptr;
-    curl_easy_getinfo(conn_->easy, CURLINFO_EFFECTIVE_URL, &eff);
-    if (eff != nullptr) what = method_ + " " + eff;
-  }
-  std::string msg = what + ": " + curl_easy_strerror(code);
-  if (error_buf_[0] != '\0') msg += " (" + std::string(error_buf_.c_str()) + ")";
-  switch (code) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CONNECT_ERROR:
-      return Status(Code::kInvalidArgument, msg);
-    default:
-      return Status(Code::kIo, msg);
+    status_ = status;
+    for (const auto& f : p.get()) headers_.emplace_back(Lower(f.name_string()), Trim(f.value()));
+    done_ = p.is_done();
+    return Status::Ok();
   }
 }
 
 Result<size_t> Response::Read(char* buf, size_t n) {
-  if (n == 0) return size_t{0};
-  if (buf_off_ == buf_.size()) last_activity_ms_ = NowMs();
-  while (buf_off_ == buf_.size()) {
-    if (paused_) {
-      paused_ = false;
-      curl_easy_pause(conn_->easy, CURLPAUSE_CONT);
-      continue;
+  if (n == 0 || done_) return size_t{0};
+  if (conn_ == nullptr || !conn_->parser)
+    return Status(Code::kIo, method_ + " " + url_ + ": no body");
+  http::response_parser<http::buffer_body>& p = *conn_->parser;
+  const auto stall = std::chrono::seconds(transport_->options_.stall_timeout_sec);
+  while (true) {
+    p.get().body().data = buf;
+    p.get().body().size = n;
+    Outcome r = Await(*conn_, stall, [&](auto done) {
+      WithStream(*conn_, [&](auto& s) { http::async_read_some(s, conn_->buf, p, done); });
+    });
+    size_t got = n - p.get().body().size;
+    if (r.ec && r.ec != http::error::need_buffer) {
+      reusable_ = false;
+      return NetError(method_ + " " + url_ + " (the body)", r.ec);
     }
-    if (done_) {
-      if (result_ != CURLE_OK) return Failure();
-      return size_t{0};
-    }
-    HOIST_RETURN_IF_ERROR(Pump());
+    done_ = p.is_done();
+    if (got > 0 || done_) return got;
   }
-  size_t k = std::min(n, buf_.size() - buf_off_);
-  std::copy_n(buf_.data() + buf_off_, k, buf);
-  buf_off_ += k;
-  if (buf_off_ == buf_.size()) {
-    buf_.clear();
-    buf_off_ = 0;
-  }
-  return k;
 }
 
 Result<std::string> Response::ReadAll(size_t limit) {

@@ -1,8 +1,12 @@
-// HTTP/1.1 client on libcurl for the registry client: streams request and
-// response bodies both ways (a response body is read in pull mode, like a
-// file, so a download can feed an upload without a thread or a whole-blob
-// buffer), keeps connections alive in a small pool, does TLS with the
-// system CAs plus an optional extra CA file.
+// HTTP/1.1 client on Boost.Beast for the registry client and the S3
+// driver: streams request and response bodies both ways (a response body is
+// read in pull mode, like a file, straight into the caller's buffer, so a
+// download can feed an upload without a thread or a whole-blob buffer),
+// keeps connections alive in a small pool per origin, does TLS with
+// OpenSSL: the system CAs plus an optional extra CA file, host names and IP
+// addresses checked against the certificate. URLs, and the Location of a
+// redirect, are read with Boost.URL. Registries are reached directly, with
+// no proxy.
 //
 // Errors (see IsRetryable in registry_client.h):
 //   kIo              connection refused/reset/dropped, timeouts, a body cut
@@ -47,14 +51,11 @@ struct Request {
   // copied into each (an S3 part); used instead of `body` when set.
   std::shared_ptr<const std::string> shared_body;
   ByteSource* body_source = nullptr;  // or a streamed body of body_length bytes
-  int64_t body_length = -1;
-  bool follow_redirects = false;  // GET/HEAD of blobs may redirect to storage
-  // AWS Signature Version 4 by libcurl (CURLOPT_AWS_SIGV4), e.g.
-  // "aws:amz:us-east-1:s3", with `userpwd` "ACCESS_KEY:SECRET_KEY". The
-  // caller adds x-amz-content-sha256 (UNSIGNED-PAYLOAD for streamed bodies):
-  // libcurl 7.88 signs no payload hash of its own.
-  std::string aws_sigv4;
-  std::string userpwd;
+  int64_t body_length = -1;           // -1: sent chunked
+  // GET/HEAD of blobs may redirect to storage: up to 5 redirects are
+  // followed (RFC 9110 section 15.4), a 303 as a GET; an Authorization
+  // header is not sent on to another origin.
+  bool follow_redirects = false;
 };
 
 struct Connection;
@@ -86,39 +87,21 @@ class Response {
 
  private:
   friend class Transport;
-  friend struct Callbacks;
   Response(Transport* t, Connection* c) : transport_(t), conn_(c) {}
-  Status Begin(const Request& req);
-  Status Pump();  // one round of network I/O, bounded wait
-  Status Failure();
+  // Writes the request on conn_ (`resource`: path and query; `host`: the
+  // Host header) and reads the answer's status and headers.
+  Status Exchange(const Request& req, const std::string& resource, const std::string& host,
+                  bool drop_authorization);
 
   Transport* transport_;
   Connection* conn_;
-  void* header_list_ = nullptr;  // curl_slist*
   std::string method_;
-  bool follow_ = false;
-
+  std::string url_;
   int status_ = 0;
   Headers headers_;
-  std::string url_;
-  bool head_done_ = false;
-  bool done_ = false;
-  int result_ = 0;  // CURLcode when done_
-  std::string error_buf_;
-
-  std::string buf_;  // body bytes received, not yet read
-  size_t buf_off_ = 0;
-  bool paused_ = false;
-
-  const std::string* small_body_ = nullptr;
-  size_t small_off_ = 0;
-  ByteSource* source_ = nullptr;
-  Status source_status_;
-  // Request::body's copy, or the shared body, alive for the transfer.
-  std::shared_ptr<const std::string> request_body_;
-
-  int64_t last_activity_ms_ = 0;
-  uint64_t activity_ = 0;  // callbacks seen; Pump waits only when none came
+  bool done_ = false;       // the body has been read to its end
+  bool reusable_ = false;   // the whole request went out; the answer may keep the connection
+  bool got_bytes_ = false;  // any byte of an answer came back
 };
 
 // A pool of keep-alive connections. Thread-safe: Start() may be called from
@@ -139,12 +122,18 @@ class Transport {
 
  private:
   friend class Response;
-  Connection* Acquire();
-  void Release(Connection* c);
+  struct Tls;  // the OpenSSL client context
+  // An idle connection to `origin` that the peer has not closed, or a new
+  // one.
+  Result<Connection*> Acquire(const std::string& origin, bool tls, const std::string& host,
+                              const std::string& port);
+  void Release(Connection* c, bool reusable);
+  Result<std::unique_ptr<Response>> Once(const Request& req, const std::string& url,
+                                         const std::string& method, bool drop_authorization);
 
   TransportOptions options_;
-  std::string ca_blob_;  // system bundle + ca_file, when ca_file is set
-  Status ca_status_;     // why ca_file could not be used
+  std::unique_ptr<Tls> tls_;
+  Status tls_status_;  // why the TLS context (the extra CA file) could not be made
   std::mutex mu_;
   std::vector<Connection*> idle_;
 };

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config git
-  libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev libgit2-dev
+  libssl-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev libgit2-dev
   libcpp-httplib-dev libboost1.81-dev nlohmann-json3-dev catch2 libcli11-dev libyaml-cpp-dev libcrypt-dev libjwt-dev libxml2-dev libsodium-dev libsqlite3-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
 TEST_PKGS=(curl jq python3 xz-utils bzip2 docker-registry skopeo umoci busybox-static apache2-utils zstd proot uidmap

@@ -17,6 +17,7 @@
 #include "common/http_client.h"
 #include "common/url.h"
 #include "registry/storage/paths.h"
+#include "registry/storage/sigv4.h"
 
 namespace hoist::storage {
 
@@ -130,12 +131,24 @@ class Bucket {
         }()) {
     std::string ep = o.endpoint;
     while (!ep.empty() && ep.back() == '/') ep.pop_back();
+    std::string base;
     if (o.path_style) {
-      base_ = ep + "/" + o.bucket;
+      base = ep + "/" + o.bucket;
     } else {
       size_t scheme = ep.find("://");
-      base_ = ep.substr(0, scheme + 3) + o.bucket + "." + ep.substr(scheme + 3);
+      base = ep.substr(0, scheme + 3) + o.bucket + "." + ep.substr(scheme + 3);
     }
+    // base is "scheme://host[:port][/path]": the origin, and the Host
+    // header that is signed.
+    size_t host_at = base.find("://");
+    host_at = host_at == std::string::npos ? 0 : host_at + 3;
+    size_t path_at = std::min(base.find('/', host_at), base.size());
+    origin_ = base.substr(0, path_at);
+    host_ = base.substr(host_at, path_at - host_at);
+    base_path_ = base.substr(path_at);
+    creds_.access_key = o.access_key;
+    creds_.secret_key = o.secret_key;
+    creds_.region = o.region;
     prefix_ = o.root_directory;
     while (!prefix_.empty() && prefix_.front() == '/') prefix_.erase(0, 1);
     while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
@@ -172,22 +185,34 @@ class Bucket {
   Result<std::unique_ptr<http_client::Response>> Send(Call c) {
     http_client::Request r;
     r.method = c.method;
-    r.url = base_ + "/" + EncodeKey(c.key);
+    SigV4Request sign;
+    sign.method = c.method;
+    sign.host = host_;
+    sign.path = base_path_ + "/" + EncodeKey(c.key);
+    r.url = origin_ + sign.path;
     char sep = '?';
     for (const auto& [k, v] : c.query) {
-      r.url += sep + EncodeKey(k, false) + "=" + EncodeKey(v, false);
+      sign.query.emplace_back(EncodeKey(k, false), EncodeKey(v, false));
+      r.url += sep + sign.query.back().first + "=" + sign.query.back().second;
       sep = '&';
     }
     r.headers = c.headers;
     r.headers.emplace_back(kUnsigned);
+    sign.headers = r.headers;
+    sign.payload_hash = "UNSIGNED-PAYLOAD";
     // Shared by the tries, not copied into each (a part is 32 MiB).
     if (!c.body.empty()) r.shared_body = std::make_shared<const std::string>(std::move(c.body));
     r.body_source = c.body_source;
     r.body_length = c.body_length;
-    r.aws_sigv4 = "aws:amz:" + o_.region + ":s3";
-    r.userpwd = o_.access_key + ":" + o_.secret_key;
+    const std::vector<std::string> headers = r.headers;
     Status last;
     for (int attempt = 0; attempt < 3; ++attempt) {
+      // Signed at each try: the signature dates the request, and S3 refuses
+      // one more than 15 minutes off.
+      r.headers = headers;
+      for (std::string& h : SignV4(creds_, sign, static_cast<int64_t>(std::time(nullptr)))) {
+        r.headers.push_back(std::move(h));
+      }
       Result<std::unique_ptr<http_client::Response>> resp = transport_.Start(r);
       if (resp.ok() && (*resp)->status() < 500) return resp;
       // The gateway unreachable or failing (5xx): 503 to the registry's
@@ -409,10 +434,7 @@ class Bucket {
     return Status::Ok();
   }
   // UploadPartCopy of [first, last] of `src` as the next part; `whole`:
-  // the range is all of `src`, and no range header is sent. (libcurl 7.88
-  // sorts the signed headers as "name:value" lines, which puts
-  // x-amz-copy-source-range before x-amz-copy-source, and the gateway's
-  // signature differs: only copies of whole objects work with it.)
+  // the range is all of `src`, and no range header is sent.
   Status CopyPart(Multipart& m, const std::string& src, int64_t first, int64_t last, bool whole) {
     Call c{"PUT", m.key};
     c.query = {{"partNumber", std::to_string(m.etags.size() + 1)}, {"uploadId", m.id}};
@@ -477,7 +499,10 @@ class Bucket {
  private:
   S3Options o_;
   http_client::Transport transport_;
-  std::string base_;
+  std::string origin_;     // "scheme://host[:port]"
+  std::string host_;       // "host[:port]": the Host header, signed
+  std::string base_path_;  // "/bucket" (path style), or ""
+  SigV4Credentials creds_;
   std::string prefix_;
 };
 

@@ -2,8 +2,8 @@
 // key layout of distribution's S3 driver (a path "/docker/registry/v2/..."
 // is the key "<rootdirectory>/docker/registry/v2/..."), so a bucket written
 // by registry:2 is served as it is. Requests are signed with AWS Signature
-// Version 4 by libcurl (common/http_client.h); responses' XML is read with
-// libxml2.
+// Version 4 (storage/sigv4.h) and sent by common/http_client.h; responses'
+// XML is read with libxml2.
 //
 // Directories are key prefixes. A Writer buffers up to one part: a file
 // larger than that goes up as a multipart upload; an append to an existing

@@ -10,6 +10,10 @@ UPSTREAM (host:port) that misbehaves on purpose, within bounds:
   --upload-drops N  at most N PATCH uploads cut off after part of their body
   --statuses N      at most N requests answered 503 or 429 (Retry-After 0 or 1)
   --corrupt DIGEST  every GET of this blob has one byte flipped
+  --redirect-blobs  every GET and HEAD of a blob is answered 307, as
+                    registries serving blobs from storage do: in turn to
+                    the registry itself (another origin) and back here by a
+                    relative reference (marked ?redirected=1)
 
 Each fault and each Range request is appended to LOG as one line. Writes
 the bound port to PORT_FILE; stops on SIGTERM. Request bodies are
@@ -28,11 +32,13 @@ ap.add_argument("--drops", type=int, default=0)
 ap.add_argument("--upload-drops", type=int, default=0)
 ap.add_argument("--statuses", type=int, default=0)
 ap.add_argument("--corrupt", default="")
+ap.add_argument("--redirect-blobs", action="store_true")
 args = ap.parse_args()
 
 rng = random.Random(args.seed)
 lock = threading.Lock()
 budget = {"drops": args.drops, "upload-drops": args.upload_drops, "statuses": args.statuses}
+redirects = [0]
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 BLOB_GET = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$")
 
@@ -79,6 +85,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        blob = BLOB_GET.match(path.split("?")[0])
+        if args.redirect_blobs and blob and method in ("GET", "HEAD") and "redirected=1" not in path:
+            with lock:
+                redirects[0] += 1
+                away = redirects[0] % 2 == 1
+            loc = f"http://{args.upstream}{path}" if away else f"./{blob.group(1)}?redirected=1"
+            self.rfile.read(n)
+            log(f"redirect {method} {path} -> {loc}")
+            self.send_response(307)
+            self.send_header("Location", loc)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if "redirected=1" in path:
+            log(f"redirected {method} {path}")
         up = http.client.HTTPConnection(args.upstream, timeout=60)
         up.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         for k, v in self.headers.items():

@@ -2,9 +2,10 @@
 # faults: copies through a loopback proxy (fault_proxy.py) that cuts blob
 # downloads and uploads off midway and answers 503/429 at random, within
 # fixed budgets: every copy still succeeds, downloads resume with Range,
-# and the digests match end to end. Then wrong bytes (flipped by the
-# proxy, or corrupted on the registry's disk) are rejected and nothing is
-# written: no layout directory, no tag, no blob under the wrong digest.
+# and the digests match end to end; blobs served by redirects are
+# followed. Then wrong bytes (flipped by the proxy, or corrupted on the
+# registry's disk) are rejected and nothing is written: no layout
+# directory, no tag, no blob under the wrong digest.
 # shellcheck source-path=SCRIPTDIR source=xfer_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/xfer_lib.sh"
 
@@ -42,6 +43,15 @@ grep -q '^drop download' "$FLOG" || fail "the proxy never cut a download off"
 grep -q '^range bytes=[1-9]' "$FLOG" || fail "no download resumed with Range"
 grep -q '^drop upload' "$FLOG" || fail "the proxy never cut an upload off"
 grep -Eq '^status (503|429)' "$FLOG" || fail "the proxy never answered 503/429"
+
+log "blobs served by redirects (307): to another origin, and by a relative reference"
+start_bg redirect-proxy "$T/proxy3.port" /usr/bin/python3 "$XFER_DIR/fault_proxy.py" "$T/proxy3.port" "$A" \
+  "$T/redirect.log" --redirect-blobs
+P3="127.0.0.1:$(cat "$T/proxy3.port")"
+expect "digest" "$(hx copy -q "$P3/src/img:v1" "oci:$T/o4:v1")" "$DIGEST"
+compare_layouts "$T/img" v1 "$T/o4" v1
+grep -q "^redirect GET .* -> http://$A/" "$T/redirect.log" || fail "no redirect to another origin"
+grep -q '^redirected GET ' "$T/redirect.log" || fail "no relative redirect was followed"
 
 log "wrong bytes from the proxy are rejected; nothing is written"
 BAD=$(jq -r '.layers[2].digest' "$(layout_blob "$T/img" "$DIGEST")")
