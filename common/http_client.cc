@@ -53,6 +53,7 @@ constexpr size_t kMaxIdleConnections = 16;
 constexpr int kMaxRedirects = 5;
 constexpr size_t kBodyChunk = 256 * 1024;  // a streamed request body's pieces
 constexpr uint32_t kHeaderLimit = 64 * 1024;
+constexpr size_t kReadBuffer = 128 * 1024;
 
 bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -199,6 +200,9 @@ Result<Connection*> Transport::Acquire(const std::string& origin, bool tls, cons
 
   auto c = std::make_unique<Connection>();
   c->origin = origin;
+  // Beast reads at most what the buffer has room for (and 64 KiB): a buffer
+  // left at the few KiB a header needs makes a download 512-byte reads.
+  c->buf.reserve(kReadBuffer);
   const std::string what = "connect to " + host + ":" + port;
   // Resolved synchronously: getaddrinfo has no timeout of its own, and an
   // asynchronous resolve would start a thread per connection.
